@@ -1,0 +1,45 @@
+# support-triage — `make help` lists the targets.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+TOOLS  := .tools
+UV     := $(TOOLS)/bin/uv
+VENV   := .venv
+export UV_PYTHON_DOWNLOADS := never
+export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
+
+.PHONY: help install run test lint typecheck bench schemas clean
+
+help: ## list the targets
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+$(UV):
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv>=0.5"
+
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock schemas/pyproject.toml services/triage/pyproject.toml services/router/pyproject.toml
+	$(UV) sync --frozen --all-packages --python $(PYTHON)
+	@touch $@
+
+install: $(VENV)/.synced ## install everything into .venv (uv, locked)
+
+run: install ## run the whole system: embedded broker, SQLite, demo catalogue, both services
+	$(VENV)/bin/python -m scripts.run_local
+
+test: install ## run every test (Postgres tests need TEST_DATABASE_URL)
+	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup
+
+lint: install ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy schemas/src services/triage/src services/router/src
+
+bench: install ## print throughput and quality figures (uses ../shared/data when present)
+	$(VENV)/bin/python -m bench
+
+schemas: install ## regenerate JSON Schema and AsyncAPI files under schemas/
+	$(VENV)/bin/contracts-generate
+
+clean: ## remove the local state (SQLite files, models) and the virtualenv
+	rm -rf .state $(VENV) $(TOOLS)
