@@ -36,6 +36,8 @@ class EscalationReason(StrEnum):
     MAJOR_INCIDENT = "major_incident"
     ACK_TIMEOUT = "ack_timeout"
     MANUAL = "manual"
+    REASSIGNED_LOOP = "reassigned_loop"
+    """The prediction is a squad a person already moved the case away from."""
 
 
 class CaseTriaged(BaseModel):
