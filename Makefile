@@ -18,7 +18,7 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv>=0.5"
 
-$(VENV)/.synced: $(UV) pyproject.toml uv.lock schemas/pyproject.toml services/triage/pyproject.toml services/router/pyproject.toml
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock schemas/pyproject.toml services/triage/pyproject.toml services/router/pyproject.toml libs/kit/pyproject.toml
 	$(UV) sync --frozen --all-packages --python $(PYTHON)
 	@touch $@
 
@@ -33,7 +33,7 @@ test: install ## run every test (Postgres tests need TEST_DATABASE_URL)
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy schemas/src services/triage/src services/router/src
+	$(VENV)/bin/mypy schemas/src libs/kit/src services/triage/src services/router/src
 
 bench: install ## print throughput and quality figures (uses ../shared/data when present)
 	$(VENV)/bin/python -m bench

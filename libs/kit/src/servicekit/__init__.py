@@ -1,0 +1,1 @@
+"""Infrastructure shared by the support-triage services."""

