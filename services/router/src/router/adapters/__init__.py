@@ -1,0 +1,1 @@
+"""Adapters of the router: the outside world behind the service's ports."""
