@@ -1,0 +1,214 @@
+"""The routing decision: assign a triaged case to a squad, or escalate it.
+
+`decide()` applies these rules in this order; the first that holds wins:
+
+1. **major_incident** -- the case priority is one of `policy.major_incident.priorities`, or a
+   policy keyword appears (whole words, case-insensitive) in the title or description, or a
+   case tag is one of the policy tags.
+2. **unowned** -- triage predicted no squad, or a squad the catalogue does not know, or the
+   Service Delivery group; or a matched component has no owner (the catalogue's owner wins
+   over the one triage recorded, so a fixed catalogue takes effect at once).
+3. **cross_squad** -- triage says the case spans squads, or matched components are owned by
+   different squads, or two squads' candidates are within `policy.cross_squad_margin` of the
+   top probability (inclusive).
+4. **reassigned_loop** -- the predicted squad is one a person already moved this case away
+   from (`moved_away_from`); auto-routing it back would ping-pong, so a person decides.
+   It comes before low confidence because it is the more specific reason.
+5. **low_confidence** -- the confidence is below the threshold of the predicted squad.
+6. otherwise **assign** to the predicted squad, with an acknowledgement deadline of
+   `now + policy.ack_deadlines[priority]`.
+
+`squads_involved` lists the plausible squads, most plausible first: the predicted squad, then
+candidates within the margin (by probability), then owners of matched components (in the
+order triage matched them); unknown squads and Service Delivery are left out and the list is
+capped at `policy.swarm.max_squads`. `open_swarm` is true for an escalation with more than
+one plausible squad.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from contracts.cases import Decision, TriageResult
+from contracts.catalogue import Catalogue
+from contracts.events import CaseTriaged, EscalationReason
+
+from router.domain.policy import Policy
+
+_EPSILON = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class RoutingDecision:
+    """What to do with a triaged case.
+
+    Attributes:
+        action: `Decision.ASSIGN` or `Decision.ESCALATE` (a `StrEnum`: equals "assign"/...).
+        squad: The squad to assign to (None when escalating).
+        reason: Why the case is escalated (None when assigning).
+        squads_involved: Plausible squads, most plausible first.
+        open_swarm: Escalated with more than one plausible squad.
+        ack_deadline: For an assignment, when the squad must acknowledge.
+        detail: A human explanation: prediction, confidence, matched components, rule.
+    """
+
+    action: Decision
+    squad: str | None
+    reason: EscalationReason | None
+    squads_involved: list[str] = field(default_factory=list)
+    open_swarm: bool = False
+    ack_deadline: datetime | None = None
+    detail: str = ""
+
+
+def _keyword_hits(text: str, keywords: list[str]) -> list[str]:
+    normalised = " ".join(text.split()).casefold()
+    hits = []
+    for keyword in keywords:
+        phrase = r"\s+".join(re.escape(w) for w in keyword.casefold().split())
+        if phrase and re.search(rf"(?<!\w){phrase}(?!\w)", normalised):
+            hits.append(keyword)
+    return hits
+
+
+def _major_incident_signals(triaged: CaseTriaged, policy: Policy) -> list[str]:
+    rules, case = policy.major_incident, triaged.case
+    signals = []
+    if case.priority in rules.priorities:
+        signals.append(f"priority {case.priority.value}")
+    signals += [f"keyword {k!r}" for k in _keyword_hits(case.text, rules.keywords)]
+    wanted = {t.casefold() for t in rules.tags}
+    signals += [f"tag {t!r}" for t in case.tags if t.casefold() in wanted]
+    return signals
+
+
+def _owners(result: TriageResult, catalogue: Catalogue) -> list[tuple[str, str | None]]:
+    """(component, owner) for each matched component; the catalogue's owner wins."""
+    pairs = []
+    for matched in result.matched_components:
+        known = catalogue.components.get(matched.component)
+        pairs.append((matched.component, known.owner if known else matched.owner))
+    return pairs
+
+
+def _is_squad(name: str | None, catalogue: Catalogue) -> bool:
+    squad = catalogue.squads.get(name) if name else None
+    return squad is not None and not squad.service_delivery
+
+
+def _close_candidates(result: TriageResult, margin: float) -> list[str]:
+    ranked = sorted(result.candidates, key=lambda c: c.probability, reverse=True)
+    if not ranked:
+        return []
+    top = ranked[0].probability
+    return [c.squad for c in ranked if top - c.probability <= margin + _EPSILON]
+
+
+def _unique(names: list[str]) -> list[str]:
+    return list(dict.fromkeys(names))
+
+
+def _describe(result: TriageResult, owners: list[tuple[str, str | None]], threshold: float) -> str:
+    candidates = ", ".join(f"{c.squad} {c.probability:.2f}" for c in result.candidates)
+    components = ", ".join(f"{c} ({o or 'no owner'})" for c, o in owners) or "none"
+    return (
+        f"predicted {result.squad or 'no squad'} at confidence {result.confidence:.2f} "
+        f"(threshold {threshold:.2f}); candidates: {candidates or 'none'}; "
+        f"matched components: {components}; model {result.model_version}"
+    )
+
+
+def decide(
+    *,
+    triaged: CaseTriaged,
+    catalogue: Catalogue,
+    policy: Policy,
+    moved_away_from: frozenset[str] = frozenset(),
+    now: datetime,
+) -> RoutingDecision:
+    """Decide whether to assign a triaged case or escalate it (rules in the module docstring).
+
+    Args:
+        triaged: The triaged case.
+        catalogue: The current service catalogue.
+        policy: The routing policy in force.
+        moved_away_from: Squads a person already moved this case away from.
+        now: The decision time (the acknowledgement deadline counts from it).
+
+    Returns:
+        The decision.
+    """
+    result = triaged.result
+    predicted = result.squad
+    owners = _owners(result, catalogue)
+    close = _close_candidates(result, policy.cross_squad_margin)
+    plausible = _unique(
+        [s for s in [predicted, *close, *(o for _, o in owners)] if s and _is_squad(s, catalogue)]
+    )
+    involved = plausible[: policy.swarm.max_squads]
+    threshold = policy.thresholds.for_squad(predicted)
+    detail = _describe(result, owners, threshold)
+
+    def escalate(reason: EscalationReason, why: str) -> RoutingDecision:
+        return RoutingDecision(
+            action=Decision.ESCALATE,
+            squad=None,
+            reason=reason,
+            squads_involved=list(involved),
+            open_swarm=len(involved) > 1,
+            detail=f"escalated ({reason.value}): {why}; {detail}",
+        )
+
+    signals = _major_incident_signals(triaged, policy)
+    if signals:
+        return escalate(EscalationReason.MAJOR_INCIDENT, "major incident: " + ", ".join(signals))
+
+    unowned = [c for c, o in owners if not _is_squad(o, catalogue)]
+    if predicted is None:
+        return escalate(EscalationReason.UNOWNED, "triage predicted no squad")
+    if predicted not in catalogue.squads:
+        return escalate(EscalationReason.UNOWNED, f"squad {predicted!r} is not in the catalogue")
+    if not _is_squad(predicted, catalogue):
+        return escalate(EscalationReason.UNOWNED, f"{predicted!r} is Service Delivery")
+    if unowned:
+        return escalate(EscalationReason.UNOWNED, "no owning squad for " + ", ".join(unowned))
+
+    owning = _unique([o for _, o in owners if o])
+    close_squads = [s for s in _unique(close) if _is_squad(s, catalogue)]
+    if result.spans_squads or len(owning) > 1 or len(close_squads) > 1:
+        why = []
+        if result.spans_squads:
+            why.append("triage says the case spans squads")
+        if len(owning) > 1:
+            why.append("components owned by " + ", ".join(owning))
+        if len(close_squads) > 1:
+            why.append(
+                f"candidates within {policy.cross_squad_margin:.2f}: " + ", ".join(close_squads)
+            )
+        return escalate(EscalationReason.CROSS_SQUAD, "; ".join(why))
+
+    if predicted in moved_away_from:
+        return escalate(
+            EscalationReason.REASSIGNED_LOOP,
+            f"a person already moved this case away from {predicted!r}",
+        )
+
+    if result.confidence < threshold:
+        return escalate(
+            EscalationReason.LOW_CONFIDENCE,
+            f"confidence {result.confidence:.2f} below threshold {threshold:.2f}",
+        )
+
+    priority = triaged.case.priority
+    return RoutingDecision(
+        action=Decision.ASSIGN,
+        squad=predicted,
+        reason=None,
+        squads_involved=[predicted],
+        open_swarm=False,
+        ack_deadline=policy.ack_deadline(priority, now),
+        detail=f"assigned to {predicted} ({priority.value}, acknowledge by "
+        f"{policy.ack_deadline(priority, now).isoformat()}); {detail}",
+    )

@@ -1,0 +1,282 @@
+"""The routing policy: a versioned YAML document, validated at load, reloadable.
+
+```yaml
+version: 1                     # policy format version, must be 1
+name: default
+thresholds:
+  default: 0.6                 # minimum calibrated confidence to auto-assign
+  squads: {payments: 0.75}     # per-squad overrides
+cross_squad_margin: 0.1        # top candidates within this probability => spans squads
+major_incident:
+  priorities: [P1]
+  keywords: ["all customers", "site down", "outage"]   # whole words, case-insensitive
+  tags: [customer-wide]        # case tags that signal customer-wide impact
+ack_deadlines: {P1: 15m, P2: 1h, P3: 4h, P4: 1d}     # every priority; "90s", "1h30m", "2d"
+swarm:
+  max_squads: 4                # cap on the squads invited to a swarm
+```
+
+Unknown keys are refused everywhere. `load_policy(path)` raises `PolicyError` naming every
+bad field; `default_policy()` loads the policy shipped with the package. A `PolicyHolder`
+keeps the current policy and swaps it only when a reload validates.
+
+The JSON Schema in `schemas/jsonschema/routing-policy.schema.json` is generated from these
+models: `python -m router.domain.policy > schemas/jsonschema/routing-policy.schema.json`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+from datetime import datetime, timedelta
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal, Self
+
+import yaml
+from contracts.cases import Priority
+from contracts.catalogue import Catalogue
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    PlainSerializer,
+    ValidationError,
+    WithJsonSchema,
+    model_validator,
+)
+
+from router.domain.errors import PolicyError, PolicyIssue
+
+POLICY_VERSION = 1
+DURATION_PATTERN = r"^(?=\d)(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$"
+_DURATION = re.compile(DURATION_PATTERN)
+_UNITS = (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
+
+
+def parse_duration(value: object) -> timedelta:
+    """Parse `"90s"`, `"15m"`, `"1h"`, `"1h30m"`, `"2d"` into a positive `timedelta`.
+
+    Args:
+        value: The text to parse (a `timedelta` passes through).
+
+    Returns:
+        The duration.
+
+    Raises:
+        ValueError: The text is not a duration of the form above, or is zero.
+    """
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    else:
+        match = _DURATION.fullmatch(value.strip()) if isinstance(value, str) else None
+        if match is None:
+            raise ValueError(
+                f"invalid duration {value!r}: use a number with a unit d/h/m/s, "
+                "e.g. '90s', '15m', '1h30m', '2d'"
+            )
+        seconds = sum(int(n) * u for n, (_, u) in zip(match.groups(), _UNITS, strict=True) if n)
+    if seconds <= 0:
+        raise ValueError(f"duration {value!r} must be positive")
+    return timedelta(seconds=seconds)
+
+
+def format_duration(value: timedelta) -> str:
+    """Format a `timedelta` the way the policy writes it (`timedelta(minutes=90)` -> `1h30m`)."""
+    seconds = int(value.total_seconds())
+    parts = []
+    for unit, size in _UNITS:
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
+Duration = Annotated[
+    timedelta,
+    BeforeValidator(parse_duration),
+    PlainSerializer(format_duration, return_type=str),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": DURATION_PATTERN,
+            "description": "A positive duration: '90s', '15m', '1h30m', '2d'.",
+        }
+    ),
+]
+Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Thresholds(_Strict):
+    """Minimum calibrated confidence to auto-assign, by default and per squad."""
+
+    default: Probability = 0.6
+    squads: dict[str, Probability] = Field(
+        default_factory=dict, description="Per-squad overrides of `default`."
+    )
+
+    def for_squad(self, squad: str | None) -> float:
+        """The threshold that applies to `squad`."""
+        return self.squads.get(squad, self.default) if squad else self.default
+
+
+class MajorIncident(_Strict):
+    """Signals that make a case a major incident (always escalated)."""
+
+    priorities: list[Priority] = Field(default_factory=lambda: [Priority.P1])
+    keywords: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="Phrases matched as whole words, case-insensitive, in title/description.",
+    )
+    tags: list[Annotated[str, Field(min_length=1)]] = Field(
+        default_factory=list,
+        description="Case tags (case-insensitive) that signal customer-wide impact.",
+    )
+
+
+class SwarmRules(_Strict):
+    """Limits of a swarm."""
+
+    max_squads: int = Field(default=4, ge=1, le=50, description="Cap on squads invited.")
+
+
+class Policy(_Strict):
+    """A validated routing policy."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        title="RoutingPolicy",
+        json_schema_extra={
+            "$id": ("https://support-triage.example/schemas/routing-policy.schema.json")
+        },
+    )
+
+    version: Literal[1] = Field(description="Policy format version.")
+    name: str = Field(min_length=1, max_length=100)
+    thresholds: Thresholds = Field(default_factory=Thresholds)
+    cross_squad_margin: Probability = Field(
+        default=0.1, description="Top candidates within this probability span squads."
+    )
+    major_incident: MajorIncident = Field(default_factory=MajorIncident)
+    ack_deadlines: dict[Priority, Duration] = Field(
+        description="Time a squad has to acknowledge, for every priority."
+    )
+    swarm: SwarmRules = Field(default_factory=SwarmRules)
+
+    @model_validator(mode="after")
+    def _every_priority_has_deadline(self) -> Self:
+        missing = [p.value for p in Priority if p not in self.ack_deadlines]
+        if missing:
+            raise ValueError(f"ack_deadlines misses priorities {missing}")
+        return self
+
+    @property
+    def digest(self) -> str:
+        """SHA-256 of the canonical JSON form: equal policies share a digest."""
+        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def ack_deadline(self, priority: Priority, now: datetime) -> datetime:
+        """When a case of `priority` assigned at `now` must be acknowledged."""
+        return now + self.ack_deadlines[priority]
+
+    def unknown_squads(self, catalogue: Catalogue) -> list[str]:
+        """Squads with a threshold override that the catalogue does not know, sorted."""
+        return sorted(s for s in self.thresholds.squads if s not in catalogue.squads)
+
+
+def _issues(exc: ValidationError) -> list[PolicyIssue]:
+    return [
+        PolicyIssue(".".join(str(p) for p in err["loc"]) or "(root)", err["msg"])
+        for err in exc.errors(include_url=False)
+    ]
+
+
+def parse_policy(text: str, source: str = "") -> Policy:
+    """Validate a policy from YAML text.
+
+    Args:
+        text: The YAML document.
+        source: Where it came from, for error messages.
+
+    Returns:
+        The policy.
+
+    Raises:
+        PolicyError: Invalid YAML, not a mapping, or any field invalid.
+    """
+    try:
+        data: Any = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyError([PolicyIssue("(root)", f"invalid YAML: {exc}")], source) from exc
+    if not isinstance(data, dict):
+        raise PolicyError([PolicyIssue("(root)", "the policy must be a YAML mapping")], source)
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(_issues(exc), source) from exc
+
+
+def load_policy(path: str | Path) -> Policy:
+    """Load and validate a policy file.
+
+    Raises:
+        PolicyError: The file cannot be read or the policy is invalid.
+    """
+    file = Path(path)
+    try:
+        text = file.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise PolicyError([PolicyIssue("(file)", f"cannot read: {exc}")], str(file)) from exc
+    return parse_policy(text, str(file))
+
+
+def default_policy() -> Policy:
+    """The policy shipped with the router (`router/default_policy.yaml`)."""
+    resource = resources.files("router").joinpath("default_policy.yaml")
+    return parse_policy(resource.read_text(encoding="utf-8"), "router/default_policy.yaml")
+
+
+def policy_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the policy file, as committed under `schemas/jsonschema/`."""
+    return Policy.model_json_schema(mode="validation")
+
+
+class PolicyHolder:
+    """Holds the current policy; `reload()` swaps it only if the new file validates."""
+
+    def __init__(self, policy: Policy, path: str | Path | None = None) -> None:
+        self._policy = policy
+        self._path = Path(path) if path is not None else None
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> Policy:
+        """The policy in force."""
+        return self._policy
+
+    def reload(self) -> bool:
+        """Re-read the file; return whether the policy changed.
+
+        Raises:
+            PolicyError: The file is invalid; the current policy stays in force.
+        """
+        if self._path is None:
+            return False
+        new = load_policy(self._path)
+        with self._lock:
+            changed = new.digest != self._policy.digest
+            self._policy = new
+        return changed
+
+
+if __name__ == "__main__":
+    print(json.dumps(policy_json_schema(), indent=2, sort_keys=True))
