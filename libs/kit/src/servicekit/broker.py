@@ -62,7 +62,7 @@ class LocalBroker:
         if port_open(self.host, self.port):
             raise RuntimeError(f"port {self.port} is already in use; is a broker running there?")
         url = f"tcp://{self.host}:{self.port}"
-        out = open(self.log_file, "ab") if self.log_file else subprocess.DEVNULL  # noqa: SIM115
+        out = open(self.log_file, "ab") if self.log_file else None  # noqa: SIM115
         self.process = subprocess.Popen(
             [
                 tansu_binary(),
@@ -74,11 +74,13 @@ class LocalBroker:
                 "--storage-engine",
                 "memory://tansu/",
             ],
-            stdout=out,
+            stdout=out or subprocess.DEVNULL,
             stderr=subprocess.STDOUT,
             env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
             start_new_session=True,
         )
+        if out is not None:
+            out.close()  # the child keeps its own descriptor
         deadline = time.monotonic() + timeout
         while not port_open(self.host, self.port):
             if self.process.poll() is not None:
