@@ -33,7 +33,7 @@ import threading
 from datetime import datetime, timedelta
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, Literal
 
 import yaml
 from contracts.cases import Priority
@@ -46,7 +46,7 @@ from pydantic import (
     PlainSerializer,
     ValidationError,
     WithJsonSchema,
-    model_validator,
+    field_validator,
 )
 
 from router.domain.errors import PolicyError, PolicyIssue
@@ -171,12 +171,15 @@ class Policy(_Strict):
     )
     swarm: SwarmRules = Field(default_factory=SwarmRules)
 
-    @model_validator(mode="after")
-    def _every_priority_has_deadline(self) -> Self:
-        missing = [p.value for p in Priority if p not in self.ack_deadlines]
+    @field_validator("ack_deadlines")
+    @classmethod
+    def _every_priority_has_deadline(
+        cls, value: dict[Priority, timedelta]
+    ) -> dict[Priority, timedelta]:
+        missing = [p.value for p in Priority if p not in value]
         if missing:
             raise ValueError(f"ack_deadlines misses priorities {missing}")
-        return self
+        return value
 
     @property
     def digest(self) -> str:
