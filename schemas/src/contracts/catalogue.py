@@ -47,9 +47,7 @@ class Channels(BaseModel):
 
     def any(self) -> bool:
         """Whether at least one channel is configured."""
-        return any(
-            (self.slack_webhook, self.teams_webhook, self.webhook_url, self.email)
-        )
+        return any((self.slack_webhook, self.teams_webhook, self.webhook_url, self.email))
 
 
 class Squad(BaseModel):
@@ -193,9 +191,11 @@ def load_catalogue(path: str | Path) -> Catalogue:
             try:
                 entity = _Entity.model_validate(doc)
             except ValidationError as exc:
-                name = (doc.get("metadata") or {}).get("name") if isinstance(
-                    doc.get("metadata"), dict
-                ) else None
+                name = (
+                    (doc.get("metadata") or {}).get("name")
+                    if isinstance(doc.get("metadata"), dict)
+                    else None
+                )
                 for err in exc.errors(include_url=False):
                     issues.append(
                         CatalogueIssue(

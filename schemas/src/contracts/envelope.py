@@ -33,4 +33,6 @@ class CloudEvent(BaseModel):
         cls, *, type: str, source: str, subject: str | None, data: BaseModel, **ext: Any
     ) -> CloudEvent:
         """Build an event whose data is a pydantic model (dumped in JSON mode)."""
-        return cls(type=type, source=source, subject=subject, data=data.model_dump(mode="json"), **ext)
+        return cls(
+            type=type, source=source, subject=subject, data=data.model_dump(mode="json"), **ext
+        )
