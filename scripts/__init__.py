@@ -1,0 +1,1 @@
+"""Developer scripts: the local runner and the demo data generator."""

@@ -1,0 +1,169 @@
+"""`make run`: the whole system on its embedded default, in one terminal.
+
+Starts, in order: a local Kafka-protocol broker on 127.0.0.1:9092 (unless
+`KAFKA_BOOTSTRAP_SERVERS` points at a cluster), the local notification sink (webhooks on
+127.0.0.1:8025, SMTP on 127.0.0.1:2525), trains the initial model (from `HISTORY_PATH`, by
+default the synthetic demo history, or from the catalogue alone), then the triage API on
+127.0.0.1:8000 and the router API on 127.0.0.1:8001, each with its SQLite file under
+`.state/`. Ctrl-C stops every process it started.
+
+Environment: `CATALOGUE_PATH` (a catalogue file or folder; default demo/catalogue),
+`HISTORY_PATH` (a CSV with title,description,squad), `KAFKA_BOOTSTRAP_SERVERS`,
+`STATE_DIR` (default .state), `TRIAGE_PORT`, `ROUTER_PORT`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+from servicekit.broker import LocalBroker, port_open
+
+ROOT = Path(__file__).resolve().parents[1]
+BIN = Path(sys.executable).parent
+DEMO_CATALOGUE = ROOT / "demo" / "catalogue"
+DEMO_HISTORY = ROOT / "demo" / "history.csv"
+
+
+def main() -> int:
+    state = Path(os.environ.get("STATE_DIR", ROOT / ".state")).resolve()
+    state.mkdir(parents=True, exist_ok=True)
+    catalogue = Path(os.environ.get("CATALOGUE_PATH", DEMO_CATALOGUE)).resolve()
+    history_env = os.environ.get("HISTORY_PATH")
+    history = Path(history_env).resolve() if history_env else None
+    if history is None and catalogue == DEMO_CATALOGUE.resolve():
+        history = DEMO_HISTORY
+    triage_port = int(os.environ.get("TRIAGE_PORT", "8000"))
+    router_port = int(os.environ.get("ROUTER_PORT", "8001"))
+    for name, port in (("triage", triage_port), ("router", router_port), ("sink", 8025)):
+        if port_open("127.0.0.1", port):
+            print(f"port {port} ({name}) is already in use; stop what runs there first.")
+            return 1
+
+    broker: LocalBroker | None = None
+    bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
+    if not bootstrap:
+        broker = LocalBroker(port=9092, log_file=state / "broker.log")
+        print("starting the local Kafka-protocol broker on 127.0.0.1:9092 ...")
+        broker.start()
+        bootstrap = broker.bootstrap_servers
+
+    env = {
+        **os.environ,
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "CATALOGUE_PATH": str(catalogue),
+        "MODEL_DIR": str(state / "model"),
+        "DEMO_WEBHOOK_SECRET": os.environ.get("DEMO_WEBHOOK_SECRET", "demo-secret"),
+        "PUBLIC_BASE_URL": f"http://127.0.0.1:{router_port}",
+        "SMTP_HOST": "127.0.0.1",
+        "SMTP_PORT": "2525",
+    }
+    children: list[subprocess.Popen[bytes]] = []
+    try:
+        train = [
+            str(BIN / "triage"),
+            "train",
+            "--catalogue",
+            str(catalogue),
+            "--out",
+            str(state / "model"),
+        ]
+        if history is not None:
+            train += ["--history", str(history)]
+        print(
+            "training the initial model:",
+            "from " + str(history) if history else "from the catalogue alone",
+        )
+        subprocess.run(train, env=env, check=True)
+
+        def start(*args: str, **extra: str) -> None:
+            children.append(subprocess.Popen(list(args), env={**env, **extra}, cwd=ROOT))
+
+        start(
+            str(BIN / "python"),
+            "-m",
+            "router.devsink",
+            "--http-port",
+            "8025",
+            "--smtp-port",
+            "2525",
+        )
+        start(
+            str(BIN / "triage"),
+            "serve",
+            "--port",
+            str(triage_port),
+            DATABASE_URL=os.environ.get("TRIAGE_DATABASE_URL", f"sqlite:///{state / 'triage.db'}"),
+        )
+        start(
+            str(BIN / "router"),
+            "serve",
+            "--port",
+            str(router_port),
+            DATABASE_URL=os.environ.get("ROUTER_DATABASE_URL", f"sqlite:///{state / 'router.db'}"),
+        )
+        wait_ready(f"http://127.0.0.1:{triage_port}/healthz", children)
+        wait_ready(f"http://127.0.0.1:{router_port}/healthz", children)
+        print(BANNER.format(t=triage_port, r=router_port, bootstrap=bootstrap))
+        while all(c.poll() is None for c in children):
+            time.sleep(0.5)
+        failed = [c for c in children if c.poll() is not None]
+        print(f"a process exited ({failed[0].args[0]}, code {failed[0].returncode}); stopping")
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping ...")
+        return 0
+    except subprocess.CalledProcessError as exc:
+        print(f"{exc.cmd[0]} failed with exit code {exc.returncode}")
+        return 1
+    finally:
+        stop(children)
+        if broker is not None:
+            broker.stop()
+
+
+def wait_ready(url: str, children: list[subprocess.Popen[bytes]], within: float = 90) -> None:
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline:
+        if any(c.poll() is not None for c in children):
+            raise SystemExit(f"a process exited before {url} answered")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(url, timeout=1).status_code == 200:
+                return
+        time.sleep(0.3)
+    raise SystemExit(f"{url} did not answer within {within}s")
+
+
+def stop(children: list[subprocess.Popen[bytes]]) -> None:
+    for child in children:
+        if child.poll() is None:
+            child.send_signal(signal.SIGTERM)
+    for child in children:
+        try:
+            child.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            child.kill()
+
+
+BANNER = """
+support-triage is running (Ctrl-C stops everything)
+
+  triage API   http://127.0.0.1:{t}   Swagger UI: http://127.0.0.1:{t}/docs
+  router API   http://127.0.0.1:{r}   Swagger UI: http://127.0.0.1:{r}/docs
+  sink         http://127.0.0.1:8025/notifications  (notifications the squads received)
+  Kafka        {bootstrap}
+
+Try:
+  curl -s -X POST http://127.0.0.1:{t}/v1/cases -H 'content-type: application/json' \\
+    -d '{{"title": "Card payment declined at checkout", "description": "Every card fails on checkout-api since 10:05", "reporter": {{"email": "ada@example.com"}}}}'
+"""
+
+if __name__ == "__main__":
+    sys.exit(main())
