@@ -161,8 +161,10 @@ support-triage is running (Ctrl-C stops everything)
   Kafka        {bootstrap}
 
 Try:
-  curl -s -X POST http://127.0.0.1:{t}/v1/cases -H 'content-type: application/json' \\
-    -d '{{"title": "Card payment declined at checkout", "description": "Every card fails on checkout-api since 10:05", "reporter": {{"email": "ada@example.com"}}}}'
+  curl -s -X POST http://127.0.0.1:{t}/v1/cases -H 'content-type: application/json' -d \\
+    '{{"title": "Card payment declined at checkout",
+      "description": "Every card fails on checkout-api since 10:05",
+      "reporter": {{"email": "ada@example.com"}}}}'
 """
 
 if __name__ == "__main__":
