@@ -8,6 +8,8 @@ from collections.abc import Sequence
 
 import pytest
 from aiokafka import AIOKafkaConsumer
+from sqlalchemy import MetaData, func, insert, select
+
 from contracts.envelope import CloudEvent
 from contracts.problems import FieldError
 from contracts.wire import KafkaRecord, decode
@@ -22,7 +24,6 @@ from servicekit.consumer import (
 from servicekit.db import make_engine
 from servicekit.kafka import ensure_topics, make_producer, send_batch
 from servicekit.outbox import OutboxRelay, outbox_rows, outbox_table
-from sqlalchemy import MetaData, func, insert, select
 
 pytestmark = pytest.mark.kafka
 

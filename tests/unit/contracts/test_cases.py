@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from pydantic import ValidationError
+
 from contracts import CaseSubmission
 from contracts.cases import DESCRIPTION_MAX, TITLE_MAX
 from contracts.ids import new_id
-from pydantic import ValidationError
 
 
 def test_minimal_case_gets_defaults() -> None:

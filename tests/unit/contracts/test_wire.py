@@ -7,6 +7,7 @@ import uuid
 from datetime import UTC, datetime
 
 import pytest
+
 from contracts import CaseSubmission, topics
 from contracts.envelope import CloudEvent
 from contracts.wire import WireError, dead_letter, decode, encode, parse_data

@@ -5,6 +5,7 @@ from __future__ import annotations
 import httpx
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
+
 from servicekit.http import BodySizeLimit, ProblemError, install_problem_handlers
 
 

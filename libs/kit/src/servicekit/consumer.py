@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from contracts.wire import dead_letter
 from prometheus_client import Counter
 
+from contracts.wire import dead_letter
 from servicekit.kafka import send_batch
 
 log = logging.getLogger(__name__)

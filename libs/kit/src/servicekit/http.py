@@ -15,13 +15,14 @@ import logging
 from http import HTTPStatus
 from typing import Any
 
-from contracts.problems import PROBLEM_MEDIA_TYPE, FieldError, Problem, problem_type
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from contracts.problems import PROBLEM_MEDIA_TYPE, FieldError, Problem, problem_type
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ from collections.abc import Iterable, Sequence
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+
 from contracts.wire import KafkaRecord
 
 log = logging.getLogger(__name__)

@@ -20,8 +20,6 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aiokafka import AIOKafkaProducer
-from contracts.envelope import CloudEvent
-from contracts.wire import KafkaRecord, encode
 from prometheus_client import Counter, Gauge
 from sqlalchemy import (
     JSON,
@@ -39,6 +37,8 @@ from sqlalchemy import (
     select,
 )
 
+from contracts.envelope import CloudEvent
+from contracts.wire import KafkaRecord, encode
 from servicekit.kafka import send_batch
 
 log = logging.getLogger(__name__)
