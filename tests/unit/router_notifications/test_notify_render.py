@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from pydantic import ValidationError
+
 from router.adapters.notifications import (
     Notification,
     email_message,

@@ -9,6 +9,7 @@ import random
 import statistics
 
 import pytest
+
 from contracts.catalogue import Channels, Squad
 from router.adapters.notifications import (
     Channel,

@@ -13,7 +13,8 @@
 Failure modes for tests and demos: a receiving URL answers `?status=503` (with
 `&retry_after=7` for a `Retry-After` header) or hangs with `?hang=1`; or configure paths with
 `POST /control {"fail_paths": {"/hooks/a": 500}, "hang_paths": ["/slack/b"]}` (`GET /control`
-shows the settings), or the `fail_paths`/`hang_paths` arguments of `start_sink`.
+shows the settings), or the `fail_paths`/`hang_paths` arguments of `start_sink`. For SMTP,
+`{"fail_rcpts": {"nobody@example.com": 550}}` refuses a recipient with that reply code.
 
 Run it with `python -m router.devsink --http-port 8025 --smtp-port 2525`, or from Python:
 
@@ -110,6 +111,7 @@ class SinkControl:
 
     fail_paths: dict[str, int] = field(default_factory=dict)
     hang_paths: set[str] = field(default_factory=set)
+    fail_rcpts: dict[str, int] = field(default_factory=dict)
     hang_seconds: float = 60.0
     stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -119,6 +121,8 @@ class SinkControl:
             self.fail_paths = _fail_map(body["fail_paths"] or {})
         if "hang_paths" in body:
             self.hang_paths = set(body["hang_paths"] or [])
+        if "fail_rcpts" in body:
+            self.fail_rcpts = _fail_map(body["fail_rcpts"] or {})
         if "hang_seconds" in body:
             self.hang_seconds = float(body["hang_seconds"])
 
@@ -127,6 +131,7 @@ class SinkControl:
         return {
             "fail_paths": self.fail_paths,
             "hang_paths": sorted(self.hang_paths),
+            "fail_rcpts": self.fail_rcpts,
             "hang_seconds": self.hang_seconds,
         }
 
@@ -188,7 +193,7 @@ def create_app(store: SinkStore, control: SinkControl, *, webhook_secret: str | 
                 "query": dict(query),
                 "headers": dict(request.headers),
                 "body": body,
-                "text": None if body is not None else raw.decode("utf-8", "replace"),
+                "raw": raw.decode("utf-8", "replace"),
                 "title": _title(channel, body),
                 "signature_valid": signature_valid,
                 "outcome": "hung" if hang else ("ok" if status < 300 else "failed"),
@@ -244,8 +249,18 @@ def create_app(store: SinkStore, control: SinkControl, *, webhook_secret: str | 
 class _MailHandler:
     """aiosmtpd handler recording each message into the store."""
 
-    def __init__(self, store: SinkStore) -> None:
+    def __init__(self, store: SinkStore, control: SinkControl) -> None:
         self._store = store
+        self._control = control
+
+    async def handle_RCPT(
+        self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: list[str]
+    ) -> str:
+        code = self._control.fail_rcpts.get(address)
+        if code is not None:
+            return f"{code} recipient refused on purpose"
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         raw = envelope.original_content or envelope.content
@@ -370,7 +385,9 @@ def start_sink(
             sock.close()
             raise RuntimeError(f"dev sink HTTP server did not start on {host}:{http_port}")
         time.sleep(0.01)
-    smtp = Controller(_MailHandler(store), hostname=host, port=smtp_port or _free_port(host))
+    smtp = Controller(
+        _MailHandler(store, control), hostname=host, port=smtp_port or _free_port(host)
+    )
     try:
         smtp.start()
     except BaseException:

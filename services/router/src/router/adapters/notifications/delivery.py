@@ -36,8 +36,8 @@ from urllib.parse import urlsplit
 
 import aiosmtplib
 import httpx
-from contracts.catalogue import Squad
 
+from contracts.catalogue import Squad
 from router.adapters.notifications import render
 from router.adapters.notifications.model import Notification
 from router.adapters.notifications.signing import (

@@ -13,9 +13,10 @@ from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
 from contracts.cases import MatchedComponent, Priority
 from contracts.ids import new_id
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 EXCERPT_MAX = 280
 
