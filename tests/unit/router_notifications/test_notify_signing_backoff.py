@@ -7,6 +7,8 @@ import hmac
 import itertools
 import random
 import statistics
+import textwrap
+import time
 
 import pytest
 
@@ -129,3 +131,19 @@ def test_target_repr_and_display_hide_webhook_paths() -> None:
     target = Target(Channel.SLACK, "https://hooks.slack.com/services/T000/B000/XXXXSECRET")
     assert "XXXXSECRET" not in repr(target)
     assert target.display == "https://hooks.slack.com"
+
+
+def test_the_receiver_recipe_in_the_docs_verifies_real_signatures() -> None:
+    from router.adapters.notifications import signing
+
+    doc = signing.__doc__ or ""
+    start = doc.index("    import hashlib, hmac, time")
+    end = doc.index("Deliveries are retried")
+    namespace: dict[str, object] = {}
+    exec(textwrap.dedent(doc[start:end]), namespace)
+    receiver_verify = namespace["verify"]
+    assert callable(receiver_verify)
+    now = int(time.time())
+    assert receiver_verify(BODY, SECRET, sign(BODY, SECRET, now))
+    assert not receiver_verify(BODY + b" ", SECRET, sign(BODY, SECRET, now))
+    assert not receiver_verify(BODY, SECRET, sign(BODY, SECRET, now - 3600))
