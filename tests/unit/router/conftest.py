@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 import pytest
+
 from contracts.cases import (
     Candidate,
     CaseSubmission,

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
+
 from contracts.cases import Decision, Priority
 from contracts.catalogue import Catalogue
 from contracts.events import CaseTriaged

@@ -6,6 +6,7 @@ from dataclasses import FrozenInstanceError
 from datetime import UTC, datetime
 
 import pytest
+
 from contracts.events import EscalationReason as R
 from router.domain.errors import InvalidTransition
 from router.domain.lifecycle import (

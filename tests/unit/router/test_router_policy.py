@@ -9,6 +9,7 @@ from pathlib import Path
 import jsonschema
 import pytest
 import yaml
+
 from contracts.cases import Priority
 from contracts.catalogue import Catalogue
 from router.domain.errors import PolicyError

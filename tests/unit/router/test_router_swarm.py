@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pytest
+
 from contracts.catalogue import Catalogue
 from contracts.events import EscalationReason as R
 from router.domain.errors import (

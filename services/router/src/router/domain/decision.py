@@ -34,7 +34,6 @@ from datetime import datetime
 from contracts.cases import Decision, TriageResult
 from contracts.catalogue import Catalogue
 from contracts.events import CaseTriaged, EscalationReason
-
 from router.domain.policy import Policy
 
 _EPSILON = 1e-9

@@ -38,7 +38,6 @@ from enum import StrEnum
 from typing import ClassVar
 
 from contracts.events import EscalationReason
-
 from router.domain.errors import InvalidTransition
 
 

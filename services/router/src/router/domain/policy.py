@@ -36,8 +36,6 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from contracts.cases import Priority
-from contracts.catalogue import Catalogue
 from pydantic import (
     BaseModel,
     BeforeValidator,
@@ -49,6 +47,8 @@ from pydantic import (
     field_validator,
 )
 
+from contracts.cases import Priority
+from contracts.catalogue import Catalogue
 from router.domain.errors import PolicyError, PolicyIssue
 
 POLICY_VERSION = 1

@@ -24,7 +24,6 @@ from uuid import UUID
 from contracts.catalogue import Catalogue
 from contracts.events import EscalationReason, SwarmClosed, SwarmOpened
 from contracts.ids import new_id
-
 from router.domain import errors
 
 
