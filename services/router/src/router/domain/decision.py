@@ -201,13 +201,14 @@ def decide(
         )
 
     priority = triaged.case.priority
+    deadline = policy.ack_deadline(priority, now)
     return RoutingDecision(
         action=Decision.ASSIGN,
         squad=predicted,
         reason=None,
         squads_involved=[predicted],
         open_swarm=False,
-        ack_deadline=policy.ack_deadline(priority, now),
+        ack_deadline=deadline,
         detail=f"assigned to {predicted} ({priority.value}, acknowledge by "
-        f"{policy.ack_deadline(priority, now).isoformat()}); {detail}",
+        f"{deadline.isoformat()}); {detail}",
     )
