@@ -1,0 +1,155 @@
+"""Model artifacts: a directory holding `model.joblib` and `manifest.json`.
+
+The manifest records the version id, the training-data SHA-256, the scikit-learn, numpy,
+scipy and Python versions, the squads, the catalogue digest, the metrics and the SHA-256 of
+the model file. `load_model` checks all of that **before** unpickling anything, and refuses
+(`ModelLoadError.code`):
+
+* `missing` — no manifest or no model file;
+* `corrupt` — unreadable manifest, or a model file that does not load as a scorer;
+* `sklearn_version_mismatch` — trained with another scikit-learn version;
+* `hash_mismatch` — the model file is not the one the manifest describes;
+* `unknown_squads` — the model predicts squads the catalogue does not have.
+
+Joblib files are pickles: only load artifacts from places you trust. The hash check
+guards against accidental swaps, not against someone who can rewrite both files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import platform
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import joblib
+import numpy as np
+import scipy
+import sklearn
+
+from contracts.catalogue import Catalogue
+from triage.classifier.errors import ModelLoadError
+from triage.classifier.model import TriageModel
+from triage.classifier.pipeline import Scorer
+
+MANIFEST = "manifest.json"
+MODEL_FILE = "model.joblib"
+FORMAT = 1
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for chunk in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def save_model(model: TriageModel, directory: Path) -> None:
+    """Write the model and its manifest into `directory` (created if needed)."""
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    model_path = directory / MODEL_FILE
+    tmp_model = directory / f".{MODEL_FILE}.tmp"
+    joblib.dump(model.scorer, tmp_model, compress=3)
+    manifest: dict[str, Any] = {
+        "format": FORMAT,
+        "version": model.version,
+        "trained_at": model.trained_at.isoformat(),
+        "training_data_sha256": model.info.get("training_data_sha256"),
+        "catalogue_digest": model.info.get("catalogue_digest", model.catalogue.digest),
+        "squads": list(model.squads),
+        "metrics": model.metrics,
+        "info": model.info,
+        "sklearn_version": sklearn.__version__,
+        "numpy_version": np.__version__,
+        "scipy_version": scipy.__version__,
+        "python_version": platform.python_version(),
+        "model_file": MODEL_FILE,
+        "model_sha256": _sha256(tmp_model),
+    }
+    tmp_manifest = directory / f".{MANIFEST}.tmp"
+    tmp_manifest.write_text(json.dumps(manifest, indent=2, default=str) + "\n", encoding="utf-8")
+    os.replace(tmp_model, model_path)
+    os.replace(tmp_manifest, directory / MANIFEST)
+
+
+def read_manifest(directory: Path) -> dict[str, Any]:
+    """The parsed manifest of an artifact directory.
+
+    Raises:
+        ModelLoadError: `missing` or `corrupt`.
+    """
+    path = Path(directory) / MANIFEST
+    if not path.is_file():
+        raise ModelLoadError(f"no model at {directory}: {MANIFEST} is missing", code="missing")
+    try:
+        manifest = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise ModelLoadError(f"{path} is not readable JSON: {exc}", code="corrupt") from exc
+    required = ("version", "squads", "sklearn_version", "model_sha256", "trained_at")
+    if not isinstance(manifest, dict) or any(k not in manifest for k in required):
+        raise ModelLoadError(
+            f"{path} lacks required fields ({', '.join(required)})", code="corrupt"
+        )
+    return manifest
+
+
+def load_model(directory: Path, catalogue: Catalogue) -> TriageModel:
+    """Load a saved model after checking its manifest against this environment.
+
+    Args:
+        directory: The artifact directory written by `save_model`.
+        catalogue: The catalogue the model will route against.
+
+    Raises:
+        ModelLoadError: The artifact was refused; `code` says why.
+    """
+    directory = Path(directory)
+    manifest = read_manifest(directory)
+    model_path = directory / str(manifest.get("model_file", MODEL_FILE))
+    if not model_path.is_file():
+        raise ModelLoadError(f"no model file at {model_path}", code="missing")
+    if manifest["sklearn_version"] != sklearn.__version__:
+        raise ModelLoadError(
+            f"model {manifest['version']} was trained with scikit-learn "
+            f"{manifest['sklearn_version']} but {sklearn.__version__} is installed; "
+            "retrain it with this version",
+            code="sklearn_version_mismatch",
+        )
+    actual = _sha256(model_path)
+    if actual != manifest["model_sha256"]:
+        raise ModelLoadError(
+            f"{model_path} has SHA-256 {actual[:12]}... but the manifest expects "
+            f"{str(manifest['model_sha256'])[:12]}...; the file was changed or replaced",
+            code="hash_mismatch",
+        )
+    owners = {n for n, s in catalogue.squads.items() if not s.service_delivery}
+    unknown = [s for s in manifest["squads"] if s not in owners]
+    if unknown:
+        raise ModelLoadError(
+            f"model {manifest['version']} predicts squad(s) {', '.join(unknown)} that the "
+            f"catalogue at {catalogue.source or '(given)'} does not have as owning groups; "
+            "retrain it or fix the catalogue",
+            code="unknown_squads",
+        )
+    try:
+        scorer = joblib.load(model_path)
+    except Exception as exc:  # unpickling can fail in many ways
+        raise ModelLoadError(f"{model_path} does not load: {exc}", code="corrupt") from exc
+    if not isinstance(scorer, Scorer) or list(scorer.squads) != list(manifest["squads"]):
+        raise ModelLoadError(
+            f"{model_path} is not a scorer for {manifest['squads']}", code="corrupt"
+        )
+    return TriageModel(
+        version=str(manifest["version"]),
+        squads=list(scorer.squads),
+        metrics=dict(manifest.get("metrics") or {}),
+        trained_at=datetime.fromisoformat(str(manifest["trained_at"])),
+        scorer=scorer,
+        catalogue=catalogue,
+        info=dict(manifest.get("info") or {}),
+    )

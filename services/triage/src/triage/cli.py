@@ -1,0 +1,227 @@
+"""The `triage` command line: `train`, `predict`, `evaluate` (and more, registered later).
+
+Other modules add commands to the same `app`: they define `@app.command()` functions
+(importing `app` from here) and are listed in `COMMAND_MODULES`, which `main()` imports if
+they exist. Errors (bad CSV, bad catalogue, refused model) print one paragraph and exit 2.
+"""
+
+from __future__ import annotations
+
+import csv
+import importlib
+import os
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from contracts.catalogue import Catalogue, CatalogueError, load_catalogue
+from triage.classifier import (
+    DEFAULT_THRESHOLD,
+    CaseText,
+    ClassifierError,
+    EvaluationReport,
+    evaluate_model,
+    load_model,
+    read_history_csv,
+    save_model,
+    train_model,
+    write_plots,
+)
+
+app = typer.Typer(
+    name="triage",
+    help="Predict the owning squad of support cases.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+#: Modules that register more commands on `app` (imported by `main()` when present).
+COMMAND_MODULES = ("triage.cli_serve", "triage.cli_db")
+EXIT_USAGE = 2
+PREDICT_BATCH = 2000
+
+console = Console()
+errors = Console(stderr=True)
+
+CatalogueOpt = Annotated[
+    Path,
+    typer.Option(
+        "--catalogue",
+        envvar="CATALOGUE_PATH",
+        help="Backstage catalogue file or folder (env CATALOGUE_PATH).",
+    ),
+]
+ModelOpt = Annotated[Path, typer.Option("--model", help="Model directory.")]
+ThresholdOpt = Annotated[
+    float,
+    typer.Option(
+        "--threshold",
+        envvar="ASSIGN_THRESHOLD",
+        min=0.0,
+        max=1.0,
+        help="Minimum confidence to assign (env ASSIGN_THRESHOLD).",
+    ),
+]
+
+
+def fail(message: str) -> NoReturn:
+    """Print `message` as one paragraph on stderr and exit with status 2."""
+    errors.print(f"[bold red]error:[/] {message}", soft_wrap=True, markup=True, highlight=False)
+    raise typer.Exit(EXIT_USAGE)
+
+
+def _catalogue(path: Path) -> Catalogue:
+    try:
+        return load_catalogue(path)
+    except CatalogueError as exc:
+        problems = "; ".join(str(i) for i in exc.issues)
+        fail(f"the catalogue at {path} cannot be used ({len(exc.issues)} problem(s)): {problems}")
+
+
+def print_report(report: EvaluationReport, title: str) -> None:
+    """Print the headline figures of an evaluation as a table."""
+    table = Table(title=title, show_header=True)
+    table.add_column("metric")
+    table.add_column("value", justify="right")
+    if report.n == 0:
+        table.add_row("cases evaluated", "0")
+    else:
+        pct = lambda v: "-" if v is None else f"{100 * v:.1f}%"  # noqa: E731
+        table.add_row("cases evaluated", str(report.n))
+        table.add_row("accuracy", pct(report.accuracy))
+        table.add_row("macro-F1", pct(report.macro_f1))
+        table.add_row("top-3 accuracy", pct(report.top3_accuracy))
+        table.add_row(f"auto-assigned at threshold {report.threshold}", pct(report.coverage))
+        table.add_row("precision of auto-assigned", pct(report.precision))
+        table.add_row("coverage at >= 90% precision", pct(report.coverage_at_90))
+    console.print(table)
+    for note in report.notes:
+        console.print(f"note: {note}", highlight=False)
+
+
+@app.command()
+def train(
+    catalogue: CatalogueOpt,
+    out: Annotated[Path, typer.Option("--out", help="Directory to write the model to.")],
+    history: Annotated[
+        Path | None,
+        typer.Option("--history", help="Labelled CSV (title,description,squad); optional."),
+    ] = None,
+    seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+) -> None:
+    """Train a model (catalogue-only cold start without --history) and print its evaluation."""
+    cat = _catalogue(catalogue)
+    try:
+        examples = read_history_csv(history) if history is not None else []
+        model, report = train_model(examples, cat, progress=True, seed=seed)
+        save_model(model, out)
+    except ClassifierError as exc:
+        fail(str(exc))
+    print_report(report, f"Held-out evaluation of {model.version}")
+    console.print(f"model {model.version} ({len(model.squads)} squads) written to {out}")
+
+
+@app.command()
+def predict(
+    model: ModelOpt,
+    catalogue: CatalogueOpt,
+    input: Annotated[Path, typer.Option("--input", help="CSV with id,title,description.")],
+    output: Annotated[Path, typer.Option("--output", help="CSV to write predictions to.")],
+    threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+) -> None:
+    """Predict squads for a CSV of cases; writes id,squad,confidence,decision,candidates."""
+    cat = _catalogue(catalogue)
+    try:
+        loaded = load_model(model, cat)
+    except ClassifierError as exc:
+        fail(f"the model at {model} was refused ({exc.code}): {exc}")
+    rows = _read_cases(input)
+    from rich.progress import track
+
+    with output.open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "squad", "confidence", "decision", "candidates"])
+        starts = range(0, len(rows), PREDICT_BATCH)
+        for start in track(starts, description="predicting", console=errors, transient=True):
+            batch = rows[start : start + PREDICT_BATCH]
+            cases = [CaseText(r[1], r[2], r[3]) for r in batch]
+            for row, res in zip(batch, loaded.predict(cases, threshold=threshold), strict=True):
+                writer.writerow(
+                    [
+                        row[0],
+                        res.squad or "",
+                        f"{res.confidence:.4f}",
+                        res.decision.value,
+                        ";".join(f"{c.squad}:{c.probability:.4f}" for c in res.candidates),
+                    ]
+                )
+    console.print(f"{len(rows)} prediction(s) written to {output}")
+
+
+@app.command()
+def evaluate(
+    model: ModelOpt,
+    catalogue: CatalogueOpt,
+    history: Annotated[Path, typer.Option("--history", help="Labelled CSV to evaluate on.")],
+    threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    report: Annotated[
+        Path | None, typer.Option("--report", help="Directory for PNG plots.")
+    ] = None,
+) -> None:
+    """Evaluate a model on labelled cases; optionally write plots."""
+    cat = _catalogue(catalogue)
+    try:
+        loaded = load_model(model, cat)
+        examples = read_history_csv(history)
+    except ClassifierError as exc:
+        fail(f"{exc}")
+    result = evaluate_model(loaded, examples, threshold=threshold)
+    print_report(result, f"Evaluation of {loaded.version} on {history}")
+    if report is not None:
+        for path in write_plots(result, report):
+            console.print(f"wrote {path}")
+
+
+def _read_cases(path: Path) -> list[tuple[str, str, str, str | None]]:
+    try:
+        with path.open(newline="", encoding="utf-8") as handle:
+            reader = csv.DictReader(handle)
+            columns = reader.fieldnames or []
+            missing = [c for c in ("id", "title", "description") if c not in columns]
+            if missing:
+                fail(
+                    f"{path}: missing column(s) {', '.join(missing)}; the input CSV needs a "
+                    f"header with id,title,description (found: {', '.join(columns) or 'none'})"
+                )
+            return [
+                (
+                    row["id"] or "",
+                    row["title"] or "",
+                    row["description"] or "",
+                    (row.get("component") or None),
+                )
+                for row in reader
+            ]
+    except OSError as exc:
+        fail(f"{path}: cannot read: {exc.strerror or exc}")
+    except (UnicodeDecodeError, csv.Error) as exc:
+        fail(f"{path}: not a readable UTF-8 CSV: {exc}")
+
+
+def _register_commands() -> None:
+    for name in COMMAND_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+
+
+def main() -> None:
+    """Console-script entry point."""
+    os.environ.setdefault("MPLBACKEND", "Agg")
+    _register_commands()
+    app()
