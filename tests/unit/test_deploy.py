@@ -169,6 +169,14 @@ def test_compose_catalogue_is_mounted_read_only_from_the_demo(
     assert host is not None and host.is_dir() and any(host.glob("*.yaml"))
 
 
+def test_compose_trains_triage_from_the_demo_history(compose: dict[str, Any]) -> None:
+    triage = compose["services"]["triage"]
+    history = _host_path(triage, _env(triage)["HISTORY_PATH"])
+    assert history is not None and history.is_file()
+    mounted = {PurePosixPath(volume.split(":")[1]) for volume in triage["volumes"]}
+    assert PurePosixPath(_env(triage)["MODEL_DIR"]) in mounted, "the model must outlive restarts"
+
+
 def test_compose_policy_path_is_the_packaged_default(compose: dict[str, Any]) -> None:
     policy = _env(compose["services"]["router"])["POLICY_PATH"]
     default = re.fullmatch(r"\$\{POLICY_PATH:-(.+)\}", policy)
@@ -449,6 +457,14 @@ def test_dashboard_uses_only_exported_metrics_and_covers_them(dashboard: dict[st
     exprs = [t["expr"] for p in _panels(dashboard) for t in p["targets"]]
     for q in ("0.5", "0.9"):
         assert any(f"histogram_quantile({q}, " in e and "time_to_owner" in e for e in exprs)
+
+
+def test_dashboard_queries_parse_as_promql(dashboard: dict[str, Any]) -> None:
+    parser = pytest.importorskip("promql_parser", reason="promql-parser is not installed")
+    for panel in _panels(dashboard):
+        for target in panel["targets"]:
+            expr = target["expr"].replace("$__rate_interval", "5m").replace("$window", "1d")
+            parser.parse(expr)
 
 
 def test_metric_name_extraction() -> None:
