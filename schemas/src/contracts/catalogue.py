@@ -269,6 +269,11 @@ def _add(
             ),
         )
     elif entity.kind in SERVICE_KINDS:
+        if name in components:  # Components and Systems share one namespace here
+            other = f"{components[name].kind}:{name}"
+            message = f"duplicate of {other} in {where[other]}"
+            issues.append(CatalogueIssue(file, ref, "metadata.name", message))
+            return
         owner = spec.get("owner")
         if owner is not None and not isinstance(owner, str):
             issues.append(CatalogueIssue(file, ref, "spec.owner", "must be a string"))
