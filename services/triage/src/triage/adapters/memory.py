@@ -1,0 +1,205 @@
+"""In-memory fakes of the ports, for fast tests: repository, classifier, model store."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from contracts import Candidate, CaseSubmission, Decision, MatchedComponent, TriageResult
+from contracts.cases import Case
+from contracts.catalogue import Catalogue
+from triage.domain import CaseFilter, CaseRecord, Label, OutboundEvent
+from triage.errors import ModelRefused
+
+
+class KeywordClassifier:
+    """A `Classifier` that scores squads by catalogue names, aliases and keywords in the text."""
+
+    def __init__(self, catalogue: Catalogue, *, version: str = "keyword-1") -> None:
+        self.catalogue = catalogue
+        self.version = version
+        self.squads = catalogue.owning_squads
+        self.metrics: dict[str, Any] = {"kind": "keyword fake"}
+        self.trained_at: datetime | None = datetime(2026, 1, 1, tzinfo=UTC)
+        self.calls: list[int] = []
+
+    def predict(
+        self, cases: Sequence[CaseSubmission], *, threshold: float, margin: float = 0.1
+    ) -> list[TriageResult]:
+        """Score each case; one call per batch is recorded in `calls`."""
+        self.calls.append(len(cases))
+        return [self._one(c, threshold) for c in cases]
+
+    def _one(self, case: CaseSubmission, threshold: float) -> TriageResult:
+        text = f"{case.title} {case.description} {case.component or ''}".lower()
+        scores = dict.fromkeys(self.squads, 0.0)
+        matched = []
+        for comp in self.catalogue.components.values():
+            terms = [comp.name, *comp.aliases, *comp.keywords]
+            hits = [t for t in terms if re.search(rf"\b{re.escape(t.lower())}\b", text)]
+            if hits and comp.owner:
+                scores[comp.owner] += len(hits)
+                matched.append(
+                    MatchedComponent(component=comp.name, owner=comp.owner, evidence=hits)
+                )
+        total = sum(scores.values())
+        ranked = sorted(scores.items(), key=lambda kv: (-kv[1], kv[0]))
+        probs = [(s, (v / total) if total else 1.0 / max(len(scores), 1)) for s, v in ranked]
+        squad, conf = probs[0] if probs else (None, 0.0)
+        owners = {m.owner for m in matched}
+        reasons = []
+        if conf < threshold:
+            reasons.append("low_confidence")
+        if len(owners) > 1:
+            reasons.append("cross_squad")
+        return TriageResult(
+            squad=squad,
+            confidence=round(conf, 4),
+            candidates=[Candidate(squad=s, probability=round(p, 4)) for s, p in probs[:3]],
+            matched_components=matched,
+            spans_squads=len(owners) > 1,
+            decision=Decision.ESCALATE if reasons else Decision.ASSIGN,
+            reasons=reasons,
+            model_version=self.version,
+        )
+
+
+class FakeModelStore:
+    """A `ModelStore` building classifiers with `factory`; `refuse` makes `load` fail."""
+
+    def __init__(
+        self,
+        factory: Callable[[Catalogue], Any] = KeywordClassifier,
+        *,
+        saved: bool = True,
+        refuse: str | None = None,
+    ) -> None:
+        self.factory = factory
+        self.saved = saved
+        self.refuse = refuse
+        self.trained = 0
+
+    def exists(self) -> bool:
+        """Whether a model was 'saved'."""
+        return self.saved
+
+    def load(self, catalogue: Catalogue) -> Any:
+        """A new classifier, or `ModelRefused` when `refuse` is set."""
+        if self.refuse:
+            raise ModelRefused(f"model refused: {self.refuse}", reason=self.refuse)
+        return self.factory(catalogue)
+
+    def train(self, catalogue: Catalogue) -> None:
+        """Pretend to train and save."""
+        self.trained += 1
+        self.saved = True
+
+
+class _MemoryTransaction:
+    def __init__(self, repo: MemoryCaseRepository) -> None:
+        self.repo = repo
+        self.records: list[CaseRecord] = []
+        self.events: list[OutboundEvent] = []
+        self.ids: list[str] = []
+        self.new_labels: list[Label] = []
+
+    def processed(self, event_ids: Sequence[str]) -> set[str]:
+        return {e for e in event_ids if e in self.repo.processed_ids}
+
+    def by_idempotency_keys(self, keys: Sequence[str]) -> dict[str, CaseRecord]:
+        return {
+            r.idempotency_key: r
+            for r in self.repo.records.values()
+            if r.idempotency_key in set(keys)
+        }
+
+    def by_external_refs(self, refs: Sequence[str]) -> dict[str, CaseRecord]:
+        return {
+            r.external_ref: r for r in self.repo.records.values() if r.external_ref in set(refs)
+        }
+
+    def add(
+        self,
+        records: Sequence[CaseRecord],
+        events: Sequence[OutboundEvent],
+        processed_ids: Sequence[str],
+    ) -> None:
+        self.records.extend(records)
+        self.events.extend(events)
+        self.ids.extend(processed_ids)
+
+    def add_labels(self, labels: Sequence[Label], processed_ids: Sequence[str]) -> None:
+        self.new_labels.extend(labels)
+        self.ids.extend(processed_ids)
+
+
+class MemoryCaseRepository:
+    """A `CaseRepository` in dicts; a transaction applies its writes only on success."""
+
+    def __init__(self) -> None:
+        self.records: dict[UUID, CaseRecord] = {}
+        self.outbox: list[OutboundEvent] = []
+        self.processed_ids: set[str] = set()
+        self.label_rows: list[Label] = []
+        self.transactions = 0
+        self.fail: Exception | None = None
+
+    @contextmanager
+    def transaction(self) -> Iterator[_MemoryTransaction]:
+        """Stage writes; apply them when the block exits cleanly."""
+        if self.fail is not None:
+            raise self.fail
+        tx = _MemoryTransaction(self)
+        yield tx
+        for r in tx.records:
+            if r.idempotency_key and any(
+                o.idempotency_key == r.idempotency_key for o in self.records.values()
+            ):
+                raise ValueError("unique violation: idempotency_key")
+            self.records[r.case.id] = r
+        self.outbox.extend(tx.events)
+        self.processed_ids.update(tx.ids)
+        self.label_rows.extend(tx.new_labels)
+        self.transactions += 1
+
+    def get(self, case_id: UUID) -> Case | None:
+        """One case, or None."""
+        rec = self.records.get(case_id)
+        return rec.case if rec else None
+
+    def list(self, flt: CaseFilter, *, limit: int, before: UUID | None = None) -> list[Case]:
+        """Matching cases, newest first."""
+        out = []
+        for rec in sorted(self.records.values(), key=lambda r: r.case.id, reverse=True):
+            c = rec.case
+            if before is not None and c.id >= before:
+                continue
+            if flt.squad is not None and c.triage.squad != flt.squad:
+                continue
+            if flt.decision is not None and c.triage.decision != flt.decision:
+                continue
+            if flt.source is not None and c.submission.source != flt.source:
+                continue
+            if flt.priority is not None and c.submission.priority != flt.priority:
+                continue
+            if flt.received_after is not None and c.received_at < flt.received_after:
+                continue
+            if flt.received_before is not None and c.received_at >= flt.received_before:
+                continue
+            out.append(c)
+            if len(out) == limit:
+                break
+        return out
+
+    def labels(self) -> list[Label]:
+        """Every label."""
+        return list(self.label_rows)
+
+    def ping(self) -> None:
+        """Raise `fail` if set."""
+        if self.fail is not None:
+            raise self.fail

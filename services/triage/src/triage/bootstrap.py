@@ -1,0 +1,252 @@
+"""The composition root: settings -> adapters -> container; tests inject fakes here.
+
+`build_container(settings, ...)` wires the repository, model store, model state and group
+committer. `Container.start()` (called by the HTTP lifespan) starts the Kafka side in the
+background: create topics, start the producer, then run the outbox relay and the consumer.
+While the broker is unreachable it retries with backoff and HTTP keeps serving.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiokafka import AIOKafkaProducer
+from sqlalchemy import Engine
+
+from servicekit.consumer import BatchConsumer, ConsumerSettings, make_consumer
+from servicekit.db import GroupCommitter, make_engine
+from servicekit.kafka import ensure_topics, make_producer
+from servicekit.outbox import OutboxRelay
+from triage import metrics, service
+from triage.adapters.db import OUTBOX, SqlCaseRepository
+from triage.adapters.memory import FakeModelStore
+from triage.adapters.model import DirModelStore
+from triage.config import Settings
+from triage.domain import Accepted, Intake, ModelState
+from triage.ports import CaseRepository, Classifier, ModelStore
+from triage.service import Outcome, Policy
+
+log = logging.getLogger(__name__)
+SERVICE = "triage"
+
+
+@dataclass
+class Container:
+    """Everything the entrypoints need; `state` is replaced as a whole on reload."""
+
+    settings: Settings
+    repo: CaseRepository
+    store: ModelStore
+    state: ModelState
+    policy: Policy
+    engine: Engine | None = None
+    kafka: bool = True
+    producer: AIOKafkaProducer | None = None
+    relay: OutboxRelay | None = None
+    consumer: BatchConsumer | None = None
+    reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    committer: GroupCommitter[Intake, Outcome] = field(init=False)
+    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+    _consumer_task: asyncio.Task[None] | None = None
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+
+    def __post_init__(self) -> None:
+        self.committer = GroupCommitter(self.write_batch, max_batch=256)
+
+    def write_batch(self, items: Sequence[Intake]) -> list[Outcome]:
+        """Classify and store a batch in one transaction (blocking; counts metrics)."""
+        outcomes = service.take_in(items, repo=self.repo, state=self.state, policy=self.policy)
+        count(outcomes)
+        return outcomes
+
+    async def submit(self, item: Intake) -> Outcome:
+        """Take one case in through the group committer; wake the relay after the commit."""
+        outcome = await self.committer.submit(item)
+        if isinstance(outcome, Accepted) and not outcome.replayed and self.relay is not None:
+            self.relay.wake()
+        return outcome
+
+    async def start(self) -> None:
+        """Start the Kafka side in the background (no-op when `kafka` is off)."""
+        if self.kafka:
+            self._tasks.append(asyncio.create_task(self._run_kafka(), name="triage-kafka"))
+
+    async def stop(self) -> None:
+        """Stop consumer, relay, producer and the group committer."""
+        self._stopping.set()
+        if self.consumer is not None:
+            self.consumer.stop()
+        elif self._consumer_task is not None:
+            self._consumer_task.cancel()  # still joining the group: nothing to finish
+        if self.relay is not None:
+            self.relay.stop()
+        for task in list(self._tasks):
+            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
+                await asyncio.wait_for(task, timeout=10)
+        if self.consumer is not None:
+            with contextlib.suppress(Exception):
+                await self.consumer.consumer.stop()
+        if self.producer is not None:
+            with contextlib.suppress(Exception):
+                await self.producer.stop()
+        await self.committer.close()
+        if self.engine is not None:
+            self.engine.dispose()
+
+    async def _connect(self) -> AIOKafkaProducer | None:
+        s = self.settings
+        delay = 0.5
+        while not self._stopping.is_set():
+            producer = self.producer or make_producer(
+                s.kafka_bootstrap_servers,
+                client_id=SERVICE,
+                enable_idempotence=s.kafka_enable_idempotence,
+            )
+            try:
+                topics = s.topics
+                await ensure_topics(
+                    s.kafka_bootstrap_servers,
+                    [topics.received, topics.triaged, topics.lifecycle, topics.deadletter],
+                )
+                await producer.start()
+                return producer
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning(
+                    "Kafka at %s unreachable (%s); retrying in %.1fs",
+                    s.kafka_bootstrap_servers,
+                    exc,
+                    delay,
+                )
+                with contextlib.suppress(Exception):
+                    await producer.stop()
+                self.producer = None
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+                delay = min(delay * 2, 30.0)
+        return None
+
+    async def _run_kafka(self) -> None:
+        producer = await self._connect()
+        if producer is None:
+            return
+        self.producer = producer
+        log.info("connected to Kafka at %s", self.settings.kafka_bootstrap_servers)
+        if self.engine is not None:
+            self.relay = OutboxRelay(
+                engine=self.engine, table=OUTBOX, producer=producer, service=SERVICE
+            )
+            self._tasks.append(asyncio.create_task(self.relay.run(), name="triage-relay"))
+        if self.settings.consumer_enabled:
+            self._consumer_task = asyncio.create_task(
+                self._run_consumer(producer), name="triage-consumer"
+            )
+            self._tasks.append(self._consumer_task)
+
+    async def _run_consumer(self, producer: AIOKafkaProducer) -> None:
+        from triage.entrypoints.consumer import make_handler
+
+        s = self.settings
+        cs = ConsumerSettings(
+            bootstrap_servers=s.kafka_bootstrap_servers,
+            group_id=s.kafka_consumer_group,
+            topics=[s.topics.received, s.topics.lifecycle],
+            deadletter_topic=s.topics.deadletter,
+            service=SERVICE,
+        )
+        delay = 0.5
+        while not self._stopping.is_set():
+            consumer = make_consumer(cs)
+            try:
+                await consumer.start()
+                break
+            except asyncio.CancelledError:
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+                raise
+            except Exception as exc:
+                log.warning("consumer cannot start (%s); retrying in %.1fs", exc, delay)
+                with contextlib.suppress(Exception):
+                    await consumer.stop()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+                delay = min(delay * 2, 30.0)
+        else:
+            return
+        self.consumer = BatchConsumer(
+            settings=cs, consumer=consumer, producer=producer, handler=make_handler(self)
+        )
+        await self.consumer.run()
+
+    async def broker_ready(self, within: float = 1.0) -> bool:
+        """Whether the broker answers a metadata request `within` seconds."""
+        if self.producer is None:
+            return False
+        try:
+            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), within)
+        except Exception:
+            return False
+        return True
+
+
+def count(outcomes: Sequence[Outcome]) -> None:
+    """Update the case and duplicate counters."""
+    for o in outcomes:
+        if isinstance(o, Accepted) and not o.replayed:
+            metrics.CASES.labels(o.case.submission.source.value, o.case.triage.decision.value).inc()
+            metrics.CONFIDENCE.observe(o.case.triage.confidence)
+        elif isinstance(o, Accepted):
+            metrics.DUPLICATES.labels("replayed").inc()
+        elif isinstance(o, service.IdempotencyConflict):
+            metrics.DUPLICATES.labels("conflict").inc()
+        else:
+            metrics.DUPLICATES.labels("event_id").inc()
+
+
+def build_container(
+    settings: Settings,
+    *,
+    classifier: Classifier | None = None,
+    store: ModelStore | None = None,
+    repo: CaseRepository | None = None,
+    engine: Engine | None = None,
+    producer: AIOKafkaProducer | None = None,
+    kafka: bool = True,
+) -> Container:
+    """Wire the service from `settings`; pass fakes to replace the real adapters."""
+    if repo is None:
+        engine = engine or make_engine(settings.database_url)
+        repo = SqlCaseRepository(engine)
+    if store is None:
+        store = (
+            FakeModelStore(lambda _c: classifier)
+            if classifier is not None
+            else DirModelStore(settings.model_dir, history_path=settings.history_path)
+        )
+    state = service.start_state(store=store, catalogue_path=settings.catalogue_path)
+    log.info(
+        "model %s loaded; catalogue %s (%d squads)",
+        state.classifier.version,
+        settings.catalogue_path,
+        len(state.catalogue.squads),
+    )
+    return Container(
+        settings=settings,
+        repo=repo,
+        store=store,
+        state=state,
+        policy=Policy(
+            threshold=settings.assign_threshold,
+            margin=settings.span_margin,
+            triaged_topic=settings.topics.triaged,
+        ),
+        engine=engine,
+        kafka=kafka,
+        producer=producer,
+    )

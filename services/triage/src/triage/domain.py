@@ -1,0 +1,148 @@
+"""Pure values of the triage service: intake items, stored cases, outcomes, the model holder.
+
+Nothing here does I/O; `service` composes these with the ports.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+from uuid import UUID
+
+from contracts import CaseSource, CaseSubmission, CloudEvent, Decision, Priority
+from contracts.cases import Case
+from contracts.catalogue import Catalogue
+from contracts.events import CaseTriaged
+from contracts.topics import CASE_TRIAGED
+from triage.errors import InvalidCursor
+
+if TYPE_CHECKING:
+    from triage.ports import Classifier
+
+EVENT_SOURCE = "/support-triage/triage"
+
+
+def request_hash(submission: CaseSubmission) -> str:
+    """SHA-256 of the validated submission: equal for semantically equal bodies."""
+    return hashlib.sha256(submission.model_dump_json().encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """One case to take in, from HTTP (idempotency key) or Kafka (event id)."""
+
+    submission: CaseSubmission
+    idempotency_key: str | None = None
+    event_id: str | None = None
+    hash: str = ""
+
+    @classmethod
+    def of(
+        cls,
+        submission: CaseSubmission,
+        *,
+        idempotency_key: str | None = None,
+        event_id: str | None = None,
+    ) -> Intake:
+        """Build an intake item with its request hash."""
+        return cls(submission, idempotency_key, event_id, request_hash(submission))
+
+
+@dataclass(frozen=True, slots=True)
+class CaseRecord:
+    """A stored case plus what de-duplication needs."""
+
+    case: Case
+    request_hash: str
+    idempotency_key: str | None = None
+
+    @property
+    def external_ref(self) -> str | None:
+        """The submitter's own id for the case."""
+        return self.case.submission.external_ref
+
+
+@dataclass(frozen=True, slots=True)
+class Accepted:
+    """A case taken in (`replayed`: it was stored before under the same key and body)."""
+
+    case: Case
+    replayed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Duplicate:
+    """A Kafka event whose id was processed before."""
+
+    event_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundEvent:
+    """An event to write to the outbox: topic, CloudEvent, key."""
+
+    topic: str
+    event: CloudEvent
+    key: str
+
+
+@dataclass(frozen=True, slots=True)
+class Label:
+    """A training label: the squad a case truly belongs to."""
+
+    case_id: UUID
+    squad: str
+    source: str
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class ModelState:
+    """The model and catalogue in use, swapped as a whole (never mutated)."""
+
+    classifier: Classifier
+    catalogue: Catalogue
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+@dataclass(frozen=True, slots=True)
+class CaseFilter:
+    """Filters of `GET /v1/cases`."""
+
+    squad: str | None = None
+    decision: Decision | None = None
+    source: CaseSource | None = None
+    priority: Priority | None = None
+    received_after: datetime | None = None
+    received_before: datetime | None = None
+
+
+def triaged_event(case: Case, *, topic: str) -> OutboundEvent:
+    """The `support.case.triaged.v1` event of a stored case."""
+    data = CaseTriaged(
+        case_id=case.id,
+        received_at=case.received_at,
+        triaged_at=datetime.now(UTC),
+        case=case.submission,
+        result=case.triage,
+    )
+    event = CloudEvent.of(type=CASE_TRIAGED, source=EVENT_SOURCE, subject=str(case.id), data=data)
+    return OutboundEvent(topic=topic, event=event, key=str(case.id))
+
+
+def encode_cursor(case_id: UUID) -> str:
+    """An opaque cursor pointing after `case_id` (newest first)."""
+    return base64.urlsafe_b64encode(case_id.bytes).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> UUID:
+    """The case id inside a cursor; `InvalidCursor` when it is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        return UUID(bytes=raw)
+    except (ValueError, binascii.Error) as exc:
+        raise InvalidCursor(f"invalid cursor {cursor!r}") from exc

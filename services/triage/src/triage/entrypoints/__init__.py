@@ -1,0 +1,1 @@
+"""Entrypoints of the triage service: HTTP API and Kafka consumer (they only translate)."""

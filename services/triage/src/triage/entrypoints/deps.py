@@ -1,0 +1,59 @@
+"""FastAPI dependencies (the only place `Depends` appears) and error translation."""
+
+from __future__ import annotations
+
+from typing import Annotated, NoReturn
+
+from fastapi import Depends, Request
+
+from contracts.problems import FieldError
+from servicekit.http import ProblemError
+from triage.bootstrap import Container
+from triage.errors import (
+    CaseNotFound,
+    CatalogueInvalid,
+    IdempotencyConflict,
+    InvalidCursor,
+    ModelRefused,
+    TriageError,
+)
+
+
+def get_container(request: Request) -> Container:
+    """The container the app was created with."""
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def raise_problem(exc: TriageError) -> NoReturn:
+    """Translate a service error into a problem response."""
+    match exc:
+        case CaseNotFound():
+            raise ProblemError(404, exc.code, "Case not found", exc.message) from exc
+        case IdempotencyConflict():
+            raise ProblemError(
+                409, exc.code, "Idempotency key reused with a different body", exc.message
+            ) from exc
+        case ModelRefused():
+            raise ProblemError(
+                409,
+                exc.code,
+                "Model refused; the previous model stays",
+                f"{exc.reason}: {exc.message}",
+            ) from exc
+        case CatalogueInvalid():
+            raise ProblemError(
+                422,
+                exc.code,
+                "Catalogue is invalid; the previous catalogue stays",
+                f"{len(exc.issues)} problem(s) in {exc.message}",
+                errors=[
+                    FieldError(loc=w, message=m, type="catalogue_issue") for w, m in exc.issues
+                ],
+            ) from exc
+        case InvalidCursor():
+            raise ProblemError(400, exc.code, "Invalid cursor", exc.message) from exc
+    raise ProblemError(500, exc.code, "Triage error", exc.message) from exc

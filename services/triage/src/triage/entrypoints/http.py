@@ -1,0 +1,239 @@
+"""The triage HTTP API: `create_app(container)`; routes only translate.
+
+Tags: `cases` (see `http_cases`), `model`, `catalogue`, `ops`. Errors are RFC 9457 problems
+(servicekit). The lifespan starts and stops the container's Kafka side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from servicekit.http import (
+    PROBLEM_RESPONSES,
+    BodySizeLimit,
+    ProblemError,
+    install_problem_handlers,
+    instrument,
+)
+from triage import service
+from triage.bootstrap import Container
+from triage.domain import ModelState
+from triage.entrypoints import http_cases
+from triage.entrypoints.deps import ContainerDep, raise_problem
+from triage.entrypoints.schemas import (
+    CatalogueInfo,
+    ComponentView,
+    Health,
+    ModelInfo,
+    SquadView,
+)
+from triage.errors import TriageError
+
+PREDICT_BODY_FACTOR = 16
+
+model_router = APIRouter(tags=["model"])
+catalogue_router = APIRouter(tags=["catalogue"])
+ops_router = APIRouter(tags=["ops"])
+
+
+def _model_info(container: Container, state: ModelState) -> ModelInfo:
+    clf = state.classifier
+    return ModelInfo(
+        version=clf.version,
+        trained_at=clf.trained_at,
+        squads=list(clf.squads),
+        metrics=dict(clf.metrics),
+        threshold=container.policy.threshold,
+        margin=container.policy.margin,
+        loaded_at=state.loaded_at,
+    )
+
+
+@model_router.get(
+    "/v1/model",
+    response_model=ModelInfo,
+    summary="The model in use",
+    description="Version, training time, squads, evaluation metrics and the decision threshold.",
+    responses=PROBLEM_RESPONSES,
+)
+async def get_model(container: ContainerDep) -> ModelInfo:
+    """Translate GET /v1/model."""
+    return _model_info(container, container.state)
+
+
+@model_router.post(
+    "/v1/model/reload",
+    response_model=ModelInfo,
+    summary="Load the saved model again",
+    description=(
+        "Loads `MODEL_DIR` and swaps it in atomically. A refused model (missing, corrupt, "
+        "hash or version mismatch, unknown squads) keeps the previous one: 409 with the reason."
+    ),
+    responses=PROBLEM_RESPONSES,
+)
+async def reload_model(container: ContainerDep) -> ModelInfo:
+    """Translate POST /v1/model/reload."""
+    async with container.reload_lock:
+        try:
+            state = await asyncio.to_thread(
+                service.reload_model, store=container.store, current=container.state
+            )
+        except TriageError as exc:
+            raise_problem(exc)
+        container.state = state
+    return _model_info(container, state)
+
+
+def _catalogue_info(state: ModelState) -> CatalogueInfo:
+    cat = state.catalogue
+    return CatalogueInfo(
+        digest=cat.digest,
+        source=cat.source,
+        squads=[
+            SquadView(
+                name=s.name,
+                title=s.title,
+                description=s.description,
+                service_delivery=s.service_delivery,
+                components=sorted(c.name for c in cat.owned_by(s.name)),
+            )
+            for s in sorted(cat.squads.values(), key=lambda s: s.name)
+        ],
+        components=[
+            ComponentView(**c.model_dump(include=set(ComponentView.model_fields)))
+            for c in sorted(cat.components.values(), key=lambda c: c.name)
+        ],
+    )
+
+
+@catalogue_router.get(
+    "/v1/catalogue",
+    response_model=CatalogueInfo,
+    summary="The service catalogue in use",
+    description="Squads and the components they own (notification channels are not shown).",
+    responses=PROBLEM_RESPONSES,
+)
+async def get_catalogue(container: ContainerDep) -> CatalogueInfo:
+    """Translate GET /v1/catalogue."""
+    return _catalogue_info(container.state)
+
+
+@catalogue_router.post(
+    "/v1/catalogue/reload",
+    response_model=CatalogueInfo,
+    summary="Load the catalogue again",
+    description=(
+        "Reads `CATALOGUE_PATH` and reloads the model against it, then swaps both atomically. "
+        "An invalid catalogue keeps the previous one: 422 listing every problem."
+    ),
+    responses=PROBLEM_RESPONSES,
+)
+async def reload_catalogue(container: ContainerDep) -> CatalogueInfo:
+    """Translate POST /v1/catalogue/reload."""
+    async with container.reload_lock:
+        try:
+            state = await asyncio.to_thread(
+                service.reload_catalogue,
+                store=container.store,
+                catalogue_path=container.settings.catalogue_path,
+                current=container.state,
+            )
+        except TriageError as exc:
+            raise_problem(exc)
+        container.state = state
+    return _catalogue_info(state)
+
+
+@ops_router.get(
+    "/healthz",
+    response_model=Health,
+    summary="Liveness",
+    description="The process serves HTTP.",
+)
+async def healthz() -> Health:
+    """Always ok while the process runs."""
+    return Health()
+
+
+@ops_router.get(
+    "/readyz",
+    response_model=Health,
+    summary="Readiness",
+    description="The database answers `SELECT 1` and the broker answers within 1 s; else 503.",
+    responses={**PROBLEM_RESPONSES, 503: PROBLEM_RESPONSES[409] | {"description": "Not ready"}},
+)
+async def readyz(container: ContainerDep) -> Health:
+    """Check the database and (when Kafka is on) the broker."""
+    checks: dict[str, str] = {}
+    try:
+        await asyncio.wait_for(asyncio.to_thread(container.repo.ping), timeout=1.0)
+        checks["database"] = "ok"
+    except Exception as exc:
+        checks["database"] = f"failed: {type(exc).__name__}"
+    if container.kafka:
+        checks["broker"] = "ok" if await container.broker_ready(1.0) else "unreachable"
+    failed = {k: v for k, v in checks.items() if v != "ok"}
+    if failed:
+        raise ProblemError(
+            503, "not_ready", "Service not ready", ", ".join(f"{k}: {v}" for k, v in failed.items())
+        )
+    return Health(checks=checks)
+
+
+class _BodyLimits:
+    """Body-size limits per path: bulk predict may carry more than a single case."""
+
+    def __init__(self, app: ASGIApp, *, max_bytes: int, larger: dict[str, int]) -> None:
+        self.default = BodySizeLimit(app, max_bytes=max_bytes)
+        self.larger = {path: BodySizeLimit(app, max_bytes=n) for path, n in larger.items()}
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        limit = self.larger.get(scope.get("path", "")) if scope["type"] == "http" else None
+        await (limit or self.default)(scope, receive, send)
+
+
+def create_app(container: Container) -> FastAPI:
+    """The FastAPI app over `container` (its lifespan starts and stops the Kafka side)."""
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        await container.start()
+        try:
+            yield
+        finally:
+            await container.stop()
+
+    app = FastAPI(
+        title="support-triage: triage",
+        version="1.0.0",
+        description=(
+            "Receives support cases, predicts the owning squad from the case text and the "
+            "service catalogue, stores them and publishes `support.case.triaged.v1`."
+        ),
+        lifespan=lifespan,
+        default_response_class=JSONResponse,
+        openapi_tags=[
+            {"name": "cases", "description": "Submit, read and list cases; dry-run predict"},
+            {"name": "model", "description": "The model in use and its reload"},
+            {"name": "catalogue", "description": "The service catalogue and its reload"},
+            {"name": "ops", "description": "Health and readiness"},
+        ],
+    )
+    app.state.container = container
+    install_problem_handlers(app)
+    max_bytes = container.settings.max_body_bytes
+    app.add_middleware(
+        _BodyLimits,
+        max_bytes=max_bytes,
+        larger={"/v1/predict": max_bytes * PREDICT_BODY_FACTOR},
+    )
+    for r in (http_cases.router, model_router, catalogue_router, ops_router):
+        app.include_router(r)
+    instrument(app)
+    return app

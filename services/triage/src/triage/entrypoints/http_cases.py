@@ -1,0 +1,143 @@
+"""HTTP routes of the `cases` tag: intake, read, list, dry-run predict."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Header, Query, Request, Response
+
+from contracts import CaseSource, CaseSubmission, Decision, Priority
+from contracts.cases import Case
+from servicekit.http import PROBLEM_RESPONSES
+from triage import service
+from triage.domain import Accepted, CaseFilter, Duplicate, Intake
+from triage.entrypoints.deps import ContainerDep, raise_problem
+from triage.entrypoints.schemas import CasePage, PredictRequest, PredictResponse
+from triage.errors import TriageError
+
+router = APIRouter(tags=["cases"])
+
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        alias="Idempotency-Key",
+        min_length=1,
+        max_length=255,
+        description="Makes the POST safe to retry: the same key and body give the same answer.",
+    ),
+]
+
+
+@router.post(
+    "/v1/cases",
+    status_code=201,
+    response_model=Case,
+    summary="Submit a support case",
+    description=(
+        "Classifies the case, stores it and publishes `support.case.triaged.v1` (through the "
+        "outbox, so it is accepted while Kafka is down). Idempotent on the `Idempotency-Key` "
+        "header, else on `external_ref`: the same key and body answer the stored case again "
+        "with `Idempotent-Replayed: true`; the same key with another body is a 409."
+    ),
+    responses={
+        **PROBLEM_RESPONSES,
+        201: {
+            "description": "Stored (or replayed) case with its triage result",
+            "headers": {
+                "Location": {"description": "URL of the case", "schema": {"type": "string"}},
+                "Idempotent-Replayed": {
+                    "description": "`true` when the answer is a replay",
+                    "schema": {"type": "string"},
+                },
+            },
+        },
+    },
+)
+async def submit_case(
+    body: CaseSubmission,
+    response: Response,
+    container: ContainerDep,
+    idempotency_key: IdempotencyKey = None,
+) -> Case:
+    """Translate POST /v1/cases to `service.take_in` via the group committer."""
+    outcome = await container.submit(Intake.of(body, idempotency_key=idempotency_key))
+    if isinstance(outcome, TriageError):
+        raise_problem(outcome)
+    if isinstance(outcome, Duplicate):  # pragma: no cover - HTTP intake carries no event id
+        raise RuntimeError("unexpected duplicate outcome")
+    assert isinstance(outcome, Accepted)
+    response.headers["Location"] = f"/v1/cases/{outcome.case.id}"
+    if outcome.replayed:
+        response.headers["Idempotent-Replayed"] = "true"
+    return outcome.case
+
+
+@router.get(
+    "/v1/cases/{case_id}",
+    response_model=Case,
+    summary="Read a case",
+    description="The case as received with its triage result.",
+    responses=PROBLEM_RESPONSES,
+)
+async def read_case(case_id: UUID, container: ContainerDep) -> Case:
+    """Translate GET /v1/cases/{id}."""
+    try:
+        return await asyncio.to_thread(service.get_case, case_id, repo=container.repo)
+    except TriageError as exc:
+        raise_problem(exc)
+
+
+@router.get(
+    "/v1/cases",
+    response_model=CasePage,
+    summary="List cases",
+    description=(
+        "Cases newest first, filtered; pages are linked by an opaque cursor (`next_cursor` "
+        'in the body and a `Link: <...>; rel="next"` header).'
+    ),
+    responses=PROBLEM_RESPONSES,
+)
+async def list_cases(
+    request: Request,
+    response: Response,
+    container: ContainerDep,
+    squad: Annotated[str | None, Query(max_length=200, description="Predicted squad")] = None,
+    decision: Annotated[Decision | None, Query()] = None,
+    source: Annotated[CaseSource | None, Query()] = None,
+    priority: Annotated[Priority | None, Query()] = None,
+    received_after: Annotated[datetime | None, Query(description="Inclusive, ISO 8601")] = None,
+    received_before: Annotated[datetime | None, Query(description="Exclusive, ISO 8601")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> CasePage:
+    """Translate GET /v1/cases."""
+    flt = CaseFilter(squad, decision, source, priority, received_after, received_before)
+    try:
+        page = await asyncio.to_thread(
+            service.list_cases, flt, repo=container.repo, limit=limit, cursor=cursor
+        )
+    except TriageError as exc:
+        raise_problem(exc)
+    if page.next_cursor:
+        url = request.url.include_query_params(cursor=page.next_cursor)
+        response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+    return CasePage(items=page.cases, next_cursor=page.next_cursor)
+
+
+@router.post(
+    "/v1/predict",
+    response_model=PredictResponse,
+    summary="Classify cases without storing them",
+    description="A dry run for up to 1,000 cases: nothing is stored or published.",
+    responses=PROBLEM_RESPONSES,
+)
+async def predict(body: PredictRequest, container: ContainerDep) -> PredictResponse:
+    """Translate POST /v1/predict."""
+    state = container.state
+    results = await asyncio.to_thread(
+        service.predict, body.cases, state=state, policy=container.policy
+    )
+    return PredictResponse(model_version=state.classifier.version, results=results)

@@ -1,0 +1,59 @@
+"""Errors of the triage service, each with a stable `code`.
+
+TriageError
+├── CaseNotFound            case_not_found         (HTTP 404)
+├── IdempotencyConflict     idempotency_conflict   (HTTP 409)
+├── ModelRefused            model_refused          (HTTP 409; the old model stays)
+├── CatalogueInvalid        catalogue_invalid      (HTTP 422; the old catalogue stays)
+└── InvalidCursor           invalid_cursor         (HTTP 400)
+"""
+
+from __future__ import annotations
+
+
+class TriageError(Exception):
+    """Base of every triage error."""
+
+    code = "triage_error"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class CaseNotFound(TriageError):
+    """No case has this id."""
+
+    code = "case_not_found"
+
+
+class IdempotencyConflict(TriageError):
+    """The idempotency key (or external_ref) was used before with a different body."""
+
+    code = "idempotency_conflict"
+
+
+class ModelRefused(TriageError):
+    """A model could not be loaded; `reason` is the loader's code."""
+
+    code = "model_refused"
+
+    def __init__(self, message: str, *, reason: str = "model_refused") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+class CatalogueInvalid(TriageError):
+    """The catalogue did not validate; `issues` lists every problem as (where, message)."""
+
+    code = "catalogue_invalid"
+
+    def __init__(self, message: str, *, issues: list[tuple[str, str]]) -> None:
+        super().__init__(message)
+        self.issues = issues
+
+
+class InvalidCursor(TriageError):
+    """A pagination cursor that this service did not issue."""
+
+    code = "invalid_cursor"

@@ -1,0 +1,116 @@
+"""Ports of the triage service: small protocols the service depends on.
+
+Real adapters live in `triage.adapters` (db, model); fakes in `triage.adapters.memory`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from datetime import datetime
+from typing import Any, Protocol
+from uuid import UUID
+
+from contracts import CaseSubmission, TriageResult
+from contracts.cases import Case
+from contracts.catalogue import Catalogue
+from triage.domain import CaseFilter, CaseRecord, Label, OutboundEvent
+
+
+class Classifier(Protocol):
+    """A trained model: predicts the owning squad of cases, in one batch call."""
+
+    @property
+    def version(self) -> str:
+        """Model version (recorded on every case)."""
+        ...
+
+    @property
+    def squads(self) -> list[str]:
+        """Squads the model can predict."""
+        ...
+
+    @property
+    def metrics(self) -> dict[str, Any]:
+        """Evaluation figures recorded at training."""
+        ...
+
+    @property
+    def trained_at(self) -> datetime | None:
+        """When the model was trained."""
+        ...
+
+    def predict(
+        self, cases: Sequence[CaseSubmission], *, threshold: float, margin: float = 0.1
+    ) -> list[TriageResult]:
+        """One result per case, in order."""
+        ...
+
+
+class ModelStore(Protocol):
+    """Where models are kept: load the current one, or train one when there is none."""
+
+    def exists(self) -> bool:
+        """Whether a saved model is there to load."""
+        ...
+
+    def load(self, catalogue: Catalogue) -> Classifier:
+        """Load the saved model; raise `ModelRefused` when it cannot be used."""
+        ...
+
+    def train(self, catalogue: Catalogue) -> None:
+        """Train a model (from history, or the catalogue alone) and save it."""
+        ...
+
+
+class CaseTransaction(Protocol):
+    """Reads and writes inside one database transaction."""
+
+    def processed(self, event_ids: Sequence[str]) -> set[str]:
+        """Which of these Kafka event ids were processed before."""
+        ...
+
+    def by_idempotency_keys(self, keys: Sequence[str]) -> dict[str, CaseRecord]:
+        """Stored cases by idempotency key."""
+        ...
+
+    def by_external_refs(self, refs: Sequence[str]) -> dict[str, CaseRecord]:
+        """Stored cases by external_ref."""
+        ...
+
+    def add(
+        self,
+        records: Sequence[CaseRecord],
+        events: Sequence[OutboundEvent],
+        processed_ids: Sequence[str],
+    ) -> None:
+        """Insert cases, their outbox rows and processed event ids."""
+        ...
+
+    def add_labels(self, labels: Sequence[Label], processed_ids: Sequence[str]) -> None:
+        """Insert training labels and processed event ids."""
+        ...
+
+
+class CaseRepository(Protocol):
+    """Cases, outbox, processed ids and labels (blocking calls; run them in a thread)."""
+
+    def transaction(self) -> AbstractContextManager[CaseTransaction]:
+        """A transaction, committed when the block exits without error."""
+        ...
+
+    def get(self, case_id: UUID) -> Case | None:
+        """One case."""
+        ...
+
+    def list(self, flt: CaseFilter, *, limit: int, before: UUID | None = None) -> list[Case]:
+        """Cases matching `flt`, newest first, with ids below `before`."""
+        ...
+
+    def labels(self) -> list[Label]:
+        """Every training label."""
+        ...
+
+    def ping(self) -> None:
+        """Raise when the database does not answer."""
+        ...

@@ -1,0 +1,220 @@
+"""Service functions of triage: take cases in, classify, page through them, swap models.
+
+Collaborators are passed keyword-only; everything here is blocking and framework-free (the
+entrypoints run it in a thread and translate errors).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from uuid import UUID
+
+from contracts import CaseSubmission, TriageResult, new_id
+from contracts.cases import Case
+from contracts.catalogue import Catalogue, CatalogueError, load_catalogue
+from contracts.events import CaseReassigned
+from triage.domain import (
+    Accepted,
+    CaseFilter,
+    CaseRecord,
+    Duplicate,
+    Intake,
+    Label,
+    ModelState,
+    decode_cursor,
+    encode_cursor,
+    triaged_event,
+)
+from triage.errors import CaseNotFound, CatalogueInvalid, IdempotencyConflict
+from triage.ports import CaseRepository, ModelStore
+
+log = logging.getLogger(__name__)
+
+Outcome = Accepted | Duplicate | IdempotencyConflict
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """How cases are classified and where their events go."""
+
+    threshold: float = 0.6
+    margin: float = 0.1
+    triaged_topic: str = "support.case.triaged.v1"
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    """One page of cases and the cursor of the next one (None on the last page)."""
+
+    cases: list[Case]
+    next_cursor: str | None
+
+
+def _replay(prior: CaseRecord, item: Intake) -> Accepted | IdempotencyConflict:
+    if prior.request_hash == item.hash:
+        return Accepted(prior.case, replayed=True)
+    key = item.idempotency_key or item.submission.external_ref
+    return IdempotencyConflict(
+        f"key {key!r} was used for case {prior.case.id} with a different body"
+    )
+
+
+def take_in(
+    items: Sequence[Intake],
+    *,
+    repo: CaseRepository,
+    state: ModelState,
+    policy: Policy,
+) -> list[Outcome]:
+    """Classify and store a batch of cases with their outbox events in one transaction.
+
+    De-duplicates by Kafka event id (`Duplicate`) and by idempotency key or external_ref
+    (`Accepted(replayed=True)` for the same body, `IdempotencyConflict` for another one),
+    within the batch and against what is stored. Returns one outcome per item, in order.
+    """
+    outcomes: list[Outcome | None] = [None] * len(items)
+    now = datetime.now(UTC)
+    with repo.transaction() as tx:
+        event_ids = [i.event_id for i in items if i.event_id]
+        seen = tx.processed(event_ids) if event_ids else set()
+        keys = [i.idempotency_key for i in items if i.idempotency_key]
+        refs = [i.submission.external_ref for i in items if i.submission.external_ref]
+        by_key = tx.by_idempotency_keys(keys) if keys else {}
+        by_ref = tx.by_external_refs(refs) if refs else {}
+        fresh: list[int] = []
+        alias: dict[int, int] = {}
+        pending_key: dict[str, int] = {}
+        pending_ref: dict[str, int] = {}
+        new_event_ids: list[str] = []
+        for n, item in enumerate(items):
+            if item.event_id:
+                if item.event_id in seen:
+                    outcomes[n] = Duplicate(item.event_id)
+                    continue
+                seen.add(item.event_id)
+                new_event_ids.append(item.event_id)
+            key, ref = item.idempotency_key, item.submission.external_ref
+            prior = by_key.get(key) if key else None
+            if prior is None and ref:
+                prior = by_ref.get(ref)
+            if prior is not None:
+                outcomes[n] = _replay(prior, item)
+                continue
+            earlier = pending_key.get(key) if key else None
+            if earlier is None and ref:
+                earlier = pending_ref.get(ref)
+            if earlier is not None:
+                alias[n] = earlier
+                continue
+            fresh.append(n)
+            if key:
+                pending_key[key] = n
+            if ref:
+                pending_ref[ref] = n
+        results: list[TriageResult] = []
+        if fresh:
+            results = state.classifier.predict(
+                [items[n].submission for n in fresh],
+                threshold=policy.threshold,
+                margin=policy.margin,
+            )
+        records: dict[int, CaseRecord] = {}
+        for n, result in zip(fresh, results, strict=True):
+            case = Case(id=new_id(), received_at=now, submission=items[n].submission, triage=result)
+            records[n] = CaseRecord(case, items[n].hash, items[n].idempotency_key)
+            outcomes[n] = Accepted(case)
+        for n, m in alias.items():
+            outcomes[n] = _replay(records[m], items[n])
+        tx.add(
+            list(records.values()),
+            [triaged_event(r.case, topic=policy.triaged_topic) for r in records.values()],
+            new_event_ids,
+        )
+    return [o for o in outcomes if o is not None]
+
+
+def record_corrections(items: Sequence[tuple[str, CaseReassigned]], *, repo: CaseRepository) -> int:
+    """Store reassignments (event id, payload) as training labels; return how many were new."""
+    with repo.transaction() as tx:
+        seen = tx.processed([eid for eid, _ in items])
+        labels, ids = [], []
+        for eid, ev in items:
+            if eid in seen:
+                continue
+            seen.add(eid)
+            ids.append(eid)
+            labels.append(
+                Label(
+                    case_id=ev.case_id,
+                    squad=ev.to_squad,
+                    source="correction",
+                    created_at=ev.reassigned_at,
+                )
+            )
+        tx.add_labels(labels, ids)
+    return len(labels)
+
+
+def predict(
+    submissions: Sequence[CaseSubmission], *, state: ModelState, policy: Policy
+) -> list[TriageResult]:
+    """Classify without storing anything."""
+    if not submissions:
+        return []
+    return state.classifier.predict(
+        list(submissions), threshold=policy.threshold, margin=policy.margin
+    )
+
+
+def get_case(case_id: UUID, *, repo: CaseRepository) -> Case:
+    """One case; `CaseNotFound` when there is none."""
+    case = repo.get(case_id)
+    if case is None:
+        raise CaseNotFound(f"no case {case_id}")
+    return case
+
+
+def list_cases(
+    flt: CaseFilter, *, repo: CaseRepository, limit: int, cursor: str | None = None
+) -> Page:
+    """A page of cases, newest first (keyset on the time-ordered id)."""
+    before = decode_cursor(cursor) if cursor else None
+    rows = repo.list(flt, limit=limit + 1, before=before)
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, encode_cursor(rows[-1].id) if more and rows else None)
+
+
+def read_catalogue(path: Path) -> Catalogue:
+    """Load the catalogue; `CatalogueInvalid` lists every problem."""
+    try:
+        return load_catalogue(path)
+    except CatalogueError as exc:
+        raise CatalogueInvalid(
+            f"invalid catalogue at {path}",
+            issues=[(f"{i.file}: {i.entity}: {i.field}", i.message) for i in exc.issues],
+        ) from exc
+
+
+def start_state(*, store: ModelStore, catalogue_path: Path) -> ModelState:
+    """The state at start: the catalogue, and the saved model (trained first when absent)."""
+    catalogue = read_catalogue(catalogue_path)
+    if not store.exists():
+        log.info("no saved model; training one")
+        store.train(catalogue)
+    return ModelState(store.load(catalogue), catalogue)
+
+
+def reload_model(*, store: ModelStore, current: ModelState) -> ModelState:
+    """Load the saved model again; raises `ModelRefused` (the caller keeps `current`)."""
+    return ModelState(store.load(current.catalogue), current.catalogue)
+
+
+def reload_catalogue(*, store: ModelStore, catalogue_path: Path, current: ModelState) -> ModelState:
+    """Load the catalogue again (and the model against it); raises and keeps `current`."""
+    catalogue = read_catalogue(catalogue_path)
+    return ModelState(store.load(catalogue), catalogue)
