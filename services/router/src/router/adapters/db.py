@@ -1,0 +1,425 @@
+"""The router's database adapter: `SqlStore` on SQLite (embedded default) or Postgres.
+
+Writes go through `SqlStore.transaction()`, one SQLAlchemy Core transaction per call. On
+SQLite every transaction starts with `BEGIN IMMEDIATE` so two writers never deadlock on a
+lock upgrade (the second waits for the first, up to the busy timeout); on Postgres the
+usual read-committed transactions plus conditional updates do the same job.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    Connection,
+    Engine,
+    RowMapping,
+    and_,
+    event,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
+
+from contracts.ids import new_id
+from router.adapters import tables as t
+from router.ports import OutboundEvent
+from router.records import (
+    CaseFilter,
+    CaseRecord,
+    DeliveryStatus,
+    HistoryEntry,
+    NotificationRecord,
+    SwarmMember,
+    SwarmNoteRecord,
+    SwarmRecord,
+)
+from servicekit.db import make_engine
+from servicekit.outbox import outbox_rows
+
+
+def make_router_engine(url: str) -> Engine:
+    """`servicekit.db.make_engine`, plus `BEGIN IMMEDIATE` transactions on SQLite."""
+    engine = make_engine(url)
+    if engine.dialect.name == "sqlite":
+
+        @event.listens_for(engine, "connect")
+        def _autocommit_driver(dbapi_conn: Any, _record: Any) -> None:
+            dbapi_conn.isolation_level = None
+
+        @event.listens_for(engine, "begin")
+        def _begin_immediate(conn: Connection) -> None:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+# --- row <-> record ------------------------------------------------------------------------
+
+
+def _case_row(c: CaseRecord) -> dict[str, Any]:
+    row = c.model_dump(exclude={"candidates", "matched_components"})
+    row["id"] = str(c.id)
+    row["candidates"] = [x.model_dump(mode="json") for x in c.candidates]
+    row["matched_components"] = [x.model_dump(mode="json") for x in c.matched_components]
+    for key in ("priority", "source", "status", "escalation_reason"):
+        row[key] = None if row[key] is None else str(row[key])
+    return row
+
+
+def _case(row: RowMapping) -> CaseRecord:
+    return CaseRecord.model_validate(dict(row))
+
+
+def _history_row(h: HistoryEntry) -> dict[str, Any]:
+    row = h.model_dump()
+    row["case_id"] = str(h.case_id)
+    row["action"] = str(h.action)
+    return row
+
+
+def _history(row: RowMapping) -> HistoryEntry:
+    return HistoryEntry.model_validate({k: v for k, v in row.items() if k != "id"})
+
+
+def _notification_row(n: NotificationRecord) -> dict[str, Any]:
+    row = n.model_dump()
+    row["id"], row["case_id"], row["status"] = str(n.id), str(n.case_id), str(n.status)
+    return row
+
+
+def _notification(row: RowMapping) -> NotificationRecord:
+    return NotificationRecord.model_validate({k: v for k, v in row.items() if k != "claim_token"})
+
+
+class SqlTransaction:
+    """`RouterTransaction` over one open connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def processed(self, event_ids: Sequence[str]) -> set[str]:
+        if not event_ids:
+            return set()
+        pe = t.processed_events
+        rows = self.conn.execute(select(pe.c.event_id).where(pe.c.event_id.in_(event_ids)))
+        return {r[0] for r in rows}
+
+    def mark_processed(self, event_ids: Sequence[str], at: datetime) -> None:
+        if event_ids:
+            self.conn.execute(
+                insert(t.processed_events), [{"event_id": e, "processed_at": at} for e in event_ids]
+            )
+
+    def get_case(self, case_id: UUID) -> CaseRecord | None:
+        row = self.conn.execute(select(t.cases).where(t.cases.c.id == str(case_id))).mappings()
+        found = row.first()
+        return _case(found) if found else None
+
+    def get_cases(self, case_ids: Sequence[UUID]) -> dict[UUID, CaseRecord]:
+        if not case_ids:
+            return {}
+        ids = [str(i) for i in case_ids]
+        rows = self.conn.execute(select(t.cases).where(t.cases.c.id.in_(ids))).mappings()
+        return {c.id: c for c in map(_case, rows)}
+
+    def insert_case(self, case: CaseRecord) -> None:
+        self.conn.execute(insert(t.cases), [_case_row(case)])
+
+    def update_case(self, case: CaseRecord, *, expect: CaseRecord) -> bool:
+        row = _case_row(case)
+        row.pop("id")
+        row["version"] = expect.version + 1
+        c = t.cases.c
+        result = self.conn.execute(
+            update(t.cases)
+            .where(c.id == str(expect.id), c.version == expect.version)
+            .where(c.status == str(expect.status))
+            .values(**row)
+        )
+        return result.rowcount == 1
+
+    def claim_ack_timeout(self, case: CaseRecord, now: datetime) -> bool:
+        """Escalate an overdue assigned case for `ack_timeout`, atomically; True if this
+        call did it (so it happens once however many sweepers race)."""
+        c = t.cases.c
+        result = self.conn.execute(
+            update(t.cases)
+            .where(c.id == str(case.id), c.status == "assigned", c.ack_deadline <= now)
+            .values(
+                status="escalated",
+                escalation_reason="ack_timeout",
+                ack_deadline=None,
+                updated_at=now,
+                version=c.version + 1,
+            )
+        )
+        return result.rowcount == 1
+
+    def add_history(self, entries: Sequence[HistoryEntry]) -> None:
+        if entries:
+            self.conn.execute(insert(t.history), [_history_row(h) for h in entries])
+
+    def case_history(self, case_id: UUID) -> list[HistoryEntry]:
+        h = t.history.c
+        stmt = select(t.history).where(h.case_id == str(case_id)).order_by(h.at, h.id)
+        return [_history(r) for r in self.conn.execute(stmt).mappings()]
+
+    def queue_notifications(self, rows: Sequence[NotificationRecord]) -> int:
+        if not rows:
+            return 0
+        values = [_notification_row(n) for n in rows]
+        dialect = self.conn.dialect.name
+        stmt: Any
+        if dialect == "postgresql":
+            stmt = postgresql.insert(t.notifications).on_conflict_do_nothing()
+        elif dialect == "sqlite":
+            stmt = sqlite.insert(t.notifications).on_conflict_do_nothing()
+        else:  # pragma: no cover - only SQLite and Postgres are supported
+            stmt = insert(t.notifications)
+        queued = 0
+        for value in values:  # one statement per row: rowcount tells what was skipped
+            queued += self.conn.execute(stmt, value).rowcount
+        return queued
+
+    def add_events(self, events: Sequence[OutboundEvent]) -> None:
+        if events:
+            rows = outbox_rows((e.topic, e.event, e.key) for e in events)
+            self.conn.execute(insert(t.outbox), rows)
+
+    def insert_swarm(self, swarm: SwarmRecord) -> None:
+        row = swarm.model_dump(exclude={"members", "notes"})
+        row.update(id=str(swarm.id), case_id=str(swarm.case_id), status=str(swarm.status))
+        row["reason"] = str(swarm.reason)
+        self.conn.execute(insert(t.swarms), [row])
+        for member in swarm.members:
+            self.add_member(swarm.id, member)
+        for note in swarm.notes:
+            self.add_note(swarm.id, note)
+
+    def get_swarm(self, swarm_id: UUID) -> SwarmRecord | None:
+        return _load_swarm(self.conn, t.swarms.c.id == str(swarm_id))
+
+    def open_swarm_for(self, case_id: UUID) -> SwarmRecord | None:
+        s = t.swarms.c
+        return _load_swarm(self.conn, and_(s.case_id == str(case_id), s.status == "open"))
+
+    def add_member(self, swarm_id: UUID, member: SwarmMember) -> None:
+        self.conn.execute(
+            insert(t.swarm_members), [{"swarm_id": str(swarm_id), **member.model_dump()}]
+        )
+
+    def add_note(self, swarm_id: UUID, note: SwarmNoteRecord) -> None:
+        self.conn.execute(insert(t.swarm_notes), [{"swarm_id": str(swarm_id), **note.model_dump()}])
+
+    def close_swarm(self, swarm: SwarmRecord) -> bool:
+        s = t.swarms.c
+        result = self.conn.execute(
+            update(t.swarms)
+            .where(s.id == str(swarm.id), s.status == "open")
+            .values(
+                status="closed",
+                owner_squad=swarm.owner_squad,
+                outcome=swarm.outcome,
+                closed_at=swarm.closed_at,
+            )
+        )
+        return result.rowcount == 1
+
+
+def _load_swarm(conn: Connection, where: Any) -> SwarmRecord | None:
+    s = t.swarms.c
+    row = conn.execute(select(t.swarms).where(where).order_by(s.opened_at.desc())).mappings()
+    found = row.first()
+    if found is None:
+        return None
+    return _swarms_with_children(conn, [found])[0]
+
+
+def _swarms_with_children(conn: Connection, rows: Sequence[RowMapping]) -> list[SwarmRecord]:
+    ids = [r["id"] for r in rows]
+    if not ids:
+        return []
+    members: dict[str, list[SwarmMember]] = {i: [] for i in ids}
+    notes: dict[str, list[SwarmNoteRecord]] = {i: [] for i in ids}
+    m, n = t.swarm_members.c, t.swarm_notes.c
+    for r in conn.execute(
+        select(t.swarm_members).where(m.swarm_id.in_(ids)).order_by(m.joined_at, m.squad)
+    ).mappings():
+        members[r["swarm_id"]].append(SwarmMember.model_validate(dict(r)))
+    for r in conn.execute(
+        select(t.swarm_notes).where(n.swarm_id.in_(ids)).order_by(n.at, n.id)
+    ).mappings():
+        notes[r["swarm_id"]].append(SwarmNoteRecord.model_validate(dict(r)))
+    return [
+        SwarmRecord.model_validate({**r, "members": members[r["id"]], "notes": notes[r["id"]]})
+        for r in rows
+    ]
+
+
+class SqlStore:
+    """`RouterStore` over a SQLAlchemy engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[SqlTransaction]:
+        """One transaction: commit at the end of the block, roll back on an exception."""
+        with self.engine.begin() as conn:
+            yield SqlTransaction(conn)
+
+    def ping(self) -> None:
+        with self.engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+
+    def overdue_cases(self, now: datetime, limit: int) -> list[CaseRecord]:
+        c = t.cases.c
+        stmt = (
+            select(t.cases)
+            .where(c.status == "assigned", c.ack_deadline <= now)
+            .order_by(c.ack_deadline)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_case(r) for r in conn.execute(stmt).mappings()]
+
+    def list_cases(self, filters: CaseFilter, *, offset: int, limit: int) -> list[CaseRecord]:
+        c = t.cases.c
+        stmt = select(t.cases)
+        if filters.status:
+            stmt = stmt.where(c.status.in_([str(s) for s in filters.status]))
+        if filters.squad:
+            stmt = stmt.where(c.squad == filters.squad)
+        if filters.reason:
+            stmt = stmt.where(c.escalation_reason == str(filters.reason))
+        if filters.priority:
+            stmt = stmt.where(c.priority == str(filters.priority))
+        if filters.received_before:
+            stmt = stmt.where(c.received_at <= filters.received_before)
+        stmt = (
+            stmt.order_by(c.confidence.asc().nulls_first(), c.received_at.asc(), c.id.asc())
+            .offset(offset)
+            .limit(limit)
+        )
+        with self.engine.connect() as conn:
+            return [_case(r) for r in conn.execute(stmt).mappings()]
+
+    def history(self, case_id: UUID) -> list[HistoryEntry]:
+        with self.engine.connect() as conn:
+            return SqlTransaction(conn).case_history(case_id)
+
+    def history_since(self, since: datetime | None) -> list[HistoryEntry]:
+        h = t.history.c
+        stmt = select(t.history).order_by(h.at, h.id)
+        if since is not None:
+            stmt = stmt.where(h.at >= since)
+        with self.engine.connect() as conn:
+            return [_history(r) for r in conn.execute(stmt).mappings()]
+
+    def cases_received_since(self, since: datetime | None) -> list[CaseRecord]:
+        c = t.cases.c
+        stmt = select(t.cases).order_by(c.received_at)
+        if since is not None:
+            stmt = stmt.where(c.received_at >= since)
+        with self.engine.connect() as conn:
+            return [_case(r) for r in conn.execute(stmt).mappings()]
+
+    def notifications_for(self, case_id: UUID) -> list[NotificationRecord]:
+        n = t.notifications.c
+        stmt = select(t.notifications).where(n.case_id == str(case_id)).order_by(n.created_at)
+        with self.engine.connect() as conn:
+            return [_notification(r) for r in conn.execute(stmt).mappings()]
+
+    def swarms(self, status: str | None, *, limit: int) -> list[SwarmRecord]:
+        s = t.swarms.c
+        stmt = select(t.swarms).order_by(s.opened_at.desc()).limit(limit)
+        if status:
+            stmt = stmt.where(s.status == status)
+        with self.engine.connect() as conn:
+            return _swarms_with_children(conn, list(conn.execute(stmt).mappings()))
+
+    def swarm_of_case(self, case_id: UUID) -> SwarmRecord | None:
+        with self.engine.connect() as conn:
+            return _load_swarm(conn, t.swarms.c.case_id == str(case_id))
+
+    def get_swarm(self, swarm_id: UUID) -> SwarmRecord | None:
+        with self.engine.connect() as conn:
+            return _load_swarm(conn, t.swarms.c.id == str(swarm_id))
+
+    def count_open_swarms(self) -> int:
+        stmt = select(func.count()).select_from(t.swarms).where(t.swarms.c.status == "open")
+        with self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def claim_notifications(
+        self, now: datetime, *, limit: int, lease: timedelta
+    ) -> list[NotificationRecord]:
+        n = t.notifications.c
+        due = and_(
+            n.status.in_([DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value]),
+            n.next_attempt_at <= now,
+        )
+        token = str(new_id())
+        pick = select(n.id).where(due).order_by(n.next_attempt_at).limit(limit)
+        if self.engine.dialect.name == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t.notifications)
+                .where(n.id.in_(pick.scalar_subquery()), due)
+                .values(status="sending", claim_token=token, next_attempt_at=now + lease),
+                execution_options={"synchronize_session": False},
+            )
+            rows = conn.execute(
+                select(t.notifications).where(n.claim_token == token).order_by(n.created_at)
+            ).mappings()
+            return [_notification(r) for r in rows]
+
+    def finish_notification(
+        self,
+        notification_id: UUID,
+        *,
+        status: str,
+        attempts: int,
+        next_attempt_at: datetime | None,
+        last_error: str | None,
+        sent_at: datetime | None,
+    ) -> None:
+        n = t.notifications.c
+        values: dict[str, Any] = {
+            "status": status,
+            "attempts": attempts,
+            "last_error": last_error,
+            "sent_at": sent_at,
+            "claim_token": None,
+        }
+        if next_attempt_at is not None:
+            values["next_attempt_at"] = next_attempt_at
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(t.notifications).where(n.id == str(notification_id)).values(**values)
+            )
+
+    def count_failed_notifications(self) -> int:
+        n = t.notifications.c
+        stmt = select(func.count()).select_from(t.notifications).where(n.status == "failed")
+        with self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())
+
+    def next_due(self) -> datetime | None:
+        n = t.notifications.c
+        stmt = select(func.min(n.next_attempt_at)).where(
+            or_(n.status == "queued", n.status == "sending")
+        )
+        with self.engine.connect() as conn:
+            value = conn.execute(stmt).scalar_one_or_none()
+        return t.UTCDateTime().process_result_value(value, self.engine.dialect)

@@ -1,0 +1,1 @@
+"""Entrypoints of the router: the HTTP API and the Kafka consumer (they only translate)."""

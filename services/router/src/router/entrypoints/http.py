@@ -1,0 +1,144 @@
+"""The router API (FastAPI): the manual triage desk Service Delivery uses in Swagger UI.
+
+`create_app(container)` only translates: HTTP -> service call (in a worker thread, the
+database is blocking) -> JSON. Every error is RFC 9457 problem+json with a stable `code`:
+service and domain errors are mapped here (409 `invalid_transition`, 422 naming the field).
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from contracts.catalogue import CatalogueError
+from contracts.problems import FieldError
+from router.bootstrap import Container, background
+from router.domain.errors import (
+    DomainError,
+    InvalidSwarmInput,
+    InvalidTransition,
+    PolicyError,
+    SwarmAlreadyClosed,
+    UnknownSquad,
+)
+from router.service.errors import RouterError
+from servicekit.http import BodySizeLimit, install_problem_handlers, instrument, problem_response
+
+TAGS = [
+    {"name": "queue", "description": "The cases waiting for people, least confident first."},
+    {"name": "cases", "description": "One case: detail, assignment, acknowledgement, resolution."},
+    {"name": "swarms", "description": "Service Delivery's swarms on escalated cases."},
+    {"name": "catalogue", "description": "The service catalogue the router routes with."},
+    {"name": "policy", "description": "The routing policy: thresholds, deadlines, incidents."},
+    {"name": "ops", "description": "Health, figures and operator actions."},
+]
+
+
+def get_container(request: Request) -> Container:
+    """The container of the running app."""
+    container: Container = request.app.state.container
+    return container
+
+
+ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+async def _router_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, RouterError)
+    errors = [FieldError(loc=exc.field, message=exc.message, type=exc.code)] if exc.field else None
+    return problem_response(
+        request,
+        status=exc.status,
+        code=exc.code,
+        title=exc.code.replace("_", " ").capitalize(),
+        detail=exc.message,
+        errors=errors,
+    )
+
+
+_DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
+    (InvalidTransition, 409),
+    (SwarmAlreadyClosed, 409),
+    (UnknownSquad, 422),
+    (InvalidSwarmInput, 422),
+    (PolicyError, 422),
+]
+
+
+async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, DomainError)
+    status = next((s for kind, s in _DOMAIN_STATUS if isinstance(exc, kind)), 400)
+    errors = None
+    if isinstance(exc, PolicyError):
+        errors = [FieldError(loc=i.field, message=i.message, type="invalid") for i in exc.issues]
+    return problem_response(
+        request,
+        status=status,
+        code=exc.code,
+        title=exc.code.replace("_", " ").capitalize(),
+        detail=exc.message,
+        errors=errors,
+    )
+
+
+async def _catalogue_error(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CatalogueError)
+    errors = [
+        FieldError(loc=f"{i.file}:{i.entity}:{i.field}", message=i.message, type="invalid")
+        for i in exc.issues
+    ]
+    return problem_response(
+        request,
+        status=422,
+        code="invalid_catalogue",
+        title="Invalid catalogue",
+        detail=f"{len(errors)} problem(s); the catalogue in force is unchanged",
+        errors=errors,
+    )
+
+
+def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
+    """The API over `container`; `run_background` starts the loops in the lifespan."""
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        if run_background:
+            async with background(container):
+                yield
+        else:
+            yield
+
+    app = FastAPI(
+        title="support-triage router",
+        version="0.1.0",
+        description=(
+            "Assigns triaged support cases to squads, notifies them, escalates to Service "
+            "Delivery and runs swarms. Triage leads correct routing here: a reassignment is "
+            "a training label for triage. Errors are RFC 9457 problem+json."
+        ),
+        openapi_tags=TAGS,
+        lifespan=lifespan,
+    )
+    app.state.container = container
+    install_problem_handlers(app)
+    app.add_exception_handler(RouterError, _router_error)
+    app.add_exception_handler(DomainError, _domain_error)
+    app.add_exception_handler(CatalogueError, _catalogue_error)
+    app.add_middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)
+    instrument(app)
+
+    from router.entrypoints import routes_admin, routes_cases, routes_swarms
+
+    app.include_router(routes_cases.router)
+    app.include_router(routes_swarms.router)
+    app.include_router(routes_admin.router)
+    return app
+
+
+def health_body(container: Container) -> dict[str, Any]:
+    """What `/readyz` reports."""
+    return {"database": "ok", "broker": "ok" if container.ready else "unavailable"}

@@ -1,0 +1,220 @@
+"""Routes of the catalogue, the policy and operations (health, figures, sweep)."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+
+from contracts.catalogue import Catalogue, Component
+from router.adapters.notifications import targets_for
+from router.domain.policy import Policy, parse_policy
+from router.entrypoints.http import ContainerDep, health_body
+from router.service import queries
+from router.service.queries import Summary
+from servicekit.http import PROBLEM_RESPONSES, ProblemError
+
+router = APIRouter(responses=PROBLEM_RESPONSES)
+
+
+class SquadView(BaseModel):
+    """A squad; channel addresses are not shown (webhook URLs are credentials)."""
+
+    name: str
+    title: str
+    description: str
+    service_delivery: bool
+    channels: list[str]
+    components: list[str]
+
+
+class CatalogueView(BaseModel):
+    """The catalogue in force."""
+
+    digest: str
+    source: str
+    squads: list[SquadView]
+    components: list[Component]
+
+
+def _view(cat: Catalogue) -> CatalogueView:
+    return CatalogueView(
+        digest=cat.digest,
+        source=cat.source,
+        squads=[
+            SquadView(
+                name=s.name,
+                title=s.title,
+                description=s.description,
+                service_delivery=s.service_delivery,
+                channels=[str(t.channel) for t in targets_for(s)],
+                components=sorted(c.name for c in cat.owned_by(s.name)),
+            )
+            for s in sorted(cat.squads.values(), key=lambda s: s.name)
+        ],
+        components=sorted(cat.components.values(), key=lambda c: c.name),
+    )
+
+
+class Reloaded(BaseModel):
+    """The outcome of a reload."""
+
+    changed: bool
+    digest: str
+
+
+@router.get(
+    "/v1/catalogue",
+    tags=["catalogue"],
+    summary="The service catalogue in force",
+    description="Squads (with the channels they are notified on) and components with owners.",
+)
+async def get_catalogue(c: ContainerDep) -> CatalogueView:
+    return _view(c.catalogue.current)
+
+
+@router.post(
+    "/v1/catalogue/reload",
+    tags=["catalogue"],
+    summary="Re-read the catalogue files",
+    description="Swaps the catalogue only if the files validate; otherwise 422 lists every "
+    "problem and the catalogue in force stays.",
+)
+async def reload_catalogue(c: ContainerDep) -> Reloaded:
+    changed = await asyncio.to_thread(c.catalogue.reload)
+    return Reloaded(changed=changed, digest=c.catalogue.current.digest)
+
+
+@router.get(
+    "/v1/policy",
+    tags=["policy"],
+    summary="The routing policy in force",
+    description="Thresholds, cross-squad margin, major-incident signals, acknowledgement "
+    "deadlines and swarm limits.",
+)
+async def get_policy(c: ContainerDep) -> Policy:
+    return c.policy.current
+
+
+_YAML_BODY: dict[str, Any] = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/yaml": {
+                "schema": {"type": "string"},
+                "example": "version: 1\nname: strict\nthresholds: {default: 0.8}\n"
+                "ack_deadlines: {P1: 15m, P2: 1h, P3: 4h, P4: 1d}\n",
+            }
+        },
+    }
+}
+
+
+class Validated(BaseModel):
+    """A policy that validates."""
+
+    ok: bool
+    name: str
+    digest: str
+    unknown_squads: list[str]
+
+
+@router.post(
+    "/v1/policy/validate",
+    tags=["policy"],
+    summary="Check a policy document without applying it",
+    description="Send the YAML as the body. Answers `ok` (with squads the catalogue does not "
+    "know, if any) or 422 listing every invalid field.",
+    openapi_extra=_YAML_BODY,
+)
+async def validate_policy(c: ContainerDep, request: Request) -> Validated:
+    raw = await request.body()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ProblemError(400, "invalid_encoding", "The body is not UTF-8") from exc
+    policy = parse_policy(text, "request body")
+    return Validated(
+        ok=True,
+        name=policy.name,
+        digest=policy.digest,
+        unknown_squads=policy.unknown_squads(c.catalogue.current),
+    )
+
+
+@router.post(
+    "/v1/policy/reload",
+    tags=["policy"],
+    summary="Re-read the policy file",
+    description="Swaps the policy only if the file validates (else 422 listing the problems). "
+    "With no POLICY_PATH the packaged default is in force and nothing changes.",
+)
+async def reload_policy(c: ContainerDep) -> Reloaded:
+    changed = await asyncio.to_thread(c.policy.reload)
+    return Reloaded(changed=changed, digest=c.policy.current.digest)
+
+
+@router.get(
+    "/v1/metrics/summary",
+    tags=["ops"],
+    summary="Service Delivery figures",
+    description="For cases received since `since` (all when absent): cases routed, "
+    "auto-assign rate, escalation rate by reason, misroute rate (reassigned / assigned), "
+    "time to owner p50/p90 in seconds, open swarms.",
+)
+async def summary(
+    c: ContainerDep,
+    since: Annotated[
+        datetime | None, Query(description="ISO 8601 with offset, e.g. 2026-03-01T00:00:00Z")
+    ] = None,
+) -> Summary:
+    if since is not None and since.tzinfo is None:
+        raise ProblemError(
+            422, "validation_error", "Request is invalid", detail="`since` needs a UTC offset"
+        )
+    return await asyncio.to_thread(queries.metrics_summary, since, store=c.store)
+
+
+class Swept(BaseModel):
+    """The outcome of a sweep."""
+
+    escalated: int
+
+
+@router.post(
+    "/v1/admin/sweep",
+    tags=["ops"],
+    summary="Run one acknowledgement-timeout sweep now (operators, tests)",
+    description="Escalates every assigned case past its acknowledgement deadline, exactly as "
+    "the periodic sweeper does; safe to call while it runs (each case escalates once).",
+)
+async def sweep(c: ContainerDep) -> Swept:
+    escalated = await asyncio.to_thread(c.sweep)
+    c.wake()
+    return Swept(escalated=escalated)
+
+
+@router.get("/healthz", tags=["ops"], summary="Liveness", description="The process answers.")
+async def healthz() -> dict[str, str]:
+    return {"status": "ok"}
+
+
+@router.get(
+    "/readyz",
+    tags=["ops"],
+    summary="Readiness: database and broker",
+    description="200 when the database answers and the Kafka side runs, else 503.",
+    responses={503: {"description": "Not ready"}},
+)
+async def readyz(c: ContainerDep) -> JSONResponse:
+    body = health_body(c)
+    try:
+        await asyncio.to_thread(c.store.ping)
+    except Exception as exc:
+        body["database"] = f"unavailable: {type(exc).__name__}"
+    ok = body["database"] == "ok" and body["broker"] == "ok"
+    return JSONResponse({"status": "ok" if ok else "unavailable", **body}, 200 if ok else 503)

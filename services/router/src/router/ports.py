@@ -1,0 +1,219 @@
+"""Ports of the router service: small protocols the service depends on, with fakes beside them.
+
+The real store is `router.adapters.db.SqlStore` (SQLite or Postgres); unit tests use it on an
+in-memory SQLite database. `ManualClock` is the fake clock tests move forward.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
+from uuid import UUID
+
+from contracts.envelope import CloudEvent
+from router.records import (
+    CaseFilter,
+    CaseRecord,
+    HistoryEntry,
+    NotificationRecord,
+    SwarmMember,
+    SwarmNoteRecord,
+    SwarmRecord,
+)
+
+
+class Clock(Protocol):
+    """Where the service reads the time."""
+
+    def now(self) -> datetime:
+        """The current time, timezone-aware UTC."""
+        ...
+
+
+class SystemClock:
+    """The real clock."""
+
+    def now(self) -> datetime:
+        """`datetime.now(UTC)`."""
+        return datetime.now(UTC)
+
+
+class ManualClock:
+    """A clock that only moves when told to (tests)."""
+
+    def __init__(self, start: datetime) -> None:
+        self._now = start
+
+    def now(self) -> datetime:
+        """The set time."""
+        return self._now
+
+    def advance(self, delta: timedelta) -> None:
+        """Move forward by `delta`."""
+        self._now += delta
+
+
+@dataclass(frozen=True, slots=True)
+class OutboundEvent:
+    """An event to publish through the outbox: topic, CloudEvent and Kafka key."""
+
+    topic: str
+    event: CloudEvent
+    key: str
+
+
+class RouterTransaction(Protocol):
+    """Reads and writes inside one database transaction."""
+
+    def processed(self, event_ids: Sequence[str]) -> set[str]:
+        """Which of these event ids were processed before."""
+        ...
+
+    def mark_processed(self, event_ids: Sequence[str], at: datetime) -> None:
+        """Record event ids as processed."""
+        ...
+
+    def get_case(self, case_id: UUID) -> CaseRecord | None:
+        """One case."""
+        ...
+
+    def get_cases(self, case_ids: Sequence[UUID]) -> dict[UUID, CaseRecord]:
+        """Several cases by id."""
+        ...
+
+    def insert_case(self, case: CaseRecord) -> None:
+        """Store a new case."""
+        ...
+
+    def update_case(self, case: CaseRecord, *, expect: CaseRecord) -> bool:
+        """Write `case` if the stored row is still at `expect.version` and `expect.status`;
+        bump the version. Return whether the row was written (False: someone else won)."""
+        ...
+
+    def claim_ack_timeout(self, case: CaseRecord, now: datetime) -> bool:
+        """Escalate an overdue assigned case for `ack_timeout` in one conditional update;
+        True only for the one caller whose update changed the row."""
+        ...
+
+    def add_history(self, entries: Sequence[HistoryEntry]) -> None:
+        """Append routing history."""
+        ...
+
+    def case_history(self, case_id: UUID) -> list[HistoryEntry]:
+        """The routing history of a case, oldest first."""
+        ...
+
+    def queue_notifications(self, rows: Sequence[NotificationRecord]) -> int:
+        """Queue notifications, skipping any whose dedupe key already exists; return how
+        many were queued."""
+        ...
+
+    def add_events(self, events: Sequence[OutboundEvent]) -> None:
+        """Write events to the outbox."""
+        ...
+
+    def insert_swarm(self, swarm: SwarmRecord) -> None:
+        """Store a new swarm with its members."""
+        ...
+
+    def get_swarm(self, swarm_id: UUID) -> SwarmRecord | None:
+        """One swarm with members and notes."""
+        ...
+
+    def open_swarm_for(self, case_id: UUID) -> SwarmRecord | None:
+        """The open swarm of a case, if any."""
+        ...
+
+    def add_member(self, swarm_id: UUID, member: SwarmMember) -> None:
+        """Add a squad to a swarm."""
+        ...
+
+    def add_note(self, swarm_id: UUID, note: SwarmNoteRecord) -> None:
+        """Append a note to a swarm."""
+        ...
+
+    def close_swarm(self, swarm: SwarmRecord) -> bool:
+        """Mark an open swarm closed; return False when it was already closed."""
+        ...
+
+
+class RouterStore(Protocol):
+    """The router's database."""
+
+    def transaction(self) -> AbstractContextManager[RouterTransaction]:
+        """A transaction: committed when the block ends, rolled back on an exception."""
+        ...
+
+    def overdue_cases(self, now: datetime, limit: int) -> list[CaseRecord]:
+        """Assigned cases whose acknowledgement deadline has passed, oldest deadline first."""
+        ...
+
+    def list_cases(self, filters: CaseFilter, *, offset: int, limit: int) -> list[CaseRecord]:
+        """Cases matching `filters`, least confident then oldest first."""
+        ...
+
+    def history(self, case_id: UUID) -> list[HistoryEntry]:
+        """The routing history of a case, oldest first."""
+        ...
+
+    def history_since(self, since: datetime | None) -> list[HistoryEntry]:
+        """Every history entry at or after `since` (all when None), oldest first."""
+        ...
+
+    def cases_received_since(self, since: datetime | None) -> list[CaseRecord]:
+        """Cases received at or after `since` (all when None)."""
+        ...
+
+    def notifications_for(self, case_id: UUID) -> list[NotificationRecord]:
+        """The notifications of a case, oldest first."""
+        ...
+
+    def swarms(self, status: str | None, *, limit: int) -> list[SwarmRecord]:
+        """Swarms, newest first."""
+        ...
+
+    def get_swarm(self, swarm_id: UUID) -> SwarmRecord | None:
+        """One swarm with members and notes."""
+        ...
+
+    def swarm_of_case(self, case_id: UUID) -> SwarmRecord | None:
+        """The latest swarm of a case."""
+        ...
+
+    def count_open_swarms(self) -> int:
+        """How many swarms are open."""
+        ...
+
+    def claim_notifications(
+        self, now: datetime, *, limit: int, lease: timedelta
+    ) -> list[NotificationRecord]:
+        """Claim due notifications (queued, or sending with an expired lease) for delivery."""
+        ...
+
+    def finish_notification(
+        self,
+        notification_id: UUID,
+        *,
+        status: str,
+        attempts: int,
+        next_attempt_at: datetime | None,
+        last_error: str | None,
+        sent_at: datetime | None,
+    ) -> None:
+        """Record the outcome of one delivery attempt."""
+        ...
+
+    def count_failed_notifications(self) -> int:
+        """How many notifications finally failed."""
+        ...
+
+    def next_due(self) -> datetime | None:
+        """The earliest `next_attempt_at` of a queued notification."""
+        ...
+
+    def ping(self) -> None:
+        """Raise when the database cannot be reached."""
+        ...

@@ -1,0 +1,8 @@
+"""The router's service layer: use cases over the ports (no web, Kafka or ORM imports).
+
+- `routing`: `route_triaged` (consumer) and `sweep_ack_timeouts` (sweeper).
+- `desk`: manual assignment, acknowledgement, resolution and swarm actions.
+- `queries`: the queue, case detail, swarms and the Service Delivery summary.
+- `common`: `Publishing`, `CatalogueHolder`, notification and event builders.
+- `errors`: the service exception tree.
+"""

@@ -1,0 +1,182 @@
+"""Shared pieces of the service functions: event and notification building, the catalogue
+holder, and conversions between stored swarms and domain swarms."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from contracts.catalogue import Catalogue, load_catalogue
+from contracts.envelope import CloudEvent
+from contracts.ids import new_id
+from router.adapters.notifications import Notification, NotificationKind, excerpt, targets_for
+from router.domain.swarm import Swarm, SwarmNote
+from router.ports import OutboundEvent
+from router.records import (
+    CaseRecord,
+    DeliveryStatus,
+    NotificationRecord,
+    SwarmMember,
+    SwarmNoteRecord,
+    SwarmRecord,
+    SwarmStatus,
+)
+
+SOURCE = "/support-triage/router"
+ROUTER = "router"
+
+
+@dataclass(frozen=True)
+class Publishing:
+    """Where lifecycle events go and how messages link back to the router."""
+
+    lifecycle_topic: str = "support.case.lifecycle.v1"
+    public_base_url: str = "http://127.0.0.1:8001"
+    source: str = SOURCE
+
+    def case_url(self, case_id: UUID) -> str:
+        """The API address of a case (Swagger UI users open it from a message)."""
+        return f"{self.public_base_url.rstrip('/')}/v1/cases/{case_id}"
+
+    def event(self, type_: str, case_id: UUID, data: BaseModel) -> OutboundEvent:
+        """A lifecycle event keyed (and with subject) by its case id."""
+        event = CloudEvent.of(type=type_, source=self.source, subject=str(case_id), data=data)
+        return OutboundEvent(self.lifecycle_topic, event, str(case_id))
+
+
+class CatalogueHolder:
+    """The catalogue in force; `reload()` swaps it only when the new one validates."""
+
+    def __init__(self, catalogue: Catalogue, path: str | Path | None = None) -> None:
+        self._catalogue = catalogue
+        self._path = Path(path) if path is not None else None
+        self._lock = threading.Lock()
+
+    @property
+    def current(self) -> Catalogue:
+        """The catalogue in force."""
+        return self._catalogue
+
+    def reload(self) -> bool:
+        """Re-read the catalogue; return whether it changed.
+
+        Raises:
+            CatalogueError: The files are invalid; the current catalogue stays in force.
+        """
+        if self._path is None:
+            return False
+        new = load_catalogue(self._path)
+        with self._lock:
+            changed = new.digest != self._catalogue.digest
+            self._catalogue = new
+        return changed
+
+
+def notifications_for(
+    *,
+    case: CaseRecord,
+    kind: NotificationKind,
+    squad: str,
+    catalogue: Catalogue,
+    pub: Publishing,
+    event_key: str,
+    now: datetime,
+    reason: str | None = None,
+    squads_involved: Sequence[str] = (),
+    swarm_id: UUID | None = None,
+) -> list[NotificationRecord]:
+    """One queued notification per channel the squad configured (none for an unknown squad).
+
+    Args:
+        case: The case the message is about.
+        kind: What happened.
+        squad: The recipient squad.
+        catalogue: Where the squad's channels are configured.
+        pub: Links back to the router.
+        event_key: The event that caused the message: one message per event, squad, channel.
+        now: Queue time (the first attempt is due at once).
+        reason: The escalation reason, if any.
+        squads_involved: The plausible squads of an escalation or swarm.
+        swarm_id: The swarm, if any.
+    """
+    entry = catalogue.squads.get(squad)
+    if entry is None:
+        return []
+    message = Notification(
+        kind=kind,
+        case_id=case.id,
+        title=case.title,
+        description_excerpt=excerpt(case.description),
+        priority=case.priority,
+        squad=squad,
+        squad_title=entry.title,
+        predicted_squad=case.predicted_squad,
+        confidence=case.confidence,
+        matched_components=case.matched_components,
+        reason=reason,
+        squads_involved=list(squads_involved),
+        case_url=pub.case_url(case.id),
+        swarm_id=swarm_id,
+        created_at=now,
+    )
+    rows = []
+    for target in targets_for(entry):
+        one = message.model_copy(update={"id": new_id()})
+        rows.append(
+            NotificationRecord(
+                id=one.id,
+                case_id=case.id,
+                squad=squad,
+                channel=str(target.channel),
+                address=target.address,
+                secret_env=target.secret_env,
+                kind=str(kind),
+                event_key=event_key,
+                payload=one.model_dump(mode="json"),
+                status=DeliveryStatus.QUEUED,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    return rows
+
+
+def to_domain(record: SwarmRecord) -> Swarm:
+    """The domain swarm of a stored one."""
+    return Swarm(
+        id=record.id,
+        case_id=record.case_id,
+        reason=record.reason,
+        squads=tuple(m.squad for m in record.members),
+        opened_at=record.opened_at,
+        notes=tuple(SwarmNote(n.author, n.text, n.at) for n in record.notes),
+        closed_at=record.closed_at,
+        owner_squad=record.owner_squad,
+        outcome=record.outcome,
+    )
+
+
+def to_record(swarm: Swarm, *, invited_by: str, members: Sequence[SwarmMember] = ()) -> SwarmRecord:
+    """A stored swarm of a domain one; new members are recorded as joining at open time."""
+    known = {m.squad: m for m in members}
+    return SwarmRecord(
+        id=swarm.id,
+        case_id=swarm.case_id,
+        status=SwarmStatus.OPEN if swarm.is_open else SwarmStatus.CLOSED,
+        reason=swarm.reason,
+        owner_squad=swarm.owner_squad,
+        outcome=swarm.outcome,
+        opened_at=swarm.opened_at,
+        closed_at=swarm.closed_at,
+        members=[
+            known.get(s) or SwarmMember(squad=s, joined_at=swarm.opened_at, invited_by=invited_by)
+            for s in swarm.squads
+        ],
+        notes=[SwarmNoteRecord(author=n.author, text=n.text, at=n.at) for n in swarm.notes],
+    )

@@ -1,0 +1,200 @@
+"""Read side: the queue, case detail, swarms, and the Service Delivery figures.
+
+`summarize()` is pure: it computes the figures from cases and their history, so tests can
+feed it a known history.
+
+Definitions (cases received at or after `since`):
+
+- routed: cases the router received.
+- auto-assign rate: cases whose first routing step was an automatic assignment / routed.
+- escalation rate by reason: cases escalated at least once for the reason / routed
+  (ack-timeout escalations count too); `escalation_rate` counts cases escalated at routing.
+- misroute rate: cases reassigned at least once / cases assigned at least once.
+- time to owner: from receipt to the assignment to the squad that still owns the case (the
+  first assignment that was not later reassigned); for cases currently assigned,
+  acknowledged or resolved with a squad. Nearest-rank p50 and p90, in seconds.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from uuid import UUID
+
+from pydantic import BaseModel, Field
+
+from router.domain.lifecycle import LifecycleStatus
+from router.ports import Clock, RouterStore
+from router.records import (
+    CaseDetail,
+    CaseFilter,
+    CasePage,
+    CaseRecord,
+    HistoryAction,
+    HistoryEntry,
+    NotificationView,
+    SwarmRecord,
+)
+from router.service.common import ROUTER
+from router.service.errors import NotFound, RouterError
+
+
+def list_cases(
+    filters: CaseFilter,
+    *,
+    older_than_minutes: int | None = None,
+    limit: int = 50,
+    cursor: str | None = None,
+    store: RouterStore,
+    clock: Clock,
+) -> CasePage:
+    """A page of the queue, least confident then oldest first.
+
+    Raises:
+        RouterError: The cursor is not one this endpoint gave out.
+    """
+    offset = 0
+    if cursor:
+        if not cursor.isdigit():
+            raise InvalidCursor("cursor must be a value returned as next_cursor", field="cursor")
+        offset = int(cursor)
+    if older_than_minutes is not None:
+        filters = filters.model_copy(
+            update={"received_before": clock.now() - timedelta(minutes=older_than_minutes)}
+        )
+    rows = store.list_cases(filters, offset=offset, limit=limit + 1)
+    more = len(rows) > limit
+    return CasePage(items=rows[:limit], next_cursor=str(offset + limit) if more else None)
+
+
+class InvalidCursor(RouterError):
+    """The pagination cursor is malformed."""
+
+    code = "invalid_cursor"
+    status = 422
+
+
+def case_detail(case_id: UUID, *, store: RouterStore) -> CaseDetail:
+    """Everything about one case.
+
+    Raises:
+        NotFound: No such case.
+    """
+    with store.transaction() as tx:
+        case = tx.get_case(case_id)
+    if case is None:
+        raise NotFound(f"no case {case_id}")
+    return CaseDetail(
+        case=case,
+        history=store.history(case_id),
+        notifications=[NotificationView.of(n) for n in store.notifications_for(case_id)],
+        swarm=store.swarm_of_case(case_id),
+    )
+
+
+def get_swarm(swarm_id: UUID, *, store: RouterStore) -> SwarmRecord:
+    """One swarm.
+
+    Raises:
+        NotFound: No such swarm.
+    """
+    swarm = store.get_swarm(swarm_id)
+    if swarm is None:
+        raise NotFound(f"no swarm {swarm_id}")
+    return swarm
+
+
+class Summary(BaseModel):
+    """Service Delivery figures over a window (definitions in the module docstring)."""
+
+    since: datetime | None
+    cases_routed: int
+    auto_assigned: int
+    auto_assign_rate: float | None
+    escalated: int
+    escalation_rate: float | None
+    escalation_rate_by_reason: dict[str, float] = Field(default_factory=dict)
+    escalations_by_reason: dict[str, int] = Field(default_factory=dict)
+    reassigned: int
+    misroute_rate: float | None
+    time_to_owner_p50_seconds: float | None
+    time_to_owner_p90_seconds: float | None
+    open_swarms: int
+
+
+def _rate(part: int, whole: int) -> float | None:
+    return round(part / whole, 4) if whole else None
+
+
+def percentile(values: Sequence[float], p: float) -> float | None:
+    """Nearest-rank percentile (`p` in 0..1) of `values`; None when empty."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(p * len(ordered)))
+    return ordered[rank - 1]
+
+
+_OWNED = (LifecycleStatus.ASSIGNED, LifecycleStatus.ACKNOWLEDGED, LifecycleStatus.RESOLVED)
+_ASSIGNING = (HistoryAction.ASSIGNED, HistoryAction.REASSIGNED)
+
+
+def summarize(
+    cases: Sequence[CaseRecord],
+    history: Sequence[HistoryEntry],
+    *,
+    open_swarms: int,
+    since: datetime | None,
+) -> Summary:
+    """Compute the figures from cases and their history (any order)."""
+    by_case: dict[UUID, list[HistoryEntry]] = defaultdict(list)
+    for h in sorted(history, key=lambda h: h.at):
+        by_case[h.case_id].append(h)
+    routed = len(cases)
+    auto = escalated_at_routing = reassigned = ever_assigned = 0
+    reasons: dict[str, int] = defaultdict(int)
+    to_owner: list[float] = []
+    for case in cases:
+        steps = by_case.get(case.id, [])
+        routing = [h for h in steps if h.action is not HistoryAction.RETRIAGED]
+        first = routing[0] if routing else None
+        if first is not None and first.action is HistoryAction.ASSIGNED and first.by == ROUTER:
+            auto += 1
+        if first is not None and first.action is HistoryAction.ESCALATED:
+            escalated_at_routing += 1
+        for reason in {h.reason for h in steps if h.action is HistoryAction.ESCALATED}:
+            reasons[reason or "unknown"] += 1
+        if any(h.action is HistoryAction.REASSIGNED for h in steps):
+            reassigned += 1
+        if any(h.action in _ASSIGNING for h in steps):
+            ever_assigned += 1
+        if case.status in _OWNED and case.squad is not None:
+            owner_steps = [h for h in steps if h.action in _ASSIGNING and h.to_squad == case.squad]
+            if owner_steps:
+                seconds = (owner_steps[-1].at - case.received_at).total_seconds()
+                to_owner.append(max(0.0, seconds))
+    return Summary(
+        since=since,
+        cases_routed=routed,
+        auto_assigned=auto,
+        auto_assign_rate=_rate(auto, routed),
+        escalated=escalated_at_routing,
+        escalation_rate=_rate(escalated_at_routing, routed),
+        escalation_rate_by_reason={r: _rate(n, routed) or 0.0 for r, n in sorted(reasons.items())},
+        escalations_by_reason=dict(sorted(reasons.items())),
+        reassigned=reassigned,
+        misroute_rate=_rate(reassigned, ever_assigned),
+        time_to_owner_p50_seconds=percentile(to_owner, 0.5),
+        time_to_owner_p90_seconds=percentile(to_owner, 0.9),
+        open_swarms=open_swarms,
+    )
+
+
+def metrics_summary(since: datetime | None, *, store: RouterStore) -> Summary:
+    """The figures for cases received at or after `since` (all cases when None)."""
+    cases = store.cases_received_since(since)
+    ids = {c.id for c in cases}
+    history = [h for h in store.history_since(since) if h.case_id in ids]
+    return summarize(cases, history, open_swarms=store.count_open_swarms(), since=since)

@@ -1,0 +1,223 @@
+"""Background loops of the router: durable notification delivery and the ack-timeout sweeper.
+
+`DeliveryWorker` claims due notifications from the database (a claim token plus a lease, so
+a crashed worker's claims come back after the lease and two workers never send the same row
+at once), sends each in its own task under a concurrency bound, and records the outcome:
+`sent`; `queued` again with `backoff_delay` (or the receiver's Retry-After) for a retryable
+error; `failed` for a permanent one or after `max_attempts`. A slow or dead webhook only holds
+its own slot, for at most the notifier's timeout: routing never waits for delivery, and
+other deliveries keep flowing through the other slots.
+
+`Sweeper` runs a sweep (`router.service.routing.sweep_ack_timeouts`) every interval and
+refreshes the gauges that are read from the database.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Protocol
+
+from router import metrics
+from router.adapters.notifications import (
+    Channel,
+    DeliveryError,
+    Notification,
+    Target,
+    backoff_delay,
+)
+from router.ports import Clock, RouterStore
+from router.records import DeliveryStatus, NotificationRecord
+
+log = logging.getLogger(__name__)
+
+
+class Sender(Protocol):
+    """Makes one delivery attempt (`router.adapters.notifications.Notifier` in production)."""
+
+    async def send(self, target: Target, notification: Notification) -> None:
+        """Deliver or raise `DeliveryError`."""
+        ...
+
+
+Backoff = Callable[[int], float]
+
+
+class DeliveryWorker:
+    """Delivers queued notifications; see the module docstring."""
+
+    def __init__(
+        self,
+        *,
+        store: RouterStore,
+        sender: Sender,
+        clock: Clock,
+        max_attempts: int = 6,
+        concurrency: int = 16,
+        backoff: Backoff = backoff_delay,
+        lease: timedelta = timedelta(seconds=120),
+        poll_interval: float = 1.0,
+    ) -> None:
+        self.store = store
+        self.sender = sender
+        self.clock = clock
+        self.max_attempts = max_attempts
+        self.concurrency = concurrency
+        self.backoff = backoff
+        self.lease = lease
+        self.poll_interval = poll_interval
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+
+    def wake(self) -> None:
+        """Something was queued: look now rather than at the next poll."""
+        self._wake.set()
+
+    def stop(self) -> None:
+        """Stop claiming; `run` returns after the deliveries in flight finish."""
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        """Claim and deliver until stopped."""
+        delay = self.poll_interval
+        while not self._stopping.is_set():
+            self._wake.clear()
+            try:
+                await self._claim_and_start()
+                delay = self.poll_interval
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("claiming notifications failed (%s); retrying in %.1fs", exc, delay)
+                delay = min(delay * 2, 30.0)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+        await self.drain(grace=10.0)
+
+    async def run_once(self) -> int:
+        """Claim what is due now, deliver it and wait for the outcomes (tests, tools)."""
+        started = await self._claim_and_start()
+        await self.drain()
+        return started
+
+    async def drain(self, grace: float | None = None) -> None:
+        """Wait for deliveries in flight (cancel them after `grace` seconds)."""
+        if not self._inflight:
+            return
+        _, pending = await asyncio.wait(set(self._inflight), timeout=grace)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+
+    async def _claim_and_start(self) -> int:
+        free = self.concurrency - len(self._inflight)
+        if free <= 0:
+            return 0
+        claimed = await asyncio.to_thread(
+            self.store.claim_notifications, self.clock.now(), limit=free, lease=self.lease
+        )
+        for record in claimed:
+            task = asyncio.create_task(self._deliver(record), name=f"deliver-{record.id}")
+            self._inflight.add(task)
+            task.add_done_callback(self._done)
+        return len(claimed)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self._inflight.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery task failed", exc_info=task.exception())
+        self._wake.set()  # a slot is free
+
+    async def _deliver(self, record: NotificationRecord) -> None:
+        attempts = record.attempts + 1
+        error: str | None = None
+        retry_at: datetime | None = None
+        try:
+            target = Target(Channel(record.channel), record.address, record.secret_env)
+            await self.sender.send(target, Notification.model_validate(record.payload))
+            status = DeliveryStatus.SENT
+        except DeliveryError as exc:
+            error = str(exc)
+            status, retry_at = self._after_failure(attempts, exc.retryable, exc.retry_after)
+        except Exception as exc:  # a bug or a bad row: retry, then give up
+            error = f"internal: {type(exc).__name__}: {exc}"
+            status, retry_at = self._after_failure(attempts, True, None)
+        now = self.clock.now()
+        await asyncio.to_thread(
+            self.store.finish_notification,
+            record.id,
+            status=status.value,
+            attempts=attempts,
+            next_attempt_at=retry_at,
+            last_error=error,
+            sent_at=now if status is DeliveryStatus.SENT else None,
+        )
+        outcome = "retry" if status is DeliveryStatus.QUEUED else status.value
+        metrics.NOTIFICATIONS.labels(record.channel, outcome).inc()
+        if status is DeliveryStatus.FAILED:
+            metrics.NOTIFICATIONS_FAILED.inc()
+            log.warning(
+                "notification %s to %s via %s failed after %d attempt(s): %s",
+                record.id,
+                record.squad,
+                record.channel,
+                attempts,
+                error,
+            )
+
+    def _after_failure(
+        self, attempts: int, retryable: bool, retry_after: float | None
+    ) -> tuple[DeliveryStatus, datetime | None]:
+        if not retryable or attempts >= self.max_attempts:
+            return DeliveryStatus.FAILED, None
+        wait = retry_after if retry_after is not None else self.backoff(attempts - 1)
+        return DeliveryStatus.QUEUED, self.clock.now() + timedelta(seconds=wait)
+
+
+class Sweeper:
+    """Runs `sweep()` every `interval` seconds; `after(n)` is called with its result."""
+
+    def __init__(
+        self,
+        *,
+        sweep: Callable[[], int],
+        interval: float,
+        after: Callable[[int], None] = lambda _n: None,
+        refresh: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.sweep = sweep
+        self.interval = interval
+        self.after = after
+        self.refresh = refresh
+        self._stopping = asyncio.Event()
+
+    def stop(self) -> None:
+        """Return from `run` at the next tick."""
+        self._stopping.set()
+
+    async def run(self) -> None:
+        """Sweep until stopped; an error is logged and the next tick tries again."""
+        while not self._stopping.is_set():
+            try:
+                escalated = await asyncio.to_thread(self.sweep)
+                if escalated:
+                    self.after(escalated)
+                await asyncio.to_thread(self.refresh)
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:
+                log.warning("ack-timeout sweep failed: %s", exc)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), timeout=self.interval)
+
+
+def refresh_gauges(store: RouterStore) -> None:
+    """Set the gauges read from the database (open swarms, failed notifications)."""
+    metrics.SWARMS_OPEN.set(store.count_open_swarms())
+    metrics.NOTIFICATIONS_FAILED.set(store.count_failed_notifications())
