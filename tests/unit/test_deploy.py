@@ -20,6 +20,7 @@ import pytest
 import yaml
 
 from contracts.topics import Topics
+from router.domain.policy import parse_policy
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
@@ -142,6 +143,7 @@ def test_compose_app_service(compose: dict[str, Any], name: str) -> None:
     assert f"{port}:{port}" in [str(p) for p in service["ports"]]
     assert service["command"][:2] == [name, "serve"]
     assert str(port) in service["command"]
+    assert "--no-migrate" in service["command"], "the migrate step owns the schema"
     env = _env(service)
     assert SERVICE_ENV[name] <= env.keys(), SERVICE_ENV[name] - env.keys()
     assert env["KAFKA_ENABLE_IDEMPOTENCE"] == "true"
@@ -315,6 +317,17 @@ def test_example_values_use_only_known_keys(example: Path, values: dict[str, Any
     assert _unknown_keys(_load_yaml(example), values) == []
 
 
+def test_example_routing_policies_are_valid() -> None:
+    checked = 0
+    for example in EXAMPLES:
+        content = (_load_yaml(example).get("policy") or {}).get("content")
+        if content:
+            policy = parse_policy(content, source=example.name)
+            assert policy.thresholds.default == yaml.safe_load(content)["thresholds"]["default"]
+            checked += 1
+    assert checked, "no example sets policy.content"
+
+
 def _helm(*args: str) -> str:
     helm = shutil.which("helm")
     if helm is None:
@@ -343,6 +356,7 @@ def test_helm_template_renders_workloads_with_probes_and_hardening() -> None:
         assert pod["securityContext"]["runAsNonRoot"] is True
         (container,) = pod["containers"]
         assert container["command"][:2] == [name, "serve"]
+        assert "--no-migrate" in container["command"]
         assert container["ports"][0]["containerPort"] == port
         assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
         assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
