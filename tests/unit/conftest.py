@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import random
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -179,3 +180,9 @@ def cold_model(small_catalogue: Catalogue) -> TriageModel:
     """A catalogue-only model (no history)."""
     model, _ = train_model([], small_catalogue)
     return model
+
+
+@pytest.fixture(scope="session")
+def history() -> Callable[..., list[LabelledCase]]:
+    """`make_history(rows, seed=1)`, for tests that need their own cases."""
+    return make_history

@@ -1,0 +1,123 @@
+"""Saving and loading model artifacts, and every refusal."""
+
+from __future__ import annotations
+
+import json
+import pickle
+from pathlib import Path
+
+import pytest
+
+from contracts.catalogue import Catalogue
+from triage.classifier import CaseText, ModelLoadError, TriageModel, load_model, save_model
+
+Trained = tuple[TriageModel, object]
+
+
+@pytest.fixture
+def saved(tmp_path: Path, trained: Trained) -> Path:
+    directory = tmp_path / "model"
+    save_model(trained[0], directory)
+    return directory
+
+
+def _manifest(directory: Path) -> dict:
+    return json.loads((directory / "manifest.json").read_text())
+
+
+def _rewrite(directory: Path, **changes: object) -> None:
+    manifest = _manifest(directory)
+    manifest.update(changes)
+    (directory / "manifest.json").write_text(json.dumps(manifest))
+
+
+def test_round_trip_predicts_the_same(
+    saved: Path, trained: Trained, small_catalogue: Catalogue
+) -> None:
+    model = trained[0]
+    loaded = load_model(saved, small_catalogue)
+    assert loaded.version == model.version
+    assert loaded.squads == model.squads
+    assert loaded.metrics == model.metrics
+    assert loaded.trained_at == model.trained_at
+    cases = [CaseText("", "card declined"), CaseText("slots", "reschedule delivery please")]
+    before = model.predict(cases, threshold=0.5)
+    after = loaded.predict(cases, threshold=0.5)
+    assert [r.model_dump() for r in before] == [r.model_dump() for r in after]
+
+
+def test_manifest_records_versions_and_hashes(saved: Path, trained: Trained) -> None:
+    import hashlib
+
+    import sklearn
+
+    manifest = _manifest(saved)
+    assert manifest["version"] == trained[0].version
+    assert manifest["sklearn_version"] == sklearn.__version__
+    for key in ("numpy_version", "python_version", "scipy_version", "catalogue_digest"):
+        assert manifest[key]
+    assert len(manifest["training_data_sha256"]) == 64
+    digest = hashlib.sha256((saved / "model.joblib").read_bytes()).hexdigest()
+    assert manifest["model_sha256"] == digest
+    assert manifest["squads"] == trained[0].squads
+
+
+def _refusal(directory: Path, catalogue: Catalogue) -> ModelLoadError:
+    with pytest.raises(ModelLoadError) as info:
+        load_model(directory, catalogue)
+    return info.value
+
+
+def test_missing_directory_or_file(tmp_path: Path, saved: Path, small_catalogue: Catalogue) -> None:
+    assert _refusal(tmp_path / "nothing", small_catalogue).code == "missing"
+    (saved / "model.joblib").unlink()
+    assert _refusal(saved, small_catalogue).code == "missing"
+
+
+def test_corrupt_manifest(saved: Path, small_catalogue: Catalogue) -> None:
+    (saved / "manifest.json").write_text("{not json")
+    assert _refusal(saved, small_catalogue).code == "corrupt"
+
+
+def test_other_sklearn_version(saved: Path, small_catalogue: Catalogue) -> None:
+    _rewrite(saved, sklearn_version="0.0.1")
+    error = _refusal(saved, small_catalogue)
+    assert error.code == "sklearn_version_mismatch"
+    assert "0.0.1" in str(error)
+
+
+def test_hash_mismatch_is_refused_before_unpickling(
+    saved: Path, small_catalogue: Catalogue, tmp_path: Path
+) -> None:
+    marker = tmp_path / "unpickled"
+
+    class Boom:
+        def __reduce__(self) -> tuple:
+            return (marker.touch, ())
+
+    (saved / "model.joblib").write_bytes(pickle.dumps(Boom()))
+    assert _refusal(saved, small_catalogue).code == "hash_mismatch"
+    assert not marker.exists()
+
+
+def test_squads_missing_from_catalogue(saved: Path, small_catalogue: Catalogue) -> None:
+    fewer = Catalogue(
+        squads={k: v for k, v in small_catalogue.squads.items() if k != "delivery"},
+        components={},
+        digest="x",
+        source="smaller",
+    )
+    error = _refusal(saved, fewer)
+    assert error.code == "unknown_squads"
+    assert "delivery" in str(error)
+
+
+def test_file_that_is_not_a_scorer_is_corrupt(saved: Path, small_catalogue: Catalogue) -> None:
+    import hashlib
+
+    import joblib
+
+    joblib.dump({"not": "a scorer"}, saved / "model.joblib")
+    digest = hashlib.sha256((saved / "model.joblib").read_bytes()).hexdigest()
+    _rewrite(saved, model_sha256=digest)
+    assert _refusal(saved, small_catalogue).code == "corrupt"
