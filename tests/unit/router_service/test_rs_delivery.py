@@ -1,0 +1,121 @@
+"""Durable delivery: sent, retried with backoff, failed after the last attempt, and a blocked
+squad does not hold up others."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+
+from router.adapters.notifications import DeliveryError
+from router.records import DeliveryStatus
+from router.workers import DeliveryWorker
+
+
+def _worker(c, sender, **kw):
+    kw.setdefault("backoff", lambda attempt: 10.0 * (attempt + 1))
+    kw.setdefault("max_attempts", 3)
+    return DeliveryWorker(store=c.store, sender=sender, clock=c.clock, **kw)
+
+
+def _route(container, make_triaged):
+    event_id, triaged = make_triaged()
+    container.route([(event_id, triaged)])
+    return triaged.case_id
+
+
+async def test_due_notifications_are_sent_once(container, sender, make_triaged):
+    case_id = _route(container, make_triaged)
+    worker = _worker(container, sender)
+
+    assert await worker.run_once() == 2
+    assert await worker.run_once() == 0
+
+    rows = container.store.notifications_for(case_id)
+    assert {r.status for r in rows} == {DeliveryStatus.SENT}
+    assert all(r.attempts == 1 and r.sent_at == container.clock.now() for r in rows)
+    assert sorted(t.channel.value for t, _ in sender.sent) == ["email", "webhook"]
+    assert {n.case_id for _, n in sender.sent} == {case_id}
+
+
+async def test_retryable_errors_back_off_then_fail_after_max_attempts(
+    container, sender, make_triaged, clock
+):
+    case_id = _route(container, make_triaged)
+    sender.fail["payments"] = [
+        DeliveryError("server_error", "500", retryable=True) for _ in range(10)
+    ]
+    worker = _worker(container, sender)
+
+    await worker.run_once()
+    rows = container.store.notifications_for(case_id)
+    assert {(r.status, r.attempts) for r in rows} == {(DeliveryStatus.QUEUED, 1)}
+    assert {r.next_attempt_at for r in rows} == {clock.now() + timedelta(seconds=10)}
+    assert await worker.run_once() == 0  # not due yet
+
+    clock.advance(timedelta(seconds=10))
+    assert await worker.run_once() == 2
+    rows = container.store.notifications_for(case_id)
+    assert {r.next_attempt_at for r in rows} == {clock.now() + timedelta(seconds=20)}
+
+    clock.advance(timedelta(seconds=20))
+    await worker.run_once()
+    rows = container.store.notifications_for(case_id)
+    assert {(r.status, r.attempts) for r in rows} == {(DeliveryStatus.FAILED, 3)}
+    assert all("server_error" in (r.last_error or "") for r in rows)
+    assert container.store.count_failed_notifications() == 2
+    assert sender.sent == []
+
+
+async def test_permanent_error_fails_at_once_and_retry_after_is_honoured(
+    container, sender, make_triaged, clock
+):
+    case_id = _route(container, make_triaged)
+    sender.fail["payments"] = [
+        DeliveryError("rejected", "404", retryable=False),
+        DeliveryError("rate_limited", "429", retryable=True, retry_after=42.0),
+    ]
+    await _worker(container, sender, concurrency=1).run_once()
+    await _worker(container, sender, concurrency=1).run_once()
+
+    rows = {r.status: r for r in container.store.notifications_for(case_id)}
+    assert rows[DeliveryStatus.FAILED].attempts == 1
+    assert rows[DeliveryStatus.QUEUED].next_attempt_at == clock.now() + timedelta(seconds=42)
+
+
+async def test_claims_never_overlap(container, make_triaged, clock):
+    for _ in range(5):
+        _route(container, make_triaged)
+    lease = timedelta(minutes=2)
+    first = container.store.claim_notifications(clock.now(), limit=6, lease=lease)
+    second = container.store.claim_notifications(clock.now(), limit=100, lease=lease)
+    assert len(first) == 6 and len(second) == 4
+    assert not {r.id for r in first} & {r.id for r in second}
+    clock.advance(lease)  # a crashed worker's claims come back after the lease
+    assert len(container.store.claim_notifications(clock.now(), limit=100, lease=lease)) == 10
+
+
+async def test_a_blocked_squad_does_not_hold_up_another_squads_delivery(
+    container, sender, make_triaged
+):
+    slow = make_triaged(squad="checkout", components=[("checkout-api", "checkout")])
+    container.route([slow])
+    sender.block["checkout"] = asyncio.Event()
+    worker = _worker(container, sender, poll_interval=0.05, concurrency=4)
+    task = asyncio.create_task(worker.run())
+    try:
+        async with asyncio.timeout(10):
+            while not worker._inflight:
+                await asyncio.sleep(0.01)
+        fast = _route(container, make_triaged)  # payments, queued after checkout
+        worker.wake()
+        async with asyncio.timeout(10):
+            while len(sender.sent) < 2:
+                await asyncio.sleep(0.01)
+        assert {n.case_id for _, n in sender.sent} == {fast}
+        assert not sender.block["checkout"].is_set()
+    finally:
+        sender.block["checkout"].set()
+        worker.stop()
+        await task
+    assert any(n.squad == "checkout" for _, n in sender.sent)
