@@ -10,6 +10,8 @@ from pathlib import Path
 from uuid import UUID
 
 import pytest
+from sqlalchemy import select
+
 from contracts.cases import (
     Candidate,
     CaseSubmission,
@@ -23,10 +25,8 @@ from contracts.envelope import CloudEvent
 from contracts.events import CaseTriaged
 from contracts.ids import new_event_id, new_id
 from contracts.wire import decode
-from sqlalchemy import select
-
 from router.adapters import tables
-from router.adapters.notifications import DeliveryError, Notification, Target
+from router.adapters.notifications import Notification, Target
 from router.bootstrap import Container, build
 from router.config import Settings
 from router.ports import ManualClock
@@ -104,11 +104,6 @@ class FakeSender:
         if errors:
             raise errors.pop(0)
         self.sent.append((target, notification))
-
-
-def retryable(code: str = "server_error", after: float | None = None) -> DeliveryError:
-    """A retryable delivery error."""
-    return DeliveryError(code, "answered 500", retryable=True, retry_after=after)
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
-
 from router.adapters.notifications import DeliveryError
 from router.records import DeliveryStatus
 from router.workers import DeliveryWorker

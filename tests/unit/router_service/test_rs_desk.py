@@ -5,8 +5,8 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from contracts import topics
 
+from contracts import topics
 from router.domain.errors import InvalidSwarmInput, InvalidTransition, SwarmAlreadyClosed
 from router.domain.lifecycle import LifecycleStatus
 from router.records import HistoryAction
@@ -43,9 +43,7 @@ def swarming(container, make_triaged):
     return case_detail(triaged.case_id, store=container.store).swarm
 
 
-def test_reassignment_emits_the_correction_and_remembers_the_old_squad(
-    container, assigned, outbox
-):
+def test_reassignment_emits_the_correction_and_remembers_the_old_squad(container, assigned, outbox):
     case = desk.assign_case(
         assigned, squad="checkout", by="sam", note="it is the basket", **_deps(container)
     )
@@ -159,7 +157,9 @@ def test_swarm_member_note_and_close(container, swarming, outbox, clock):
             swarming.id, owner_squad="checkout", outcome="again", by="sd", **_deps(container)
         )
     with pytest.raises(SwarmAlreadyClosed):
-        desk.add_swarm_note(swarming.id, author="sd", text="late", store=container.store, clock=clock)
+        desk.add_swarm_note(
+            swarming.id, author="sd", text="late", store=container.store, clock=clock
+        )
 
 
 def test_resolving_a_swarming_case_closes_its_swarm(container, swarming):

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from contracts import topics
 from contracts.cases import Priority
-
 from router.domain.lifecycle import LifecycleStatus
 from router.records import HistoryAction
 from router.service.queries import case_detail
@@ -29,7 +28,7 @@ def test_confident_case_is_assigned_with_event_and_notifications(
     assert [h.action for h in detail.history] == [HistoryAction.ASSIGNED]
     assert sorted(n.channel for n in detail.notifications) == ["email", "webhook"]
     assert {n.squad for n in detail.notifications} == {"payments"}
-    (topic, key, event), = outbox(container)
+    ((topic, key, event),) = outbox(container)
     assert (topic, key) == (LIFECYCLE, str(triaged.case_id))
     assert event.type == topics.CASE_ASSIGNED
     assert event.source == "/support-triage/router"

@@ -6,7 +6,6 @@ import threading
 from datetime import timedelta
 
 from contracts import topics
-
 from router.bootstrap import build
 from router.domain.lifecycle import LifecycleStatus
 from router.records import HistoryAction
@@ -38,7 +37,11 @@ def test_acknowledged_case_is_not_escalated(container, make_triaged, clock):
     event_id, triaged = make_triaged()
     container.route([(event_id, triaged)])
     desk.acknowledge_case(
-        triaged.case_id, squad="payments", by="p", store=container.store, clock=clock,
+        triaged.case_id,
+        squad="payments",
+        by="p",
+        store=container.store,
+        clock=clock,
         pub=container.pub,
     )
     clock.advance(timedelta(days=2))
