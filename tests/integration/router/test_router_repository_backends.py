@@ -1,0 +1,148 @@
+"""The router's repository on both backends: SQLite and Postgres (TEST_DATABASE_URL)."""
+
+from __future__ import annotations
+
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from contracts.cases import (
+    Candidate,
+    CaseSubmission,
+    Decision,
+    MatchedComponent,
+    Reporter,
+    TriageResult,
+)
+from contracts.events import CaseTriaged
+from contracts.ids import new_event_id, new_id
+from router.bootstrap import build
+from router.config import Settings
+from router.ports import ManualClock
+from router.records import CaseFilter, DeliveryStatus, HistoryAction
+from router.service import desk
+from router.service.queries import case_detail, metrics_summary
+
+NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
+ROOT = Path(__file__).resolve().parents[3]
+
+
+class NullSender:
+    async def send(self, target, notification) -> None:
+        return None
+
+
+def triaged(squad: str, confidence: float = 0.9) -> tuple[str, CaseTriaged]:
+    return new_event_id(), CaseTriaged(
+        case_id=new_id(),
+        received_at=NOW,
+        triaged_at=NOW,
+        case=CaseSubmission(title="t", description="d", reporter=Reporter(name="A")),
+        result=TriageResult(
+            squad=squad,
+            confidence=confidence,
+            candidates=[Candidate(squad=squad, probability=confidence)],
+            matched_components=[MatchedComponent(component="payment-gateway", owner="payments")]
+            if squad == "payments"
+            else [],
+            spans_squads=False,
+            decision=Decision.ASSIGN,
+            model_version="t",
+        ),
+    )
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'router.db'}"
+        return
+    url = request.getfixturevalue("postgres_url")
+    yield url
+    engine = create_engine(url)
+    with engine.begin() as conn:  # the database is shared by the module: start clean
+        conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+    engine.dispose()
+
+
+@pytest.fixture
+def make(database_url):
+    clock = ManualClock(NOW)
+    settings = Settings(database_url=database_url, catalogue_path=ROOT / "demo" / "catalogue")
+    built = []
+
+    def one(migrate: bool = True):
+        c = build(settings, clock=clock, sender=NullSender(), migrate=migrate)
+        built.append(c)
+        return c
+
+    yield one, clock
+    for c in built:
+        c.engine.dispose()
+
+
+def test_routing_desk_and_queries(make):
+    build_one, clock = make
+    c = build_one()
+    c.route([triaged("payments"), triaged("payments", 0.2), triaged("checkout")] * 1)
+    page = c.store.list_cases(CaseFilter(), offset=0, limit=10)
+    assert [p.confidence for p in page] == sorted(p.confidence for p in page)
+    assigned = next(p for p in page if p.squad == "payments")
+    deps = {"store": c.store, "clock": clock, "pub": c.pub}
+    desk.assign_case(
+        assigned.id,
+        squad="checkout",
+        by="sam",
+        catalogue=c.catalogue.current,
+        policy=c.policy.current,
+        **deps,
+    )
+    desk.acknowledge_case(assigned.id, squad="checkout", by="p", **deps)
+    detail = case_detail(assigned.id, store=c.store)
+    assert [h.action for h in detail.history] == [
+        HistoryAction.ASSIGNED,
+        HistoryAction.REASSIGNED,
+        HistoryAction.ACKNOWLEDGED,
+    ]
+    assert detail.case.moved_away_from == ["payments"]
+    summary = metrics_summary(None, store=c.store)
+    assert summary.cases_routed == 3 and summary.reassigned == 1
+
+
+def test_sweepers_race_and_claims_do_not_overlap(make):
+    build_one, clock = make
+    first, second = build_one(), build_one(migrate=False)
+    first.route([triaged("payments") for _ in range(20)])
+    clock.advance(timedelta(days=1))
+    barrier = threading.Barrier(2)
+    counts: list[int] = []
+
+    def sweep(c):
+        barrier.wait()
+        counts.append(c.sweep())
+
+    threads = [threading.Thread(target=sweep, args=(c,)) for c in (first, second)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    assert sum(counts) == 20
+
+    lease = timedelta(minutes=1)
+    got: list[list] = [[], []]
+
+    def claim(i, c):
+        barrier.wait()
+        got[i] = c.store.claim_notifications(clock.now(), limit=1000, lease=lease)
+
+    threads = [threading.Thread(target=claim, args=(i, c)) for i, c in enumerate((first, second))]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    ids = [r.id for part in got for r in part]
+    assert len(ids) == len(set(ids)) > 0
+    assert {r.status for part in got for r in part} == {DeliveryStatus.SENDING}
