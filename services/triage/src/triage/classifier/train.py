@@ -21,7 +21,11 @@ from triage.classifier.errors import HistoryError, TrainingError
 from triage.classifier.evaluate import EvaluationReport, evaluate_model
 from triage.classifier.features import CatalogueMatcher, pseudo_documents
 from triage.classifier.model import LabelledCase, TriageModel
-from triage.classifier.pipeline import fit_scorer
+from triage.classifier.pipeline import (
+    COLD_START_CATALOGUE_WEIGHT,
+    HISTORY_CATALOGUE_WEIGHT,
+    fit_scorer,
+)
 
 DEFAULT_THRESHOLD = 0.6
 HOLDOUT = 0.2
@@ -97,15 +101,18 @@ def train_model(
     sha = data_digest(usable)
     version = f"{trained_at:%Y%m%dT%H%M%SZ}-{sha[:8]}"
     report = EvaluationReport(notes=["catalogue-only cold start: no history to hold out"])
+    weight = HISTORY_CATALOGUE_WEIGHT if usable else COLD_START_CATALOGUE_WEIGHT
     with _progress(progress) as step:
         train_part, test_part = _split(usable, holdout, seed)
         if test_part:
             step("fitting on the training split")
-            model = _fit([*train_part, *pseudo], catalogue, matcher, seed, version, trained_at)
+            model = _fit(
+                [*train_part, *pseudo], catalogue, matcher, seed, version, trained_at, weight
+            )
             step("scoring the held-out split")
             report = evaluate_model(model, test_part, threshold=DEFAULT_THRESHOLD)
         step("fitting on all examples")
-        model = _fit([*usable, *pseudo], catalogue, matcher, seed, version, trained_at)
+        model = _fit([*usable, *pseudo], catalogue, matcher, seed, version, trained_at, weight)
     report.notes.extend(notes)
     model.metrics = report.summary()
     model.info = {
@@ -114,6 +121,7 @@ def train_model(
         "examples": len(usable),
         "pseudo_documents": len(pseudo),
         "estimator": model.scorer.kind,
+        "catalogue_weight": weight,
         "seed": seed,
     }
     return model, report
@@ -126,6 +134,7 @@ def _fit(
     seed: int,
     version: str,
     trained_at: datetime,
+    weight: float,
 ) -> TriageModel:
     if not examples:
         raise TrainingError(
@@ -133,7 +142,9 @@ def _fit(
         )
     texts = [e.text for e in examples]
     matches = [matcher.find(t) for t in texts]
-    scorer = fit_scorer(texts, [e.squad for e in examples], matches, seed=seed)
+    scorer = fit_scorer(
+        texts, [e.squad for e in examples], matches, seed=seed, catalogue_weight=weight
+    )
     return TriageModel(
         version=version,
         squads=list(scorer.squads),
