@@ -103,7 +103,7 @@ class CaseRepository(Protocol):
         """One case."""
         ...
 
-    def list(self, flt: CaseFilter, *, limit: int, before: UUID | None = None) -> list[Case]:
+    def find(self, flt: CaseFilter, *, limit: int, before: UUID | None = None) -> list[Case]:
         """Cases matching `flt`, newest first, with ids below `before`."""
         ...
 

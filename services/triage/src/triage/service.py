@@ -183,7 +183,7 @@ def list_cases(
 ) -> Page:
     """A page of cases, newest first (keyset on the time-ordered id)."""
     before = decode_cursor(cursor) if cursor else None
-    rows = repo.list(flt, limit=limit + 1, before=before)
+    rows = repo.find(flt, limit=limit + 1, before=before)
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, encode_cursor(rows[-1].id) if more and rows else None)

@@ -225,7 +225,7 @@ class SqlCaseRepository:
             row = conn.execute(select(CASES).where(CASES.c.id == case_id)).first()
         return _case(row) if row is not None else None
 
-    def list(self, flt: CaseFilter, *, limit: int, before: UUID | None = None) -> list[Case]:
+    def find(self, flt: CaseFilter, *, limit: int, before: UUID | None = None) -> list[Case]:
         """Cases matching `flt`, newest first."""
         c = CASES.c
         stmt = select(CASES).order_by(c.id.desc()).limit(limit)

@@ -171,7 +171,7 @@ class MemoryCaseRepository:
         rec = self.records.get(case_id)
         return rec.case if rec else None
 
-    def list(self, flt: CaseFilter, *, limit: int, before: UUID | None = None) -> list[Case]:
+    def find(self, flt: CaseFilter, *, limit: int, before: UUID | None = None) -> list[Case]:
         """Matching cases, newest first."""
         out = []
         for rec in sorted(self.records.values(), key=lambda r: r.case.id, reverse=True):

@@ -12,7 +12,7 @@ from contracts.cases import Case
 
 PREDICT_MAX = 1000
 
-_EXAMPLE_CASE = CaseSubmission.model_config["json_schema_extra"]["example"]  # type: ignore[index]
+_EXAMPLE_CASE = CaseSubmission.model_config["json_schema_extra"]["example"]
 
 
 class CasePage(BaseModel):

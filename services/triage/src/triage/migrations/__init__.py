@@ -19,10 +19,10 @@ VERSION_TABLE = "triage_alembic_version"
 PREFIX = "triage_"
 
 
-def include_name(name: str | None, type_: str, _parent: dict[str, Any]) -> bool:
+def include_name(name: str | None, type_: str, _parent: Any) -> bool:
     """Only the triage tables count (the router's may share the database)."""
     if type_ == "table":
-        return bool(name) and name.startswith(PREFIX) and name != VERSION_TABLE
+        return name is not None and name.startswith(PREFIX) and name != VERSION_TABLE
     return True
 
 
