@@ -15,6 +15,7 @@ import argparse
 import csv
 import random
 import string
+from collections.abc import Iterable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -322,7 +323,7 @@ def generate(catalogue: Catalogue, rows: int, seed: int, *, progress: bool = Fal
     pool = [n for n in comps for _ in range(weights[n])]
     squads = sorted({str(catalogue.components[n].owner) for n in comps})
     start = datetime(2025, 1, 6, 8, 0, tzinfo=UTC)
-    indices = range(rows)
+    indices: Iterable[int] = range(rows)
     if progress:
         from rich.progress import track
 

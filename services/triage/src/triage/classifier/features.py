@@ -134,22 +134,23 @@ def squad_features(
     width = len(squads)
     rows: list[int] = []
     cols: list[int] = []
-    vals: list[float] = []
+    counts: list[int] = []
     for r, matches in enumerate(matches_per_doc):
-        strong = np.zeros(width)
-        weak = np.zeros(width)
+        found: dict[int, int] = {}
         for m in matches:
             i = index.get(m.owner) if m.owner else None
             if i is None:
                 continue
-            strong[i] += len(m.strong)
-            weak[i] += len(m.weak)
-        for offset, counts in ((0, strong), (width, weak)):
-            for i in np.flatnonzero(counts):
-                rows.append(r)
-                cols.append(offset + int(i))
-                vals.append(float(np.log1p(counts[i])))
-    return sp.csr_matrix((vals, (rows, cols)), shape=(len(matches_per_doc), 2 * width))
+            if m.strong:
+                found[i] = found.get(i, 0) + len(m.strong)
+            if m.weak:
+                found[width + i] = found.get(width + i, 0) + len(m.weak)
+        for col, count in found.items():
+            rows.append(r)
+            cols.append(col)
+            counts.append(count)
+    values = np.log1p(np.asarray(counts, dtype=np.float64))
+    return sp.csr_matrix((values, (rows, cols)), shape=(len(matches_per_doc), 2 * width))
 
 
 def pseudo_documents(catalogue: Catalogue) -> list[tuple[str, str]]:
