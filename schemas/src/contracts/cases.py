@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Self
+from typing import Annotated, Any, Self
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
@@ -70,23 +70,22 @@ class Reporter(BaseModel):
         return self
 
 
+#: A realistic case, used as the example in JSON Schema and the Swagger UI.
+CASE_EXAMPLE: dict[str, Any] = {
+    "title": "Checkout fails with payment declined for every card",
+    "description": "Since 10:05 customers get 'payment declined' on checkout-api.",
+    "reporter": {"name": "Ada Lovelace", "email": "ada@example.com"},
+    "source": "web",
+    "priority": "P2",
+    "tags": ["checkout"],
+    "external_ref": "ZD-10023",
+}
+
+
 class CaseSubmission(BaseModel):
     """A support case as submitted over `POST /v1/cases` or `support.case.received.v1`."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "example": {
-                "title": "Checkout fails with payment declined for every card",
-                "description": "Since 10:05 customers get 'payment declined' on checkout-api.",
-                "reporter": {"name": "Ada Lovelace", "email": "ada@example.com"},
-                "source": "web",
-                "priority": "P2",
-                "tags": ["checkout"],
-                "external_ref": "ZD-10023",
-            }
-        },
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"example": CASE_EXAMPLE})
 
     title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=TITLE_MAX)] = ""
     description: Annotated[

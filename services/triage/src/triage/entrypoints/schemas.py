@@ -8,11 +8,9 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import CaseSubmission, TriageResult
-from contracts.cases import Case
+from contracts.cases import CASE_EXAMPLE, Case
 
 PREDICT_MAX = 1000
-
-_EXAMPLE_CASE = CaseSubmission.model_config["json_schema_extra"]["example"]
 
 
 class CasePage(BaseModel):
@@ -28,7 +26,7 @@ class PredictRequest(BaseModel):
     """Cases to classify without storing them."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"example": {"cases": [_EXAMPLE_CASE]}}
+        extra="forbid", json_schema_extra={"example": {"cases": [CASE_EXAMPLE]}}
     )
 
     cases: list[CaseSubmission] = Field(min_length=1, max_length=PREDICT_MAX)
