@@ -7,6 +7,7 @@ from collections.abc import Callable
 import numpy as np
 import pytest
 
+from contracts import TriageResult
 from contracts.catalogue import Catalogue
 from triage.classifier import (
     CaseText,
@@ -46,6 +47,8 @@ def test_result_fields(trained: Trained) -> None:
     assert probs == sorted(probs, reverse=True)
     assert res.confidence == probs[0]
     assert res.decision == "assign" and res.reasons == [] and not res.spans_squads
+    # results are valid contract models (they round-trip through validation unchanged)
+    assert TriageResult.model_validate_json(res.model_dump_json()) == res
 
 
 def test_probabilities_sum_to_one(trained: Trained, history: History) -> None:
@@ -83,6 +86,21 @@ def test_close_candidates_span_squads(trained: Trained) -> None:
 
 def test_empty_input_gives_no_results(trained: Trained) -> None:
     assert trained[0].predict([], threshold=0.5) == []
+
+
+def test_predict_leaves_the_garbage_collector_as_it_was(trained: Trained) -> None:
+    import gc
+
+    case = [CaseText("", "refund")]
+    assert gc.isenabled()
+    trained[0].predict(case, threshold=0.5)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        trained[0].predict(case, threshold=0.5)
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
 
 
 def test_unknown_squads_are_skipped_and_noted(small_catalogue: Catalogue, history: History) -> None:

@@ -13,6 +13,7 @@ feature or a training label.
 from __future__ import annotations
 
 import re
+import string
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -29,8 +30,13 @@ STRONG, WEAK = 2, 1
 HINT_EVIDENCE = "component hint"
 
 
+_ASCII_BREAKS = str.maketrans(dict.fromkeys(string.punctuation, " "))
+
+
 def tokens(text: str) -> list[str]:
     """Lower-cased word tokens; hyphens, underscores and punctuation split words."""
+    if text.isascii():  # same tokens as the regex, ~2x faster
+        return text.lower().translate(_ASCII_BREAKS).split()
     return _TOKEN.findall(text.lower())
 
 

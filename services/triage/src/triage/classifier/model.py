@@ -14,6 +14,7 @@ Decision rules for one case (reasons are a subset of these, in this order):
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-from contracts.cases import Candidate, Decision, TriageResult
+from contracts.cases import Decision, TriageResult
 from contracts.catalogue import Catalogue
 from triage.classifier.features import CatalogueMatcher, Match
 from triage.classifier.pipeline import Scorer
@@ -108,6 +109,19 @@ class TriageModel:
         """
         if not cases:
             return []
+        # Many short-lived acyclic objects: keep the cyclic GC from walking the model's
+        # large vocabulary mid-batch (~20% of batch time); restored on exit.
+        was_enabled = gc.isenabled()
+        gc.disable()
+        try:
+            return self._predict(cases, threshold, margin)
+        finally:
+            if was_enabled:
+                gc.enable()
+
+    def _predict(
+        self, cases: Sequence[CaseText], threshold: float, margin: float
+    ) -> list[TriageResult]:
         matches = self.match(cases)
         proba = self.scorer.predict_proba([c.text for c in cases], matches)
         k = min(TOP_K, len(self.squads))
@@ -141,16 +155,22 @@ class TriageModel:
         spans = len(named_owners) > 1 or close
         if spans:
             reasons.append("cross_squad")
-        return TriageResult(
-            squad=names[0],
-            confidence=confidence,
-            candidates=[
-                Candidate(squad=s, probability=min(max(p, 0.0), 1.0))
-                for s, p in zip(names, probs, strict=True)
-            ],
-            matched_components=[m.to_contract() for m in found],
-            spans_squads=spans,
-            decision=Decision.ESCALATE if reasons else Decision.ASSIGN,
-            reasons=reasons,
-            model_version=self.version,
+        # One validation call per result (pydantic-core builds the nested models).
+        return TriageResult.model_validate(
+            {
+                "squad": names[0],
+                "confidence": confidence,
+                "candidates": [
+                    {"squad": s, "probability": min(max(p, 0.0), 1.0)}
+                    for s, p in zip(names, probs, strict=True)
+                ],
+                "matched_components": [
+                    {"component": m.component, "owner": m.owner, "evidence": [*m.strong, *m.weak]}
+                    for m in found
+                ],
+                "spans_squads": spans,
+                "decision": Decision.ESCALATE if reasons else Decision.ASSIGN,
+                "reasons": reasons,
+                "model_version": self.version,
+            }
         )

@@ -41,7 +41,7 @@ from triage.classifier.features import VECTORISER_TOKEN_PATTERN, Match, squad_fe
 #: demo history, 94.4% -> 93.6% at 1.0).
 COLD_START_CATALOGUE_WEIGHT = 1.0
 HISTORY_CATALOGUE_WEIGHT = 0.25
-SVC_C = 1.0
+SVC_C = 0.5
 MIN_PER_CLASS_FOR_CALIBRATION = 3
 MIN_PER_CLASS_FOR_ISOTONIC = 200
 
