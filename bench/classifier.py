@@ -44,6 +44,7 @@ DEMO_CATALOGUE = ROOT / "demo" / "catalogue"
 SEED = 0
 BATCH = 1000
 SINGLE = 500
+THRESHOLD = 0.6
 
 
 def _public() -> list[LabelledCase]:
@@ -122,7 +123,7 @@ def run() -> None:
 
         scores = svc.decision_function(vec.transform(texts))
         base = evaluate_scores(truth, list(svc.classes_), scores)
-        ours = evaluate_scores(truth, model.squads, model.predict_proba(cases))
+        ours = evaluate_scores(truth, model.squads, model.predict_proba(cases), threshold=THRESHOLD)
 
         def base_batch() -> None:
             with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
@@ -169,6 +170,12 @@ def run() -> None:
             print(f"{name:32s}{b:12,.0f}{o:12,.0f}{o / b:11.3f}")
         else:
             print(f"{name:32s}{b:12.2f}{o:12.2f}{o / b:11.3f}")
+    if ours.coverage is not None and ours.precision is not None:
+        print(
+            f"ours at confidence >= {THRESHOLD}: {100 * ours.coverage:.1f}% of cases assigned, "
+            f"{100 * ours.precision:.1f}% of them right (the baseline has no probability to "
+            "put a threshold on)"
+        )
     print(
         "\nbaseline: TfidfVectorizer(ngram_range=(1, 2)) + LinearSVC(), decision values; "
         "ours: triage.classifier via TriageModel.predict (calibrated probabilities)"
