@@ -187,7 +187,7 @@ def evaluate(
 
 def _read_cases(path: Path) -> list[tuple[str, str, str, str | None]]:
     try:
-        with path.open(newline="", encoding="utf-8") as handle:
+        with path.open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             columns = reader.fieldnames or []
             missing = [c for c in ("id", "title", "description") if c not in columns]

@@ -39,7 +39,7 @@ def read_history_csv(path: Path) -> list[LabelledCase]:
         HistoryError: The file cannot be read, or a required column is missing.
     """
     try:
-        with Path(path).open(newline="", encoding="utf-8") as handle:
+        with Path(path).open(newline="", encoding="utf-8-sig") as handle:
             reader = csv.DictReader(handle)
             columns = reader.fieldnames or []
             missing = [c for c in REQUIRED_COLUMNS if c not in columns]
