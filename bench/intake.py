@@ -1,0 +1,219 @@
+"""HTTP intake benchmark: `triage serve` (uvicorn, one worker) under an async httpx load.
+
+Per database backend (SQLite file; Postgres too when `BENCH_DATABASE_URL` or
+`TEST_DATABASE_URL` is set) the bench starts a local broker and a real `triage serve`
+process with the demo model, then posts realistic demo cases (rows of `demo/history.csv`,
+each with a unique `external_ref`) to `POST /v1/cases` at concurrency 1, 16 and 64, and
+times `POST /v1/predict` with batches of 100 and 1,000 cases.
+
+Printed per run: requests/s (or cases/s), p50/p99 latency, the server's CPU time per request
+(from /proc, all threads: independent of the load generator sharing the cores), the load
+generator's own CPU share, and the ratio to PERFORMANCE.md's reference figures (FastAPI + one
+insert per request: SQLite 750 req/s; with group commit 4.4k req/s; Postgres 560 / 3.6k).
+
+Knobs (environment): `BENCH_INTAKE_REQUESTS` (default 3000 per concurrency level).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import textwrap
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import orjson
+
+from bench.common import (
+    DEMO_CATALOGUE,
+    REFERENCE,
+    Child,
+    backends,
+    child,
+    database,
+    demo_submissions,
+    model_dir,
+    profile_dir,
+    profiled,
+    quantile,
+    table,
+    top_costs,
+    wait_http,
+)
+from servicekit.broker import LocalBroker, free_port
+
+REQUESTS = int(os.environ.get("BENCH_INTAKE_REQUESTS", "3000"))
+CONCURRENCY = (1, 16, 64)
+WARMUP = 200
+PREDICT_BATCHES = ((100, 30), (1000, 6))  # (cases per request, requests)
+
+
+@dataclass
+class Result:
+    """One load run."""
+
+    done: int
+    errors: int
+    seconds: float
+    latencies_ms: list[float]
+    server_cpu: float
+    client_cpu: float
+
+    @property
+    def rate(self) -> float:
+        """Successful requests per second."""
+        return self.done / self.seconds
+
+
+async def _load(
+    base: str, path: str, bodies: Sequence[bytes], concurrency: int, server: Child, ok: int
+) -> Result:
+    """Post every body with `concurrency` workers; time each request."""
+    latencies: list[float] = []
+    errors = 0
+    queue = iter(bodies)
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    headers = {"content-type": "application/json"}
+    async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as http:
+
+        async def worker() -> None:
+            nonlocal errors
+            for body in queue:
+                started = time.perf_counter()
+                resp = await http.post(path, content=body, headers=headers)
+                latencies.append((time.perf_counter() - started) * 1000)
+                if resp.status_code != ok:
+                    errors += 1
+
+        cpu0, client0, t0 = server.cpu_seconds(), time.process_time(), time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        seconds = time.perf_counter() - t0
+        server_cpu, client_cpu = server.cpu_seconds() - cpu0, time.process_time() - client0
+    return Result(len(latencies) - errors, errors, seconds, latencies, server_cpu, client_cpu)
+
+
+def _bodies(cases: Sequence[dict[str, object]]) -> list[bytes]:
+    return [orjson.dumps(c) for c in cases]
+
+
+def _run_backend(kind: str, broker: LocalBroker, model: Path, scratch: Path) -> list[list[object]]:
+    tag = uuid.uuid4().hex[:8]
+    port = free_port()
+    base = f"http://127.0.0.1:{port}"
+    rows: list[list[object]] = []
+    profiles = profile_dir()
+    with database(kind, scratch, f"intake_{tag}") as url:
+        env = {
+            "DATABASE_URL": url,
+            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
+            "KAFKA_CONSUMER_GROUP": f"bench-intake-{tag}",
+            "TOPIC_RECEIVED": f"bench-received-{tag}",
+            "TOPIC_TRIAGED": f"bench-triaged-{tag}",
+            "TOPIC_LIFECYCLE": f"bench-lifecycle-{tag}",
+            "TOPIC_DEADLETTER": f"bench-deadletter-{tag}",
+            "CATALOGUE_PATH": str(DEMO_CATALOGUE),
+            "MODEL_DIR": str(model),
+        }
+        cmd = ["-c", "from triage.cli import main; main()", "serve", "--port", str(port)]
+        with child(cmd, env=env, log=scratch / f"triage-{kind}.log", cwd=scratch) as server:
+            wait_http(server, f"{base}/readyz")
+            cases = demo_submissions(WARMUP + REQUESTS * len(CONCURRENCY), tag=tag)
+            bodies = _bodies(cases)
+            asyncio.run(_load(base, "/v1/cases", bodies[:WARMUP], 16, server, 201))
+            offset = WARMUP
+            group_ref = REFERENCE[f"http_group_commit_{kind}"]
+            plain_ref = REFERENCE[f"http_insert_{kind}"]
+            for conc in CONCURRENCY:
+                chunk = bodies[offset : offset + REQUESTS]
+                offset += REQUESTS
+                prof = profiles / f"intake-{kind}-c{conc}.txt" if profiles else None
+                with profiled(server.pid, prof):
+                    r = asyncio.run(_load(base, "/v1/cases", chunk, conc, server, 201))
+                if prof is not None and prof.exists():
+                    print(f"  top costs, {kind} c={conc} ({prof}):")
+                    print(textwrap.indent(top_costs(prof), "    "), flush=True)
+                rows.append(
+                    [
+                        kind,
+                        "POST /v1/cases",
+                        conc,
+                        r.done,
+                        r.errors,
+                        r.rate,
+                        quantile(r.latencies_ms, 0.5),
+                        quantile(r.latencies_ms, 0.99),
+                        r.server_cpu / max(r.done, 1) * 1e6,
+                        r.client_cpu / r.seconds,
+                        r.rate / plain_ref,
+                        r.rate / group_ref,
+                    ]
+                )
+                print(f"  {kind} cases c={conc}: {r.rate:,.0f} req/s", flush=True)
+            predict_cases = demo_submissions(1000, tag=tag)
+            for size, count in PREDICT_BATCHES:
+                body = orjson.dumps({"cases": predict_cases[:size]})
+                r = asyncio.run(_load(base, "/v1/predict", [body] * count, 1, server, 200))
+                rows.append(
+                    [
+                        kind,
+                        f"POST /v1/predict x{size}",
+                        1,
+                        r.done,
+                        r.errors,
+                        r.rate * size,
+                        quantile(r.latencies_ms, 0.5),
+                        quantile(r.latencies_ms, 0.99),
+                        r.server_cpu / max(r.done * size, 1) * 1e6,
+                        r.client_cpu / r.seconds,
+                        float("nan"),
+                        float("nan"),
+                    ]
+                )
+                print(f"  {kind} predict x{size}: {r.rate * size:,.0f} cases/s", flush=True)
+    return rows
+
+
+def run() -> None:
+    """Run the intake benchmark and print its table."""
+    with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
+        scratch = Path(tmp)
+        model = model_dir(scratch)
+        rows: list[list[object]] = []
+        with LocalBroker(log_file=scratch / "broker.log") as broker:
+            for kind in backends():
+                rows += _run_backend(kind, broker, model, scratch)
+    print()
+    print(
+        table(
+            [
+                "db",
+                "endpoint",
+                "conc",
+                "ok",
+                "err",
+                "per s",
+                "p50 ms",
+                "p99 ms",
+                "srv CPU µs/case",
+                "client CPU",
+                "x 1-insert ref",
+                "x group ref",
+            ],
+            rows,
+        )
+    )
+    print(
+        "\nper s: requests/s for /v1/cases, cases/s for /v1/predict. Reference (PERFORMANCE.md,"
+        " 1 worker): one insert+commit per request SQLite 750 / Postgres 560 req/s; group commit"
+        " SQLite 4.4k / Postgres 3.6k req/s; no database 7.1k req/s. client CPU = cores used by"
+        " this load generator, which shares the 2 cores with the server and the broker."
+    )
+
+
+if __name__ == "__main__":
+    run()
