@@ -97,6 +97,9 @@ class Pipeline:
     ack_priority: str = ACK_TEST_PRIORITY
     services: list[Service] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        return f"Pipeline(triage={self.triage.url}, router={self.router.url})"
+
     def logs(self) -> list[tuple[str, str]]:
         """(name, log tail) of every service, for failure reports."""
         return [(f"{s.name} log (tail)", s.log_tail()) for s in self.services]
@@ -150,13 +153,12 @@ def _train(catalogue: Path, out: Path, log_path: Path) -> None:
         raise RuntimeError(f"triage train failed:\n{log_path.read_text(errors='replace')}")
 
 
-def _launch(name: str, args: list[str], env: dict[str, str], cwd: Path) -> Service:
-    """Start a console script on a free port, its output going to `<cwd>/<name>.log`."""
-    port = free_port()
+def _launch(name: str, port: int, env: dict[str, str], cwd: Path) -> Service:
+    """Start `<name> serve` on `port`, its output going to `<cwd>/<name>.log`."""
     log_path = cwd / f"{name}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
-            [str(BIN / name), *args, "--port", str(port)],
+            [str(BIN / name), "serve", "--port", str(port)],
             env=env,
             cwd=cwd,
             stdout=log,
@@ -227,8 +229,10 @@ def pipeline(broker: LocalBroker, tmp_path_factory: pytest.TempPathFactory) -> I
             "CATALOGUE_PATH": str(catalogue_dir),
             "MODEL_DIR": str(tmp / "model"),
         }
+        router_port = free_port()
         router_env = {
             **common,
+            "PUBLIC_BASE_URL": f"http://127.0.0.1:{router_port}",
             "DATABASE_URL": f"sqlite:///{tmp / 'router.db'}",
             "KAFKA_CONSUMER_GROUP": f"e2e-router-{tag}",
             "CATALOGUE_PATH": str(catalogue_dir),
@@ -239,9 +243,9 @@ def pipeline(broker: LocalBroker, tmp_path_factory: pytest.TempPathFactory) -> I
             "SWEEP_INTERVAL_SECONDS": "3600",
             "DELIVERY_BACKOFF_BASE_SECONDS": "0.2",
         }
-        triage = _launch("triage", ["serve"], triage_env, tmp)
+        triage = _launch("triage", free_port(), triage_env, tmp)
         services.append(triage)
-        router = _launch("router", ["serve"], router_env, tmp)
+        router = _launch("router", router_port, router_env, tmp)
         services.append(router)
         _wait_ready(services)
         yield Pipeline(

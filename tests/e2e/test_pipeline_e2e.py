@@ -23,12 +23,20 @@ from aiokafka.structs import ConsumerRecord
 
 from contracts import CloudEvent
 from contracts.envelope import STRUCTURED
-from contracts.events import CaseAssigned, CaseEscalated, CaseReassigned, SwarmOpened
+from contracts.events import (
+    EVENT_TYPES,
+    CaseAssigned,
+    CaseEscalated,
+    CaseReassigned,
+    CaseTriaged,
+    SwarmOpened,
+)
 from contracts.topics import (
     CASE_ASSIGNED,
     CASE_ESCALATED,
     CASE_REASSIGNED,
     CASE_RECEIVED,
+    LIFECYCLE_TYPES,
     SWARM_OPENED,
 )
 from contracts.wire import decode, encode
@@ -93,6 +101,9 @@ async def lifecycle(
         events = [(r, decode(r.value, r.headers)) for r in records]
         mine = [(r, e) for r, e in events if e.data.get("case_id") == case_id]
         assert all(r.key == case_id.encode() for r, _ in mine), "lifecycle event not keyed by case"
+        for _, event in mine:  # every event honours its contract
+            assert event.type in LIFECYCLE_TYPES, event.type
+            EVENT_TYPES[event.type].model_validate(event.data)
         return [e for _, e in mine]
 
     return of_case(await read_topic(p, p.topics.lifecycle, lambda rs: done(of_case(rs))))
@@ -103,14 +114,22 @@ def of_type(events: list[CloudEvent], type_: str) -> list[Json]:
     return [e.data for e in events if e.type == type_]
 
 
+async def submit_case(
+    http: httpx.AsyncClient, p: Pipeline, title: str, description: str, **kw: Any
+) -> Json:
+    """POST a case to triage; return the stored case with its triage result."""
+    body = {"title": title, "description": description, "reporter": {"name": "E2E"}, **kw}
+    resp = await http.post(f"{p.triage.url}/v1/cases", json=body)
+    assert resp.status_code == 201, resp.text
+    case: Json = resp.json()
+    return case
+
+
 async def submit(
     http: httpx.AsyncClient, p: Pipeline, title: str, description: str, **kw: Any
 ) -> str:
     """POST a case to triage; return its id."""
-    body = {"title": title, "description": description, "reporter": {"name": "E2E"}, **kw}
-    resp = await http.post(f"{p.triage.url}/v1/cases", json=body)
-    assert resp.status_code == 201, resp.text
-    return str(resp.json()["id"])
+    return str((await submit_case(http, p, title, description, **kw))["id"])
 
 
 async def router_case(
@@ -168,18 +187,20 @@ async def produce(p: Pipeline, key: bytes, value: bytes, headers: list[tuple[str
 async def triaged_case_id(p: Pipeline, external_ref: str) -> str:
     """The case id triage gave the case with `external_ref` (read off the triaged topic)."""
 
-    def matching(records: list[ConsumerRecord[bytes, bytes]]) -> list[Json]:
-        data = [decode(r.value, r.headers).data for r in records]
-        return [d for d in data if d["case"].get("external_ref") == external_ref]
+    def matching(records: list[ConsumerRecord[bytes, bytes]]) -> list[CaseTriaged]:
+        events = [CaseTriaged.model_validate(decode(r.value, r.headers).data) for r in records]
+        return [e for e in events if e.case.external_ref == external_ref]
 
     found = matching(await read_topic(p, p.topics.triaged, lambda rs: bool(matching(rs))))
     assert len(found) == 1, found
-    return str(found[0]["case_id"])
+    return str(found[0].case_id)
 
 
-def owner(p: Pipeline, component: str) -> str | None:
-    """The owning squad of a component, per the catalogue."""
-    return p.catalogue.components[component].owner
+def owner(p: Pipeline, component: str) -> str:
+    """The owning squad of a component, per the catalogue (which must name one)."""
+    squad = p.catalogue.components[component].owner
+    assert squad, f"{component} has no owner in the catalogue"
+    return squad
 
 
 # --- scenarios -----------------------------------------------------------------------------
@@ -187,26 +208,32 @@ def owner(p: Pipeline, component: str) -> str | None:
 
 async def test_clear_case_is_assigned_to_its_owner_and_notified_once(pipeline: Pipeline) -> None:
     squad = owner(pipeline, "refund-service")
-    assert squad
     async with httpx.AsyncClient(timeout=10) as http:
-        case_id = await submit(
+        triaged = await submit_case(
             http,
             pipeline,
             "Refund not received",
             "I cancelled my order two weeks ago and the refund is still pending, "
             "money back has not arrived",
         )
+        case_id = str(triaged["id"])
         detail = await router_case(http, pipeline, case_id, delivered)
+        [call] = hooks(pipeline, squad, case_id)
+        link = await http.get(call["body"]["case_url"])  # where the squad acts on it
     assert detail["case"]["status"] == "assigned"
     assert detail["case"]["squad"] == squad
     assert detail["case"]["ack_deadline"] is not None
+    # the router's read model carries triage's prediction unchanged
+    assert detail["case"]["predicted_squad"] == triaged["triage"]["squad"] == squad
+    assert detail["case"]["confidence"] == triaged["triage"]["confidence"]
+    assert link.status_code == 200 and link.json()["case"]["id"] == case_id
 
     events = await lifecycle(pipeline, case_id, lambda es: bool(of_type(es, CASE_ASSIGNED)))
     [assigned] = [CaseAssigned.model_validate(d) for d in of_type(events, CASE_ASSIGNED)]
     assert (assigned.squad, assigned.by) == (squad, "router")
+    assert assigned.confidence == triaged["triage"]["confidence"]
     assert not of_type(events, CASE_ESCALATED)
 
-    [call] = hooks(pipeline, squad, case_id)
     assert call["body"]["kind"] == "assigned"
     assert call["signature_valid"] is True
     assert signed(call, pipeline.secret)
@@ -220,7 +247,7 @@ async def test_clear_case_is_assigned_to_its_owner_and_notified_once(pipeline: P
 
 
 async def test_unowned_component_escalates_to_service_delivery(pipeline: Pipeline) -> None:
-    assert owner(pipeline, "legacy-cms") is None
+    assert pipeline.catalogue.components["legacy-cms"].owner is None
     async with httpx.AsyncClient(timeout=10) as http:
         case_id = await submit(
             http,
@@ -245,7 +272,7 @@ async def test_unowned_component_escalates_to_service_delivery(pipeline: Pipelin
 
 async def test_components_of_two_squads_open_a_swarm_with_both(pipeline: Pipeline) -> None:
     squads = {owner(pipeline, "refund-service"), owner(pipeline, "promo-engine")}
-    assert None not in squads and len(squads) == 2
+    assert len(squads) == 2
     async with httpx.AsyncClient(timeout=10) as http:
         case_id = await submit(
             http,
@@ -309,7 +336,6 @@ def _labels(p: Pipeline, case_id: str) -> list[tuple[str, str]] | None:
 
 async def test_manual_reassignment_becomes_a_training_label(pipeline: Pipeline) -> None:
     first = owner(pipeline, "invoice-service")
-    assert first
     target = next(s for s in pipeline.catalogue.owning_squads if s != first)
     async with httpx.AsyncClient(timeout=10) as http:
         case_id = await submit(
@@ -323,11 +349,17 @@ async def test_manual_reassignment_becomes_a_training_label(pipeline: Pipeline) 
         )
         assert resp.status_code == 200, resp.text
         assert (resp.json()["squad"], resp.json()["status"]) == (target, "assigned")
+        # the reassignment queued the new squad's notifications before answering
+        detail = await router_case(http, pipeline, case_id, delivered)
+    assert {n["squad"] for n in detail["notifications"]} == {first, target}
 
     events = await lifecycle(pipeline, case_id, lambda es: bool(of_type(es, CASE_REASSIGNED)))
     [moved] = [CaseReassigned.model_validate(d) for d in of_type(events, CASE_REASSIGNED)]
     assert (moved.from_squad, moved.to_squad, moved.by) == (first, target, "e2e.lead")
     assert moved.predicted_squad == first
+    assigned = [CaseAssigned.model_validate(d) for d in of_type(events, CASE_ASSIGNED)]
+    assert [(a.squad, a.by) for a in assigned] == [(first, "router"), (target, "e2e.lead")]
+    assert len(hooks(pipeline, target, case_id, kind="reassigned")) == 1
 
     async def label() -> list[tuple[str, str]] | None:
         return await asyncio.to_thread(_labels, pipeline, case_id)
