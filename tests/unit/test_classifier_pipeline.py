@@ -24,3 +24,15 @@ def test_compiled_matches_sklearn(method: str, classes: int) -> None:
     np.testing.assert_allclose(compiled.predict_proba(new), model.predict_proba(new), atol=1e-9)
     np.testing.assert_allclose(compiled.predict_proba(new).sum(axis=1), 1.0)
     assert list(compiled.classes_) == list(model.classes_)
+
+
+def test_weighting_is_chosen_only_with_enough_history() -> None:
+    from triage.classifier.pipeline import MIN_EXAMPLES_TO_CHOOSE, WEIGHTINGS, _choose_weighting
+
+    rng = np.random.default_rng(3)
+    words = np.array(["card", "refund", "slot", "truck", "basket", "order", "the", "and"])
+    labels = rng.integers(0, 3, MIN_EXAMPLES_TO_CHOOSE)
+    texts = [" ".join(rng.choice(words[[label, label + 3, 6, 7]], 6)) for label in labels.tolist()]
+    y = np.array([f"s{v}" for v in labels])
+    assert _choose_weighting(texts[:100], y[:100], 30, seed=0) == "tfidf"
+    assert _choose_weighting(texts, y, 600, seed=0) in WEIGHTINGS
