@@ -12,9 +12,18 @@
    `sys.executable`) on free ports, each with its own SQLite file, on the session's broker
    with topic names and consumer groups unique to the module.
 
-The router's periodic sweeper is set to an hour, so acknowledgement timeouts happen only when
-a test calls `POST /v1/admin/sweep`. Processes are stopped (SIGTERM, then SIGKILL) when the
-module ends; the tail of each service log is attached to the report of a failing test.
+Acknowledgement timeouts: the served router reads the system clock and offers no way to move
+it from outside. Rather than add a test-only clock endpoint to the service, the tests shorten
+the deadline through the policy file (`POLICY_PATH`, the real configuration path) and drive the
+real `POST /v1/admin/sweep`; the periodic sweeper is set to an hour so only the test sweeps.
+The one-second wait is polled, never asserted on.
+
+Tests carry `xdist_group("pipeline-e2e")` so `--dist loadgroup` keeps them on one worker; with
+pytest 9.2 and pytest-xdist 3.8 that grouping is ignored (pytest-xdist issue #1386), so under
+`-n 2` each worker starts its own pipeline: slower, still correct (no test needs another).
+
+Processes are stopped (SIGTERM, then SIGKILL) when the module ends; the tail of each service
+log is attached to the report of a failing test.
 """
 
 from __future__ import annotations
