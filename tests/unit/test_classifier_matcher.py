@@ -95,3 +95,13 @@ def test_cold_start_probabilities_are_distributions(cold_model: TriageModel) -> 
     proba = cold_model.predict_proba([CaseText("x", "refund"), CaseText("y", "zzz")])
     assert proba.shape == (2, 3)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0, atol=1e-6)
+
+
+def test_only_names_aliases_and_hints_count_as_named(small_catalogue: Catalogue) -> None:
+    matcher = CatalogueMatcher(small_catalogue)
+    (keyword_only,) = matcher.find("card declined twice this morning")
+    (by_alias,) = matcher.find("Zahlwerk is slow")
+    (by_hint,) = matcher.find("something is wrong", hint="Slot Booker")
+    assert keyword_only.to_contract().named is False
+    assert by_alias.to_contract().named is True
+    assert by_hint.to_contract().named is True

@@ -130,6 +130,12 @@ class MatchedComponent(BaseModel):
     evidence: list[str] = Field(
         default_factory=list, description="The terms of the case that matched it."
     )
+    named: bool = Field(
+        default=True,
+        description="The case names the component (name, title, alias or the reporter's "
+        "component hint). False when only its keywords matched: weak evidence that informs "
+        "the prediction but is not taken as a claim of ownership.",
+    )
 
 
 class TriageResult(BaseModel):

@@ -6,8 +6,10 @@
    policy keyword appears (whole words, case-insensitive) in the title or description, or a
    case tag is one of the policy tags.
 2. **unowned** -- triage predicted no squad, or a squad the catalogue does not know, or the
-   Service Delivery group; or a matched component has no owner (the catalogue's owner wins
-   over the one triage recorded, so a fixed catalogue takes effect at once).
+   Service Delivery group; or a component the case names has no owner (the catalogue's owner
+   wins over the one triage recorded, so a fixed catalogue takes effect at once).
+   Only *named* matches (`MatchedComponent.named`: name, title, alias or hint) count as
+   ownership evidence here and in the next rule; keyword-only matches do not.
 3. **cross_squad** -- triage says the case spans squads, or matched components are owned by
    different squads, or two squads' candidates are within `policy.cross_squad_margin` of the
    top probability (inclusive).
@@ -87,6 +89,8 @@ def _owners(result: TriageResult, catalogue: Catalogue) -> list[tuple[str, str |
     """(component, owner) for each matched component; the catalogue's owner wins."""
     pairs = []
     for matched in result.matched_components:
+        if not matched.named:
+            continue  # keyword-only evidence informs the prediction, not ownership
         known = catalogue.components.get(matched.component)
         pairs.append((matched.component, known.owner if known else matched.owner))
     return pairs

@@ -62,7 +62,10 @@ class Match:
     def to_contract(self) -> MatchedComponent:
         """As the shared `MatchedComponent` model."""
         return MatchedComponent(
-            component=self.component, owner=self.owner, evidence=[*self.strong, *self.weak]
+            component=self.component,
+            owner=self.owner,
+            evidence=[*self.strong, *self.weak],
+            named=bool(self.strong),
         )
 
 

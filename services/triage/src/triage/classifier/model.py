@@ -2,8 +2,8 @@
 
 Decision rules for one case (reasons are a subset of these, in this order):
 
-* `unowned` — the strongest catalogue match (or the reporter's component hint) is a
-  component with no owner. Unowned components never produce a squad label.
+* `unowned` — the case names (by name, title, alias or hint) a component with no owner.
+  Unowned components never produce a squad label.
 * `low_confidence` — the top squad's calibrated probability is below `threshold`.
 * `cross_squad` — components of different squads are named (by name, title, alias or
   hint; keyword matches alone are too loose to call a case cross-squad), or the two most
@@ -143,10 +143,7 @@ class TriageModel:
     ) -> TriageResult:
         confidence = min(max(probs[0], 0.0), 1.0)
         reasons = []
-        if found and (
-            any(m.owner is None for m in found if m.score == found[0].score)
-            or any(m.owner is None and "component hint" in m.strong for m in found)
-        ):
+        if any(m.owner is None and m.strong for m in found):
             reasons.append("unowned")
         if confidence < threshold:
             reasons.append("low_confidence")
@@ -165,7 +162,12 @@ class TriageModel:
                     for s, p in zip(names, probs, strict=True)
                 ],
                 "matched_components": [
-                    {"component": m.component, "owner": m.owner, "evidence": [*m.strong, *m.weak]}
+                    {
+                        "component": m.component,
+                        "owner": m.owner,
+                        "evidence": [*m.strong, *m.weak],
+                        "named": bool(m.strong),
+                    }
                     for m in found
                 ],
                 "spans_squads": spans,
