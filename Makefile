@@ -28,7 +28,7 @@ run: install ## run the whole system: embedded broker, SQLite, demo catalogue, b
 	$(VENV)/bin/python -m scripts.run_local
 
 test: install ## run every test (Postgres tests need TEST_DATABASE_URL)
-	$(VENV)/bin/python -m pytest -n 2 --dist loadgroup
+	$(VENV)/bin/python -m pytest -n 2 --dist loadfile
 
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .
