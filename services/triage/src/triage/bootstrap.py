@@ -22,14 +22,16 @@ from servicekit.consumer import BatchConsumer, ConsumerSettings, make_consumer
 from servicekit.db import GroupCommitter, make_engine
 from servicekit.kafka import ensure_topics, make_producer
 from servicekit.outbox import OutboxRelay
-from triage import metrics, service
+from triage import metrics, service, training
 from triage.adapters.db import OUTBOX, SqlCaseRepository
 from triage.adapters.memory import FakeModelStore
 from triage.adapters.model import DirModelStore
 from triage.config import Settings
 from triage.domain import Accepted, Intake, ModelState
+from triage.errors import TriageError
 from triage.ports import CaseRepository, Classifier, ModelStore
 from triage.service import Outcome, Policy
+from triage.training import RetrainJob, RetrainJobs
 
 log = logging.getLogger(__name__)
 SERVICE = "triage"
@@ -50,6 +52,8 @@ class Container:
     relay: OutboxRelay | None = None
     consumer: BatchConsumer | None = None
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+    jobs: RetrainJobs = field(default_factory=RetrainJobs)
+    _retrain_task: asyncio.Task[None] | None = None
     committer: GroupCommitter[Intake, Outcome] = field(init=False)
     _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
     _consumer_task: asyncio.Task[None] | None = None
@@ -76,9 +80,50 @@ class Container:
         if self.kafka:
             self._tasks.append(asyncio.create_task(self._run_kafka(), name="triage-kafka"))
 
+    async def start_retrain(self) -> RetrainJob:
+        """Start one background retrain; `RetrainRunning` when one runs already."""
+        job = self.jobs.start(self.state.classifier.version)
+        self._retrain_task = asyncio.create_task(self._retrain(job.id), name="triage-retrain")
+        return job
+
+    async def _retrain(self, job_id: str) -> None:
+        """Train in a worker thread, then swap the model in as `POST /v1/model/reload` does."""
+        try:
+            result = await asyncio.to_thread(
+                training.retrain, repo=self.repo, store=self.store, catalogue=self.state.catalogue
+            )
+            async with self.reload_lock:
+                previous = self.state.classifier.version
+                state = await asyncio.to_thread(
+                    service.reload_model, store=self.store, current=self.state
+                )
+                self.state = state
+        except TriageError as exc:
+            log.warning("retrain %s failed: %s: %s", job_id, exc.code, exc.message)
+            self.jobs.finish(job_id, status="failed", error=exc.message, error_code=exc.code)
+            metrics.RETRAINS.labels("failed").inc()
+            return
+        except Exception as exc:
+            log.exception("retrain %s failed", job_id)
+            self.jobs.finish(job_id, status="failed", error=str(exc), error_code="internal")
+            metrics.RETRAINS.labels("failed").inc()
+            return
+        self.jobs.finish(
+            job_id,
+            status="succeeded",
+            previous_version=previous,
+            new_version=state.classifier.version,
+            counts=result.counts,
+            metrics=dict(result.model.metrics),
+        )
+        metrics.RETRAINS.labels("succeeded").inc()
+        log.info("retrain %s: model %s in use (was %s)", job_id, state.classifier.version, previous)
+
     async def stop(self) -> None:
         """Stop consumer, relay, producer and the group committer."""
         self._stopping.set()
+        if self._retrain_task is not None:
+            self._retrain_task.cancel()  # the worker thread finishes on its own; nothing swaps
         if self.consumer is not None:
             self.consumer.stop()
         elif self._consumer_task is not None:

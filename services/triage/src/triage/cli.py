@@ -39,7 +39,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 #: Modules that register more commands on `app` (imported by `main()` when present).
-COMMAND_MODULES = ("triage.cli_serve", "triage.cli_db")
+COMMAND_MODULES = ("triage.cli_serve", "triage.cli_db", "triage.cli_retrain")
 EXIT_USAGE = 2
 PREDICT_BATCH = 2000
 

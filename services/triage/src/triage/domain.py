@@ -10,7 +10,7 @@ import binascii
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from contracts import CaseSource, CaseSubmission, CloudEvent, Decision, Priority
@@ -92,12 +92,63 @@ class OutboundEvent:
 
 @dataclass(frozen=True, slots=True)
 class Label:
-    """A training label: the squad a case truly belongs to."""
+    """A training label: the squad a case truly belongs to (and, for corrections, who said so).
+
+    `from_squad`, `predicted_squad` and `by` come from the reassignment event; labels stored
+    before they were recorded have None there.
+    """
 
     case_id: UUID
     squad: str
     source: str
     created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
+    from_squad: str | None = None
+    predicted_squad: str | None = None
+    by: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Correction:
+    """A stored label with its row id and its case's text (None when triage lacks the case).
+
+    `case_squad` is the squad triage predicted for the case when it was received.
+    """
+
+    id: int
+    label: Label
+    title: str | None = None
+    description: str | None = None
+    case_squad: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LabelFilter:
+    """Filters of `GET /v1/labels`: the new squad, and labels created at or after `since`."""
+
+    squad: str | None = None
+    since: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Example:
+    """One training example: a case's text and the squad that owns it."""
+
+    title: str
+    description: str
+    squad: str
+
+
+@dataclass(frozen=True, slots=True)
+class TrainedModel:
+    """A model trained and saved by a `ModelStore` (not yet in use by the service).
+
+    `report` is the classifier's own evaluation object (for printing); `metrics` its summary.
+    """
+
+    version: str
+    metrics: dict[str, Any]
+    path: str
+    report: Any = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,3 +197,22 @@ def decode_cursor(cursor: str) -> UUID:
         return UUID(bytes=raw)
     except (ValueError, binascii.Error) as exc:
         raise InvalidCursor(f"invalid cursor {cursor!r}") from exc
+
+
+_LABEL_CURSOR = "label:"
+
+
+def encode_label_cursor(label_id: int) -> str:
+    """An opaque cursor pointing after label row `label_id` (newest first)."""
+    return base64.urlsafe_b64encode(f"{_LABEL_CURSOR}{label_id}".encode()).decode().rstrip("=")
+
+
+def decode_label_cursor(cursor: str) -> int:
+    """The label row id inside a cursor; `InvalidCursor` when it is not one of ours."""
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        if raw.startswith(_LABEL_CURSOR):
+            return int(raw.removeprefix(_LABEL_CURSOR))
+    except (ValueError, binascii.Error, UnicodeDecodeError):
+        pass
+    raise InvalidCursor(f"invalid cursor {cursor!r}")

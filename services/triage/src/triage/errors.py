@@ -5,7 +5,10 @@ TriageError
 ├── IdempotencyConflict     idempotency_conflict   (HTTP 409)
 ├── ModelRefused            model_refused          (HTTP 409; the old model stays)
 ├── CatalogueInvalid        catalogue_invalid      (HTTP 422; the old catalogue stays)
-└── InvalidCursor           invalid_cursor         (HTTP 400)
+├── InvalidCursor           invalid_cursor         (HTTP 400)
+├── RetrainRunning          retrain_running        (HTTP 409; one retrain at a time)
+├── RetrainJobNotFound      retrain_job_not_found  (HTTP 404)
+└── TrainingFailed          training_failed        (a retrain job ends `failed` with it)
 """
 
 from __future__ import annotations
@@ -57,3 +60,29 @@ class InvalidCursor(TriageError):
     """A pagination cursor that this service did not issue."""
 
     code = "invalid_cursor"
+
+
+class RetrainRunning(TriageError):
+    """A retrain was requested while another one runs; `job_id` names the running one."""
+
+    code = "retrain_running"
+
+    def __init__(self, message: str, *, job_id: str) -> None:
+        super().__init__(message)
+        self.job_id = job_id
+
+
+class RetrainJobNotFound(TriageError):
+    """No retrain job has this id (ids are forgotten when the process restarts)."""
+
+    code = "retrain_job_not_found"
+
+
+class TrainingFailed(TriageError):
+    """Training could not produce a model; `reason` is the classifier's code."""
+
+    code = "training_failed"
+
+    def __init__(self, message: str, *, reason: str = "training_failed") -> None:
+        super().__init__(message)
+        self.reason = reason

@@ -13,3 +13,7 @@ CONFIDENCE = Histogram(
 DUPLICATES = Counter(
     "triage_duplicates_total", "Cases skipped or replayed as duplicates", ["reason"]
 )
+LABELS = Counter("triage_labels_total", "Correction labels recorded from reassignments")
+RETRAINS = Counter(
+    "triage_model_retrains_total", "Model retrains by outcome (succeeded, failed)", ["outcome"]
+)

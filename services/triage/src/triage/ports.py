@@ -14,7 +14,16 @@ from uuid import UUID
 from contracts import CaseSubmission, TriageResult
 from contracts.cases import Case
 from contracts.catalogue import Catalogue
-from triage.domain import CaseFilter, CaseRecord, Label, OutboundEvent
+from triage.domain import (
+    CaseFilter,
+    CaseRecord,
+    Correction,
+    Example,
+    Label,
+    LabelFilter,
+    OutboundEvent,
+    TrainedModel,
+)
 
 
 class Classifier(Protocol):
@@ -60,6 +69,23 @@ class ModelStore(Protocol):
 
     def train(self, catalogue: Catalogue) -> None:
         """Train a model (from history, or the catalogue alone) and save it."""
+        ...
+
+    def history(self) -> list[Example]:
+        """The configured history CSV's rows (none when there is no history).
+
+        Raises `TrainingFailed` when the file cannot be read.
+        """
+        ...
+
+    def retrain(
+        self, examples: Sequence[Example], catalogue: Catalogue, *, progress: bool = False
+    ) -> TrainedModel:
+        """Train on `examples`, keep the model as a new version and make it the saved one.
+
+        The service keeps using its loaded model until it loads the saved one again.
+        Raises `TrainingFailed`.
+        """
         ...
 
 
@@ -109,6 +135,12 @@ class CaseRepository(Protocol):
 
     def labels(self) -> list[Label]:
         """Every training label."""
+        ...
+
+    def corrections(
+        self, flt: LabelFilter | None = None, *, limit: int | None = None, before: int | None = None
+    ) -> list[Correction]:
+        """Labels with their cases' text, newest first (by row id), with ids below `before`."""
         ...
 
     def ping(self) -> None:

@@ -153,6 +153,9 @@ def record_corrections(items: Sequence[tuple[str, CaseReassigned]], *, repo: Cas
                     squad=ev.to_squad,
                     source="correction",
                     created_at=ev.reassigned_at,
+                    from_squad=ev.from_squad,
+                    predicted_squad=ev.predicted_squad,
+                    by=ev.by,
                 )
             )
         tx.add_labels(labels, ids)

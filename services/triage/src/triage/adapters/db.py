@@ -1,5 +1,8 @@
 """SQL persistence (SQLModel tables, Core inserts): cases, processed event ids, labels, outbox.
 
+Labels are read back joined with their cases' text (`corrections`): that is the training data
+of a retrain and the body of `GET /v1/labels`.
+
 Every table is prefixed `triage_`: the router keeps its own tables, possibly in the same
 database. The schema is created by the Alembic migrations in `triage.migrations`.
 """
@@ -36,7 +39,7 @@ from sqlmodel import Field, SQLModel
 from contracts import CaseSubmission, TriageResult
 from contracts.cases import Case
 from servicekit.outbox import outbox_rows, outbox_table
-from triage.domain import CaseFilter, CaseRecord, Label, OutboundEvent
+from triage.domain import CaseFilter, CaseRecord, Correction, Label, LabelFilter, OutboundEvent
 
 
 def _tz(value: datetime) -> datetime:
@@ -87,7 +90,10 @@ class LabelRow(SQLModel, table=True):
     """A training label: the squad a case belongs to, and where that came from."""
 
     __tablename__ = "triage_labels"
-    __table_args__ = (Index("ix_triage_labels_case_id", "case_id"),)
+    __table_args__ = (
+        Index("ix_triage_labels_case_id", "case_id"),
+        Index("ix_triage_labels_squad_id", "squad", "id"),
+    )
 
     id: int | None = Field(
         default=None,
@@ -99,6 +105,9 @@ class LabelRow(SQLModel, table=True):
     squad: str = Field(sa_column=Column(String(200), nullable=False))
     source: str = Field(sa_column=Column(String(32), nullable=False))
     created_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False))
+    from_squad: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    predicted_squad: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    author: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
 
 
 OUTBOX: Table = (
@@ -148,6 +157,18 @@ def _case(row: Any) -> Case:
     )
 
 
+def _label(row: Any) -> Label:
+    return Label(
+        row.case_id,
+        row.squad,
+        row.source,
+        _tz(row.created_at),
+        from_squad=row.from_squad,
+        predicted_squad=row.predicted_squad,
+        by=row.author,
+    )
+
+
 def _record(row: Any) -> CaseRecord:
     return CaseRecord(_case(row), row.request_hash, row.idempotency_key)
 
@@ -193,6 +214,9 @@ class _SqlTransaction:
                         "squad": lb.squad,
                         "source": lb.source,
                         "created_at": lb.created_at.astimezone(UTC),
+                        "from_squad": lb.from_squad,
+                        "predicted_squad": lb.predicted_squad,
+                        "author": lb.by,
                     }
                     for lb in labels
                 ],
@@ -250,7 +274,41 @@ class SqlCaseRepository:
         """Every training label, oldest first."""
         with self.engine.connect() as conn:
             rows = conn.execute(select(LABELS).order_by(LABELS.c.id)).all()
-        return [Label(r.case_id, r.squad, r.source, _tz(r.created_at)) for r in rows]
+        return [_label(r) for r in rows]
+
+    def corrections(
+        self, flt: LabelFilter | None = None, *, limit: int | None = None, before: int | None = None
+    ) -> list[Correction]:
+        """Labels joined with their cases' text (outer join), newest first."""
+        lb, c = LABELS.c, CASES.c
+        stmt = (
+            select(LABELS, c.submission, c.squad.label("case_squad"))
+            .select_from(LABELS.outerjoin(CASES, c.id == lb.case_id))
+            .order_by(lb.id.desc())
+        )
+        if limit is not None:
+            stmt = stmt.limit(limit)
+        if before is not None:
+            stmt = stmt.where(lb.id < before)
+        if flt is not None and flt.squad is not None:
+            stmt = stmt.where(lb.squad == flt.squad)
+        if flt is not None and flt.since is not None:
+            stmt = stmt.where(lb.created_at >= flt.since.astimezone(UTC))
+        with self.engine.connect() as conn:
+            rows = conn.execute(stmt).all()
+        out = []
+        for r in rows:
+            sub = r.submission or {}
+            out.append(
+                Correction(
+                    id=r.id,
+                    label=_label(r),
+                    title=sub.get("title") if r.submission is not None else None,
+                    description=sub.get("description") if r.submission is not None else None,
+                    case_squad=r.case_squad,
+                )
+            )
+        return out
 
     def pending_events(self) -> int:
         """Rows waiting in the outbox."""

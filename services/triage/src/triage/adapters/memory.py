@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import copy
 import re
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -12,8 +14,17 @@ from uuid import UUID
 from contracts import Candidate, CaseSubmission, Decision, MatchedComponent, TriageResult
 from contracts.cases import Case
 from contracts.catalogue import Catalogue
-from triage.domain import CaseFilter, CaseRecord, Label, OutboundEvent
-from triage.errors import ModelRefused
+from triage.domain import (
+    CaseFilter,
+    CaseRecord,
+    Correction,
+    Example,
+    Label,
+    LabelFilter,
+    OutboundEvent,
+    TrainedModel,
+)
+from triage.errors import ModelRefused, TrainingFailed
 
 
 class KeywordClassifier:
@@ -77,11 +88,19 @@ class FakeModelStore:
         *,
         saved: bool = True,
         refuse: str | None = None,
+        history_rows: Sequence[Example] = (),
+        gate: threading.Event | None = None,
+        fail_training: str | None = None,
     ) -> None:
         self.factory = factory
         self.saved = saved
         self.refuse = refuse
         self.trained = 0
+        self.history_rows = list(history_rows)
+        self.gate = gate
+        self.fail_training = fail_training
+        self.version: str | None = None
+        self.retrained: list[list[Example]] = []
 
     def exists(self) -> bool:
         """Whether a model was 'saved'."""
@@ -91,12 +110,35 @@ class FakeModelStore:
         """A new classifier, or `ModelRefused` when `refuse` is set."""
         if self.refuse:
             raise ModelRefused(f"model refused: {self.refuse}", reason=self.refuse)
-        return self.factory(catalogue)
+        clf = self.factory(catalogue)
+        if self.version is not None:  # a retrained 'model': same behaviour, new version
+            clf = copy.copy(clf)
+            clf.version = self.version
+        return clf
 
     def train(self, catalogue: Catalogue) -> None:
         """Pretend to train and save."""
         self.trained += 1
         self.saved = True
+
+    def history(self) -> list[Example]:
+        """The rows given as `history_rows`."""
+        return list(self.history_rows)
+
+    def retrain(
+        self, examples: Sequence[Example], catalogue: Catalogue, *, progress: bool = False
+    ) -> TrainedModel:
+        """Record the examples; wait for `gate` if set; fail with `fail_training` if set."""
+        if self.gate is not None and not self.gate.wait(timeout=30):
+            raise TrainingFailed("the test never opened the gate")
+        if self.fail_training:
+            raise TrainingFailed(f"training failed: {self.fail_training}", reason="fake")
+        self.retrained.append(list(examples))
+        self.version = f"retrained-{len(self.retrained)}"
+        self.saved = True
+        return TrainedModel(
+            self.version, {"n": len(examples)}, f"versions/{self.version}", report=None
+        )
 
 
 class _MemoryTransaction:
@@ -198,6 +240,35 @@ class MemoryCaseRepository:
     def labels(self) -> list[Label]:
         """Every label."""
         return list(self.label_rows)
+
+    def corrections(
+        self, flt: LabelFilter | None = None, *, limit: int | None = None, before: int | None = None
+    ) -> list[Correction]:
+        """Labels (row id = position + 1) with their cases' text, newest first."""
+        flt = flt or LabelFilter()
+        out = []
+        for n in range(len(self.label_rows), 0, -1):
+            lb = self.label_rows[n - 1]
+            if before is not None and n >= before:
+                continue
+            if flt.squad is not None and lb.squad != flt.squad:
+                continue
+            if flt.since is not None and lb.created_at < flt.since:
+                continue
+            rec = self.records.get(lb.case_id)
+            sub = rec.case.submission if rec else None
+            out.append(
+                Correction(
+                    id=n,
+                    label=lb,
+                    title=sub.title if sub else None,
+                    description=sub.description if sub else None,
+                    case_squad=rec.case.triage.squad if rec else None,
+                )
+            )
+            if limit is not None and len(out) == limit:
+                break
+        return out
 
     def ping(self) -> None:
         """Raise `fail` if set."""

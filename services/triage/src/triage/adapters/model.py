@@ -2,11 +2,31 @@
 
 Only this module imports `triage.classifier` (lazily, so the service starts its tests
 without it); it adapts `TriageModel` to the `Classifier` port.
+
+Layout of `MODEL_DIR`::
+
+    MODEL_DIR/
+      manifest.json, model.joblib     the model in force: what the service loads at start and
+                                      on `POST /v1/model/reload`, and what
+                                      `load_model(MODEL_DIR)` / `triage predict --model` read
+      versions/<version>/             every model a retrain produced, each a full artifact
+        manifest.json, model.joblib   (the model a retrain replaced is archived here first)
+
+The top level stays a plain artifact directory, so everything written before versions
+existed (first start, `triage train --out MODEL_DIR`) keeps working unchanged. A retrain
+writes `versions/<version>/` completely, then installs it at the top level file by file with
+`os.replace`: model file first, manifest last. A reader in between sees a model whose hash
+the manifest does not match and is refused (`hash_mismatch`) - it keeps its old model; the
+service itself only loads after the install, under its reload lock. To roll back, copy a
+`versions/<version>/` folder's two files to the top level and `POST /v1/model/reload`.
+Versions are never deleted automatically.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import shutil
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -14,7 +34,10 @@ from typing import Any
 
 from contracts import CaseSubmission, TriageResult
 from contracts.catalogue import Catalogue
-from triage.errors import ModelRefused
+from triage.domain import Example, TrainedModel
+from triage.errors import ModelRefused, TrainingFailed
+
+VERSIONS = "versions"
 
 log = logging.getLogger(__name__)
 
@@ -84,3 +107,82 @@ class DirModelStore:
         self.model_dir.mkdir(parents=True, exist_ok=True)
         save_model(model, self.model_dir)
         log.info("trained model %s into %s", model.version, self.model_dir)
+
+    def history(self) -> list[Example]:
+        """Rows of the history CSV (`history_path`), or none without one."""
+        from triage.classifier import ClassifierError, read_history_csv
+
+        if self.history_path is None:
+            return []
+        try:
+            rows = read_history_csv(self.history_path)
+        except ClassifierError as exc:
+            raise TrainingFailed(str(exc), reason=exc.code) from exc
+        return [Example(r.title, r.description, r.squad) for r in rows]
+
+    def retrain(
+        self, examples: Sequence[Example], catalogue: Catalogue, *, progress: bool = False
+    ) -> TrainedModel:
+        """Train on `examples`, save to `versions/<version>/` and install it at the top level."""
+        from triage.classifier import (
+            ClassifierError,
+            LabelledCase,
+            load_model,
+            save_model,
+            train_model,
+        )
+
+        cases = [LabelledCase(e.title, e.description, e.squad) for e in examples]
+        try:
+            model, report = train_model(cases, catalogue, progress=progress)
+        except ClassifierError as exc:
+            raise TrainingFailed(str(exc), reason=exc.code) from exc
+        self._archive_current()
+        target = self._free_version_dir(str(model.version))
+        save_model(model, target)
+        try:
+            load_model(target, catalogue)  # never install what would be refused
+        except ClassifierError as exc:
+            raise TrainingFailed(f"the new model was refused: {exc}", reason=exc.code) from exc
+        self._install(target)
+        log.info("retrained model %s into %s", model.version, target)
+        return TrainedModel(str(model.version), dict(model.metrics), str(target), report)
+
+    def _archive_current(self) -> None:
+        """Copy the model in force into `versions/` when it is not there yet."""
+        from triage.classifier import ModelLoadError, read_manifest
+
+        try:
+            manifest = read_manifest(self.model_dir)
+        except ModelLoadError:
+            return
+        dest = self.model_dir / VERSIONS / _safe(str(manifest["version"]))
+        model_file = str(manifest.get("model_file", "model.joblib"))
+        if dest.exists() or not (self.model_dir / model_file).is_file():
+            return
+        tmp = dest.with_name(f".{dest.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        for name in (model_file, "manifest.json"):
+            shutil.copy2(self.model_dir / name, tmp / name)
+        os.replace(tmp, dest)
+
+    def _free_version_dir(self, version: str) -> Path:
+        base = self.model_dir / VERSIONS / _safe(version)
+        target, n = base, 1
+        while target.exists():
+            n += 1
+            target = base.with_name(f"{base.name}-{n}")
+        return target
+
+    def _install(self, source: Path) -> None:
+        """Make the artifact in `source` the top-level one (model file first, manifest last)."""
+        for name in ("model.joblib", "manifest.json"):
+            tmp = self.model_dir / f".{name}.install"
+            shutil.copy2(source / name, tmp)
+            os.replace(tmp, self.model_dir / name)
+
+
+def _safe(version: str) -> str:
+    """A version id as a single path component."""
+    return "".join(ch if ch.isalnum() or ch in "-_." else "_" for ch in version).lstrip(".") or "_"

@@ -20,7 +20,7 @@ from contracts.events import CaseReassigned
 from contracts.topics import CASE_REASSIGNED, CASE_RECEIVED
 from contracts.wire import WireError, decode, parse_data
 from servicekit.consumer import BatchHandler, ConsumerRecord, Rejected
-from triage import service
+from triage import metrics, service
 from triage.domain import Accepted, Intake
 
 if TYPE_CHECKING:
@@ -60,6 +60,7 @@ def make_handler(container: Container) -> BatchHandler:
             added = await asyncio.to_thread(
                 service.record_corrections, corrections, repo=container.repo
             )
+            metrics.LABELS.inc(added)
             log.info("recorded %d correction label(s)", added)
         return rejected
 

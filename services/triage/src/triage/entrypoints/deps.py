@@ -15,6 +15,8 @@ from triage.errors import (
     IdempotencyConflict,
     InvalidCursor,
     ModelRefused,
+    RetrainJobNotFound,
+    RetrainRunning,
     TriageError,
 )
 
@@ -56,4 +58,14 @@ def raise_problem(exc: TriageError) -> NoReturn:
             ) from exc
         case InvalidCursor():
             raise ProblemError(400, exc.code, "Invalid cursor", exc.message) from exc
+        case RetrainRunning():
+            raise ProblemError(
+                409,
+                exc.code,
+                "A retrain is already running",
+                exc.message,
+                headers={"Location": f"/v1/model/retrain/{exc.job_id}"},
+            ) from exc
+        case RetrainJobNotFound():
+            raise ProblemError(404, exc.code, "Retrain job not found", exc.message) from exc
     raise ProblemError(500, exc.code, "Triage error", exc.message) from exc

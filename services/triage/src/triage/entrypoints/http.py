@@ -24,7 +24,7 @@ from servicekit.http import (
 from triage import service
 from triage.bootstrap import Container
 from triage.domain import ModelState
-from triage.entrypoints import http_cases
+from triage.entrypoints import http_cases, http_training
 from triage.entrypoints.deps import ContainerDep, raise_problem
 from triage.entrypoints.schemas import (
     CatalogueInfo,
@@ -220,7 +220,10 @@ def create_app(container: Container) -> FastAPI:
         default_response_class=JSONResponse,
         openapi_tags=[
             {"name": "cases", "description": "Submit, read and list cases; dry-run predict"},
-            {"name": "model", "description": "The model in use and its reload"},
+            {
+                "name": "model",
+                "description": "The model in use, its reload, retraining and the corrections",
+            },
             {"name": "catalogue", "description": "The service catalogue and its reload"},
             {"name": "ops", "description": "Health and readiness"},
         ],
@@ -233,7 +236,8 @@ def create_app(container: Container) -> FastAPI:
         max_bytes=max_bytes,
         larger={"/v1/predict": max_bytes * PREDICT_BODY_FACTOR},
     )
-    for r in (http_cases.router, model_router, catalogue_router, ops_router):
+    routers = (http_cases.router, model_router, http_training.router, catalogue_router, ops_router)
+    for r in routers:
         app.include_router(r)
     instrument(app)
     return app

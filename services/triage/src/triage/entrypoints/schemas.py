@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -103,3 +104,58 @@ class Health(BaseModel):
 
     status: str = "ok"
     checks: dict[str, str] = Field(default_factory=dict)
+
+
+class TrainingCountsView(BaseModel):
+    """What went into a retrain's training set."""
+
+    history_rows: int = Field(description="Rows read from the history CSV (`HISTORY_PATH`).")
+    history_used: int = Field(description="History rows trained on.")
+    history_overridden: int = Field(description="History rows replaced by a correction.")
+    history_skipped: int = Field(description="History rows without text or with unknown squads.")
+    labels: int = Field(description="Correction labels stored.")
+    corrections_used: int = Field(description="Corrected cases trained on (latest label each).")
+    superseded: int = Field(description="Labels replaced by a later label of the same case.")
+    skipped_unknown_squad: int = Field(
+        description="Corrected cases whose squad is no longer an owning squad of the catalogue."
+    )
+    skipped_missing_case: int = Field(description="Labels of cases triage does not have.")
+
+
+class RetrainJobView(BaseModel):
+    """A retrain job: running, succeeded (new model in use) or failed (old model stays)."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    id: str
+    status: Literal["running", "succeeded", "failed"]
+    started_at: datetime
+    finished_at: datetime | None
+    previous_version: str = Field(description="The model in use when the new one was swapped in.")
+    new_version: str | None
+    counts: TrainingCountsView | None
+    metrics: dict[str, Any] = Field(description="Held-out evaluation of the new model.")
+    error: str | None
+    error_code: str | None
+
+
+class LabelView(BaseModel):
+    """A correction: a triage lead moved a case to another squad."""
+
+    case_id: UUID
+    title: str | None = Field(description="The case title (null if triage lacks the case).")
+    from_squad: str | None = Field(description="The squad the case was assigned to before.")
+    predicted_squad: str | None = Field(description="What triage had predicted.")
+    squad: str = Field(description="The squad the case was moved to: the training label.")
+    by: str | None
+    at: datetime
+    source: str
+
+
+class LabelPage(BaseModel):
+    """A page of corrections, newest first."""
+
+    items: list[LabelView]
+    next_cursor: str | None = Field(
+        description="Pass as `cursor` to get the next page; null on the last page."
+    )

@@ -1,0 +1,144 @@
+"""HTTP routes of the `model` tag that close the feedback loop: retrain jobs and the labels.
+
+`POST /v1/model/retrain` starts one background retrain (a worker thread) and answers 202
+with the job; `GET /v1/model/retrain/{job_id}` reports it. Jobs live in the process's memory:
+a restart forgets them. `GET /v1/labels` pages through the corrections, newest first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import asdict
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response
+
+from servicekit.http import PROBLEM_RESPONSES
+from triage import training
+from triage.domain import LabelFilter
+from triage.entrypoints.deps import ContainerDep, raise_problem
+from triage.entrypoints.schemas import LabelPage, LabelView, RetrainJobView, TrainingCountsView
+from triage.errors import TriageError
+from triage.training import RetrainJob
+
+router = APIRouter(tags=["model"])
+
+
+def _job_view(job: RetrainJob) -> RetrainJobView:
+    return RetrainJobView(
+        id=job.id,
+        status=job.status,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        previous_version=job.previous_version,
+        new_version=job.new_version,
+        counts=TrainingCountsView(**asdict(job.counts)) if job.counts else None,
+        metrics=dict(job.metrics),
+        error=job.error,
+        error_code=job.error_code,
+    )
+
+
+@router.post(
+    "/v1/model/retrain",
+    status_code=202,
+    response_model=RetrainJobView,
+    summary="Retrain the model from history and corrections",
+    description=(
+        "Starts one background retrain on the history CSV (`HISTORY_PATH`) plus every "
+        "correction stored as a label (the latest label of each case wins and overrides "
+        "history rows with the same text; squads no longer in the catalogue are skipped). "
+        "The new model is kept under `MODEL_DIR/versions/<version>/`, installed in "
+        "`MODEL_DIR` and swapped in like `POST /v1/model/reload`. Answers 202 with the job "
+        "and its `Location`; 409 `retrain_running` while another retrain runs."
+    ),
+    responses={
+        **PROBLEM_RESPONSES,
+        202: {
+            "description": "The retrain job, running",
+            "headers": {
+                "Location": {"description": "URL of the job", "schema": {"type": "string"}}
+            },
+        },
+    },
+)
+async def start_retrain(response: Response, container: ContainerDep) -> RetrainJobView:
+    """Translate POST /v1/model/retrain."""
+    try:
+        job = await container.start_retrain()
+    except TriageError as exc:
+        raise_problem(exc)
+    response.headers["Location"] = f"/v1/model/retrain/{job.id}"
+    return _job_view(job)
+
+
+@router.get(
+    "/v1/model/retrain/{job_id}",
+    response_model=RetrainJobView,
+    summary="A retrain job",
+    description=(
+        "Status (`running`, `succeeded`, `failed`), the training-set counts, the held-out "
+        "metrics of the new model, and the previous and new model versions. Jobs are kept in "
+        "memory: after a restart their ids are unknown (404)."
+    ),
+    responses=PROBLEM_RESPONSES,
+)
+async def get_retrain(job_id: str, container: ContainerDep) -> RetrainJobView:
+    """Translate GET /v1/model/retrain/{job_id}."""
+    try:
+        return _job_view(container.jobs.get(job_id))
+    except TriageError as exc:
+        raise_problem(exc)
+
+
+@router.get(
+    "/v1/labels",
+    response_model=LabelPage,
+    summary="List corrections (training labels)",
+    description=(
+        "Labels newest first with the case title, the squad it was moved from, what triage "
+        "predicted, the new squad, who moved it and when. Filter by the new `squad` and "
+        '`since`; pages are linked by an opaque cursor (`next_cursor`, `Link: rel="next"`).'
+    ),
+    responses=PROBLEM_RESPONSES,
+)
+async def list_labels(
+    request: Request,
+    response: Response,
+    container: ContainerDep,
+    squad: Annotated[str | None, Query(max_length=200, description="The new squad")] = None,
+    since: Annotated[datetime | None, Query(description="Inclusive, ISO 8601")] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: Annotated[str | None, Query(max_length=64)] = None,
+) -> LabelPage:
+    """Translate GET /v1/labels."""
+    try:
+        page = await asyncio.to_thread(
+            training.list_labels,
+            LabelFilter(squad, since),
+            repo=container.repo,
+            limit=limit,
+            cursor=cursor,
+        )
+    except TriageError as exc:
+        raise_problem(exc)
+    if page.next_cursor:
+        url = request.url.include_query_params(cursor=page.next_cursor)
+        response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+    return LabelPage(
+        items=[
+            LabelView(
+                case_id=c.label.case_id,
+                title=c.title,
+                from_squad=c.label.from_squad,
+                predicted_squad=c.label.predicted_squad or c.case_squad,
+                squad=c.label.squad,
+                by=c.label.by,
+                at=c.label.created_at,
+                source=c.label.source,
+            )
+            for c in page.items
+        ],
+        next_cursor=page.next_cursor,
+    )
