@@ -32,7 +32,12 @@ DEMO_CATALOGUE = ROOT / "demo" / "catalogue"
 DEMO_HISTORY = ROOT / "demo" / "history.csv"
 
 
+def _terminate(signum: int, _frame: object) -> None:
+    raise KeyboardInterrupt  # stop everything we started, as Ctrl-C does
+
+
 def main() -> int:
+    signal.signal(signal.SIGTERM, _terminate)
     state = Path(os.environ.get("STATE_DIR", ROOT / ".state")).resolve()
     state.mkdir(parents=True, exist_ok=True)
     catalogue = Path(os.environ.get("CATALOGUE_PATH", DEMO_CATALOGUE)).resolve()
@@ -42,7 +47,10 @@ def main() -> int:
         history = DEMO_HISTORY
     triage_port = int(os.environ.get("TRIAGE_PORT", "8000"))
     router_port = int(os.environ.get("ROUTER_PORT", "8001"))
-    for name, port in (("triage", triage_port), ("router", router_port), ("sink", 8025)):
+    ports = [("triage", triage_port), ("router", router_port), ("sink", 8025), ("smtp", 2525)]
+    if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
+        ports.append(("broker", 9092))
+    for name, port in ports:
         if port_open("127.0.0.1", port):
             print(f"port {port} ({name}) is already in use; stop what runs there first.")
             return 1
