@@ -1,0 +1,172 @@
+"""The retrain and labels API over fakes: 202/409/404, job status, swap, labels pages."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+import httpx
+import pytest
+from prometheus_client import REGISTRY
+
+from triage.adapters.memory import FakeModelStore, KeywordClassifier, MemoryCaseRepository
+from triage.bootstrap import Container, build_container
+from triage.config import Settings
+from triage.domain import Example, Label
+from triage.entrypoints.http import create_app
+
+PROBLEM = "application/problem+json"
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def store() -> FakeModelStore:
+    """A fake store whose retrain waits for the test to open its gate."""
+    return FakeModelStore(
+        KeywordClassifier,
+        gate=threading.Event(),
+        history_rows=[Example("Card declined", "twice", "payments")],
+    )
+
+
+@pytest.fixture
+async def api(
+    settings: Settings, repo: MemoryCaseRepository, store: FakeModelStore
+) -> AsyncIterator[tuple[Container, httpx.AsyncClient]]:
+    container = build_container(settings, store=store, repo=repo, kafka=False)
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=create_app(container)), base_url="http://triage"
+    ) as http:
+        yield container, http
+    if store.gate is not None:
+        store.gate.set()
+    await container.stop()
+
+
+async def settle(http: httpx.AsyncClient, location: str) -> dict:
+    """Poll a job until it is no longer running (gives up after 10 s and returns it)."""
+    deadline = time.monotonic() + 10
+    job = (await http.get(location)).json()
+    while job["status"] == "running" and time.monotonic() < deadline:
+        await asyncio.sleep(0.01)
+        job = (await http.get(location)).json()
+    return job
+
+
+def retrains(outcome: str) -> float:
+    return REGISTRY.get_sample_value("triage_model_retrains_total", {"outcome": outcome}) or 0.0
+
+
+async def test_retrain_is_accepted_runs_alone_and_swaps_the_model(api, store, repo) -> None:
+    container, http = api
+    repo.label_rows.append(Label(uuid4(), "payments", "correction", T0))  # case unknown
+    succeeded = retrains("succeeded")
+    resp = await http.post("/v1/model/retrain")
+    assert resp.status_code == 202, resp.text
+    job = resp.json()
+    location = resp.headers["location"]
+    assert location == f"/v1/model/retrain/{job['id']}"
+    assert job["status"] == "running" and job["previous_version"] == "keyword-1"
+    assert job["new_version"] is None and job["finished_at"] is None
+
+    again = await http.post("/v1/model/retrain")
+    assert again.status_code == 409
+    assert again.headers["content-type"].startswith(PROBLEM)
+    assert again.json()["code"] == "retrain_running"
+    assert again.headers["location"] == location
+    assert (await http.get(location)).json()["status"] == "running"
+    # the API keeps serving while training runs
+    assert (await http.get("/v1/model")).json()["version"] == "keyword-1"
+
+    store.gate.set()
+    job = await settle(http, location)
+    assert job["status"] == "succeeded", job
+    assert job["previous_version"] == "keyword-1" and job["new_version"] == "retrained-1"
+    assert job["counts"]["history_rows"] == 1 and job["counts"]["labels"] == 1
+    assert job["counts"]["skipped_missing_case"] == 1 and job["counts"]["corrections_used"] == 0
+    assert job["metrics"] == {"n": 1}
+    assert store.retrained == [[Example("Card declined", "twice", "payments")]]
+    assert (await http.get("/v1/model")).json()["version"] == "retrained-1"
+    assert container.state.classifier.version == "retrained-1"
+    assert retrains("succeeded") == succeeded + 1
+    assert (await http.post("/v1/model/retrain")).status_code == 202  # free again
+
+
+async def test_unknown_job_is_404(api) -> None:
+    _, http = api
+    resp = await http.get(f"/v1/model/retrain/{uuid4()}")
+    assert resp.status_code == 404
+    assert resp.json()["code"] == "retrain_job_not_found"
+
+
+async def test_failed_training_keeps_the_model(api, store) -> None:
+    container, http = api
+    store.fail_training = "boom"
+    store.gate.set()
+    failed = retrains("failed")
+    resp = await http.post("/v1/model/retrain")
+    job = await settle(http, resp.headers["location"])
+    assert job["status"] == "failed" and job["error_code"] == "training_failed"
+    assert "boom" in job["error"] and job["new_version"] is None
+    assert container.state.classifier.version == "keyword-1"
+    assert retrains("failed") == failed + 1
+
+
+async def test_refused_swap_fails_the_job_and_keeps_the_model(api, store) -> None:
+    container, http = api
+    store.refuse = "unknown_squads"  # training works, loading the result does not
+    store.gate.set()
+    job = await settle(http, (await http.post("/v1/model/retrain")).headers["location"])
+    assert job["status"] == "failed" and job["error_code"] == "model_refused"
+    assert container.state.classifier.version == "keyword-1"
+
+
+async def test_labels_are_paged_newest_first_with_case_text(api, repo, make_case) -> None:
+    _, http = api
+    case = (await http.post("/v1/cases", json=make_case().model_dump(mode="json"))).json()
+    for i in range(5):
+        repo.label_rows.append(
+            Label(
+                uuid4() if i else UUID(case["id"]),
+                "payments",
+                "correction",
+                T0 + timedelta(minutes=i),
+                from_squad="checkout",
+                by=f"lead{i}",
+            )
+        )
+    first = await http.get("/v1/labels", params={"limit": 2})
+    assert first.status_code == 200
+    body = first.json()
+    assert [x["by"] for x in body["items"]] == ["lead4", "lead3"]
+    assert first.headers["link"].endswith('rel="next"')
+    rest: list[dict] = []
+    cursor = body["next_cursor"]
+    while cursor:
+        page = (await http.get("/v1/labels", params={"limit": 2, "cursor": cursor})).json()
+        rest.extend(page["items"])
+        cursor = page["next_cursor"]
+    assert [x["by"] for x in rest] == ["lead2", "lead1", "lead0"]
+    oldest = rest[-1]
+    assert oldest["title"] == case["submission"]["title"]
+    # no predicted squad in the label: the case's own prediction is shown
+    assert oldest["predicted_squad"] == case["triage"]["squad"] == "checkout"
+    assert oldest["from_squad"] == "checkout" and oldest["squad"] == "payments"
+    assert rest[0]["title"] is None  # a case triage does not have
+    bad = await http.get("/v1/labels", params={"cursor": "zzz"})
+    assert bad.status_code == 400 and bad.json()["code"] == "invalid_cursor"
+
+
+def test_the_openapi_document_lists_the_new_routes_under_model(container: Container) -> None:
+    doc = create_app(container).openapi()
+    for path, method in (
+        ("/v1/model/retrain", "post"),
+        ("/v1/model/retrain/{job_id}", "get"),
+        ("/v1/labels", "get"),
+    ):
+        assert doc["paths"][path][method]["tags"] == ["model"]
+    assert "202" in doc["paths"]["/v1/model/retrain"]["post"]["responses"]

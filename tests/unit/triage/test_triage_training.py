@@ -1,0 +1,181 @@
+"""Training-set assembly, the labels page and the retrain job registry (pure, in memory)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from uuid import UUID, uuid4
+
+import pytest
+
+from contracts.catalogue import Catalogue
+from triage import service, training
+from triage.adapters.memory import FakeModelStore, KeywordClassifier, MemoryCaseRepository
+from triage.domain import (
+    Correction,
+    Example,
+    Intake,
+    Label,
+    LabelFilter,
+    ModelState,
+    encode_cursor,
+)
+from triage.errors import InvalidCursor, RetrainJobNotFound, RetrainRunning
+
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+def corr(
+    row: int,
+    case: UUID,
+    squad: str,
+    *,
+    at: datetime = T0,
+    title: str | None = "Refund missing",
+    description: str | None = "no money back yet",
+) -> Correction:
+    return Correction(row, Label(case, squad, "correction", at), title, description)
+
+
+def test_the_latest_label_of_a_case_wins(catalogue: Catalogue) -> None:
+    a, b = uuid4(), uuid4()
+    rows = [
+        corr(3, a, "checkout", at=T0 + timedelta(minutes=5)),  # latest by time
+        corr(1, a, "payments", at=T0),
+        corr(2, a, "logistics", at=T0 + timedelta(minutes=1)),
+        corr(4, b, "payments", at=T0, title="B"),
+        corr(5, b, "checkout", at=T0, title="B"),  # same time: the later row wins
+    ]
+    data = training.assemble_training_set([], rows, catalogue)
+    assert sorted((e.title, e.squad) for e in data.examples) == [
+        ("B", "checkout"),
+        ("Refund missing", "checkout"),
+    ]
+    assert data.counts.labels == 5
+    assert data.counts.superseded == 3
+    assert data.counts.corrections_used == 2
+
+
+def test_unknown_squads_service_delivery_and_missing_cases_are_skipped(catalogue) -> None:
+    assert "service-delivery" in catalogue.squads and "gone" not in catalogue.squads
+    a, b, c, d = uuid4(), uuid4(), uuid4(), uuid4()
+    rows = [
+        corr(1, a, "gone"),
+        corr(2, b, "service-delivery"),
+        corr(3, c, "payments", title=None, description=None),
+        corr(4, d, "payments"),
+        corr(5, a, "checkout", at=T0 - timedelta(days=1)),  # older: superseded by "gone"
+    ]
+    history = [
+        Example("Old", "moved to a retired squad", "retired"),
+        Example("", "", "payments"),
+        Example("Card declined", "twice", "payments"),
+    ]
+    data = training.assemble_training_set(history, rows, catalogue)
+    assert data.examples == [
+        Example("Card declined", "twice", "payments"),
+        Example("Refund missing", "no money back yet", "payments"),
+    ]
+    c_ = data.counts
+    assert (c_.skipped_unknown_squad, c_.skipped_missing_case, c_.superseded) == (2, 1, 1)
+    assert (c_.history_rows, c_.history_used, c_.history_skipped) == (3, 1, 2)
+
+
+def test_a_correction_overrides_history_rows_with_the_same_text(catalogue) -> None:
+    history = [
+        Example("Refund  missing", "no money\nback yet ", "checkout"),  # same text, spaced
+        Example("Refund missing", "no money back yet", "checkout"),
+        Example("Refund missing", "another text", "checkout"),
+    ]
+    data = training.assemble_training_set(history, [corr(1, uuid4(), "payments")], catalogue)
+    assert data.examples == [
+        Example("Refund missing", "another text", "checkout"),
+        Example("Refund missing", "no money back yet", "payments"),
+    ]
+    assert data.counts.history_overridden == 2 and data.counts.history_used == 1
+
+
+def test_a_skipped_correction_does_not_override_history(catalogue) -> None:
+    history = [Example("Refund missing", "no money back yet", "payments")]
+    data = training.assemble_training_set(history, [corr(1, uuid4(), "gone")], catalogue)
+    assert data.examples == history and data.counts.history_overridden == 0
+
+
+def test_retrain_trains_on_history_and_the_stored_corrections(catalogue, make_case) -> None:
+    repo = MemoryCaseRepository()
+    state = ModelState(KeywordClassifier(catalogue), catalogue)
+    (out,) = service.take_in(
+        [Intake.of(make_case(title="Promo code", description="voucher rejected"))],
+        repo=repo,
+        state=state,
+        policy=service.Policy(),
+    )
+    repo.label_rows.append(Label(out.case.id, "payments", "correction", T0))
+    store = FakeModelStore(history_rows=[Example("Card declined", "twice", "payments")])
+    result = training.retrain(repo=repo, store=store, catalogue=catalogue)
+    assert store.retrained == [
+        [
+            Example("Card declined", "twice", "payments"),
+            Example("Promo code", "voucher rejected", "payments"),
+        ]
+    ]
+    assert result.model.version == "retrained-1"
+    assert result.counts.corrections_used == 1 and result.counts.history_used == 1
+
+
+def labelled_repo(n: int) -> tuple[MemoryCaseRepository, list[Label]]:
+    repo = MemoryCaseRepository()
+    labels = [
+        Label(uuid4(), "payments" if i % 2 else "checkout", "correction", T0 + timedelta(hours=i))
+        for i in range(n)
+    ]
+    repo.label_rows.extend(labels)
+    return repo, labels
+
+
+def test_labels_pages_cover_everything_once_newest_first() -> None:
+    repo, labels = labelled_repo(7)
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = training.list_labels(LabelFilter(), repo=repo, limit=3, cursor=cursor)
+        seen.extend(c.label for c in page.items)
+        pages += 1
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert pages == 3
+    assert seen == list(reversed(labels))
+
+
+def test_labels_filter_by_squad_and_since() -> None:
+    repo, labels = labelled_repo(6)
+    page = training.list_labels(
+        LabelFilter(squad="payments", since=T0 + timedelta(hours=2)), repo=repo, limit=10
+    )
+    expected = [
+        lb
+        for lb in reversed(labels)
+        if lb.squad == "payments" and lb.created_at >= T0 + timedelta(hours=2)
+    ]
+    assert [c.label for c in page.items] == expected and len(expected) == 2
+    assert page.next_cursor is None
+
+
+@pytest.mark.parametrize("cursor", ["not-a-cursor!", encode_cursor(uuid4()), "bGFiZWw6eA"])
+def test_foreign_cursors_are_refused(cursor: str) -> None:
+    repo, _ = labelled_repo(2)
+    with pytest.raises(InvalidCursor):
+        training.list_labels(LabelFilter(), repo=repo, limit=1, cursor=cursor)
+
+
+def test_one_retrain_job_at_a_time() -> None:
+    jobs = training.RetrainJobs()
+    first = jobs.start("v1")
+    with pytest.raises(RetrainRunning) as running:
+        jobs.start("v1")
+    assert running.value.job_id == first.id
+    done = jobs.finish(first.id, status="succeeded", new_version="v2")
+    assert done.status == "succeeded" and done.finished_at is not None
+    assert jobs.get(first.id) == done and jobs.running is None
+    assert jobs.start("v2").id != first.id
+    with pytest.raises(RetrainJobNotFound):
+        jobs.get("nope")
