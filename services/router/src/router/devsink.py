@@ -277,11 +277,11 @@ class _MailHandler:
                 "body": {
                     "mail_from": envelope.mail_from,
                     "rcpt_tos": rcpts,
-                    "subject": str(msg.get("Subject", "")),
+                    "subject": str(msg.get("Subject", "")).strip(),
                     "text": text.get_content() if text is not None else None,
                     "html": html.get_content() if html is not None else None,
                 },
-                "title": str(msg.get("Subject", "")),
+                "title": str(msg.get("Subject", "")).strip(),
                 "signature_valid": None,
                 "outcome": "ok",
                 "status": 250,
