@@ -92,7 +92,10 @@ def main() -> int:
         subprocess.run(train, env=env, check=True)
 
         def start(*args: str, **extra: str) -> None:
-            children.append(subprocess.Popen(list(args), env={**env, **extra}, cwd=ROOT))
+            # Own session: Ctrl-C reaches this runner only, which then stops the children.
+            children.append(
+                subprocess.Popen(list(args), env={**env, **extra}, cwd=ROOT, start_new_session=True)
+            )
 
         start(
             str(BIN / "python"),
