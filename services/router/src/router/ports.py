@@ -65,6 +65,21 @@ class OutboundEvent:
     key: str
 
 
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """The outcome of one delivery attempt, to record on its notification.
+
+    `next_attempt_at` None keeps the stored value (a sent or finally failed row).
+    """
+
+    notification_id: UUID
+    status: str
+    attempts: int
+    next_attempt_at: datetime | None = None
+    last_error: str | None = None
+    sent_at: datetime | None = None
+
+
 class RouterTransaction(Protocol):
     """Reads and writes inside one database transaction."""
 
@@ -88,6 +103,10 @@ class RouterTransaction(Protocol):
         """Store a new case."""
         ...
 
+    def insert_cases(self, cases: Sequence[CaseRecord]) -> None:
+        """Store new cases (one statement for all)."""
+        ...
+
     def update_case(self, case: CaseRecord, *, expect: CaseRecord) -> bool:
         """Write `case` if the stored row is still at `expect.version` and `expect.status`;
         bump the version. Return whether the row was written (False: someone else won)."""
@@ -107,8 +126,8 @@ class RouterTransaction(Protocol):
         ...
 
     def queue_notifications(self, rows: Sequence[NotificationRecord]) -> int:
-        """Queue notifications, skipping any whose dedupe key already exists; return how
-        many were queued."""
+        """Queue notifications, skipping any whose dedupe key (case, kind, squad, channel,
+        event) already exists or repeats one earlier in `rows`; return how many were queued."""
         ...
 
     def add_events(self, events: Sequence[OutboundEvent]) -> None:
@@ -117,6 +136,10 @@ class RouterTransaction(Protocol):
 
     def insert_swarm(self, swarm: SwarmRecord) -> None:
         """Store a new swarm with its members."""
+        ...
+
+    def insert_swarms(self, swarms: Sequence[SwarmRecord]) -> None:
+        """Store new swarms with their members and notes (one statement per table)."""
         ...
 
     def get_swarm(self, swarm_id: UUID) -> SwarmRecord | None:
@@ -190,7 +213,12 @@ class RouterStore(Protocol):
     def claim_notifications(
         self, now: datetime, *, limit: int, lease: timedelta
     ) -> list[NotificationRecord]:
-        """Claim due notifications (queued, or sending with an expired lease) for delivery."""
+        """Claim due notifications (queued, or sending with an expired lease) for delivery,
+        in one statement; oldest first."""
+        ...
+
+    def finish_notifications(self, outcomes: Sequence[DeliveryOutcome]) -> None:
+        """Record the outcomes of several delivery attempts in one transaction."""
         ...
 
     def finish_notification(

@@ -1,12 +1,16 @@
 """Background loops of the router: durable notification delivery and the ack-timeout sweeper.
 
-`DeliveryWorker` claims due notifications from the database (a claim token plus a lease, so
-a crashed worker's claims come back after the lease and two workers never send the same row
-at once), sends each in its own task under a concurrency bound, and records the outcome:
-`sent`; `queued` again with `backoff_delay` (or the receiver's Retry-After) for a retryable
-error; `failed` for a permanent one or after `max_attempts`. A slow or dead webhook only holds
-its own slot, for at most the notifier's timeout: routing never waits for delivery, and
-other deliveries keep flowing through the other slots.
+`DeliveryWorker` claims due notifications from the database in one statement (a claim token
+plus a lease, so a crashed worker's claims come back after the lease and two workers never
+send the same row at once), sends each in its own task under a concurrency bound, and records
+the outcome: `sent`; `queued` again with `backoff_delay` (or the receiver's Retry-After) for
+a retryable error; `failed` for a permanent one or after `max_attempts`. Outcomes are not
+written one by one: finished attempts wait in memory and the loop records all of them in one
+transaction before its next claim, so no transaction is ever open while a message is being
+sent. A slow or dead webhook only holds its own slot, for at most the notifier's timeout:
+routing never waits for delivery, and other deliveries keep flowing through the other slots.
+If recording fails the outcomes are kept and written on the next round; should the process
+die first, the rows come back after the lease and are sent again (at least once).
 
 `Sweeper` runs a sweep (`router.service.routing.sweep_ack_timeouts`) every interval and
 refreshes the gauges that are read from the database.
@@ -29,7 +33,7 @@ from router.adapters.notifications import (
     Target,
     backoff_delay,
 )
-from router.ports import Clock, RouterStore
+from router.ports import Clock, DeliveryOutcome, RouterStore
 from router.records import DeliveryStatus, NotificationRecord
 
 log = logging.getLogger(__name__)
@@ -70,6 +74,7 @@ class DeliveryWorker:
         self.lease = lease
         self.poll_interval = poll_interval
         self._inflight: set[asyncio.Task[None]] = set()
+        self._finished: list[tuple[NotificationRecord, DeliveryOutcome]] = []
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
 
@@ -88,12 +93,13 @@ class DeliveryWorker:
         while not self._stopping.is_set():
             self._wake.clear()
             try:
+                await self._record_finished()
                 await self._claim_and_start()
                 delay = self.poll_interval
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                log.warning("claiming notifications failed (%s); retrying in %.1fs", exc, delay)
+                log.warning("delivery bookkeeping failed (%s); retrying in %.1fs", exc, delay)
                 delay = min(delay * 2, 30.0)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=delay)
@@ -106,14 +112,40 @@ class DeliveryWorker:
         return started
 
     async def drain(self, grace: float | None = None) -> None:
-        """Wait for deliveries in flight (cancel them after `grace` seconds)."""
-        if not self._inflight:
+        """Wait for deliveries in flight (cancel them after `grace` seconds) and record
+        their outcomes."""
+        if self._inflight:
+            _, pending = await asyncio.wait(set(self._inflight), timeout=grace)
+            for task in pending:
+                task.cancel()
+            if pending:
+                await asyncio.wait(pending)
+        await self._record_finished()
+
+    async def _record_finished(self) -> None:
+        """Write the outcomes finished so far in one transaction, then count them."""
+        if not self._finished:
             return
-        _, pending = await asyncio.wait(set(self._inflight), timeout=grace)
-        for task in pending:
-            task.cancel()
-        if pending:
-            await asyncio.wait(pending)
+        batch, self._finished = self._finished, []
+        try:
+            await asyncio.to_thread(self.store.finish_notifications, [o for _, o in batch])
+        except BaseException:
+            self._finished[:0] = batch  # keep them for the next round
+            raise
+        for record, outcome in batch:
+            status = DeliveryStatus(outcome.status)
+            outcome_label = "retry" if status is DeliveryStatus.QUEUED else status.value
+            metrics.NOTIFICATIONS.labels(record.channel, outcome_label).inc()
+            if status is DeliveryStatus.FAILED:
+                metrics.NOTIFICATIONS_FAILED.inc()
+                log.warning(
+                    "notification %s to %s via %s failed after %d attempt(s): %s",
+                    record.id,
+                    record.squad,
+                    record.channel,
+                    outcome.attempts,
+                    outcome.last_error,
+                )
 
     async def _claim_and_start(self) -> int:
         free = self.concurrency - len(self._inflight)
@@ -149,27 +181,15 @@ class DeliveryWorker:
             error = f"internal: {type(exc).__name__}: {exc}"
             status, retry_at = self._after_failure(attempts, True, None)
         now = self.clock.now()
-        await asyncio.to_thread(
-            self.store.finish_notification,
-            record.id,
+        outcome = DeliveryOutcome(
+            notification_id=record.id,
             status=status.value,
             attempts=attempts,
             next_attempt_at=retry_at,
             last_error=error,
             sent_at=now if status is DeliveryStatus.SENT else None,
         )
-        outcome = "retry" if status is DeliveryStatus.QUEUED else status.value
-        metrics.NOTIFICATIONS.labels(record.channel, outcome).inc()
-        if status is DeliveryStatus.FAILED:
-            metrics.NOTIFICATIONS_FAILED.inc()
-            log.warning(
-                "notification %s to %s via %s failed after %d attempt(s): %s",
-                record.id,
-                record.squad,
-                record.channel,
-                attempts,
-                error,
-            )
+        self._finished.append((record, outcome))
 
     def _after_failure(
         self, attempts: int, retryable: bool, retry_after: float | None

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Engine,
     RowMapping,
     and_,
+    bindparam,
     event,
     func,
     insert,
@@ -31,7 +32,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from contracts.ids import new_id
 from router.adapters import tables as t
-from router.ports import OutboundEvent
+from router.ports import DeliveryOutcome, OutboundEvent
 from router.records import (
     CaseFilter,
     CaseRecord,
@@ -132,7 +133,11 @@ class SqlTransaction:
         return {c.id: c for c in map(_case, rows)}
 
     def insert_case(self, case: CaseRecord) -> None:
-        self.conn.execute(insert(t.cases), [_case_row(case)])
+        self.insert_cases([case])
+
+    def insert_cases(self, cases: Sequence[CaseRecord]) -> None:
+        if cases:
+            self.conn.execute(insert(t.cases), [_case_row(c) for c in cases])
 
     def update_case(self, case: CaseRecord, *, expect: CaseRecord) -> bool:
         row = _case_row(case)
@@ -176,19 +181,13 @@ class SqlTransaction:
     def queue_notifications(self, rows: Sequence[NotificationRecord]) -> int:
         if not rows:
             return 0
-        values = [_notification_row(n) for n in rows]
-        dialect = self.conn.dialect.name
-        stmt: Any
-        if dialect == "postgresql":
-            stmt = postgresql.insert(t.notifications).on_conflict_do_nothing()
-        elif dialect == "sqlite":
-            stmt = sqlite.insert(t.notifications).on_conflict_do_nothing()
-        else:  # pragma: no cover - only SQLite and Postgres are supported
-            stmt = insert(t.notifications)
-        queued = 0
-        for value in values:  # one statement per row: rowcount tells what was skipped
-            queued += self.conn.execute(stmt, value).rowcount
-        return queued
+        # One executemany for all rows; ON CONFLICT DO NOTHING skips keys already stored and
+        # repeats within `rows` (the first wins), RETURNING counts what was inserted.
+        stmt = _insert_ignoring_conflicts(self.conn, t.notifications).returning(
+            t.notifications.c.id
+        )
+        result = self.conn.execute(stmt, [_notification_row(n) for n in rows])
+        return len(result.all())
 
     def add_events(self, events: Sequence[OutboundEvent]) -> None:
         if events:
@@ -196,14 +195,25 @@ class SqlTransaction:
             self.conn.execute(insert(t.outbox), rows)
 
     def insert_swarm(self, swarm: SwarmRecord) -> None:
-        row = swarm.model_dump(exclude={"members", "notes"})
-        row.update(id=str(swarm.id), case_id=str(swarm.case_id), status=str(swarm.status))
-        row["reason"] = str(swarm.reason)
-        self.conn.execute(insert(t.swarms), [row])
-        for member in swarm.members:
-            self.add_member(swarm.id, member)
-        for note in swarm.notes:
-            self.add_note(swarm.id, note)
+        self.insert_swarms([swarm])
+
+    def insert_swarms(self, swarms: Sequence[SwarmRecord]) -> None:
+        if not swarms:
+            return
+        rows, members, notes = [], [], []
+        for swarm in swarms:
+            row = swarm.model_dump(exclude={"members", "notes"})
+            row.update(id=str(swarm.id), case_id=str(swarm.case_id), status=str(swarm.status))
+            row["reason"] = str(swarm.reason)
+            rows.append(row)
+            sid = str(swarm.id)
+            members += [{"swarm_id": sid, **m.model_dump()} for m in swarm.members]
+            notes += [{"swarm_id": sid, **n.model_dump()} for n in swarm.notes]
+        self.conn.execute(insert(t.swarms), rows)
+        if members:
+            self.conn.execute(insert(t.swarm_members), members)
+        if notes:
+            self.conn.execute(insert(t.swarm_notes), notes)
 
     def get_swarm(self, swarm_id: UUID) -> SwarmRecord | None:
         return _load_swarm(self.conn, t.swarms.c.id == str(swarm_id))
@@ -233,6 +243,16 @@ class SqlTransaction:
             )
         )
         return result.rowcount == 1
+
+
+def _insert_ignoring_conflicts(conn: Connection, table: Any) -> Any:
+    """`INSERT ... ON CONFLICT DO NOTHING` in the connection's dialect."""
+    dialect = conn.dialect.name
+    if dialect == "postgresql":
+        return postgresql.insert(table).on_conflict_do_nothing()
+    if dialect == "sqlite":
+        return sqlite.insert(table).on_conflict_do_nothing()
+    raise NotImplementedError(f"unsupported database: {dialect}")  # pragma: no cover
 
 
 def _load_swarm(conn: Connection, where: Any) -> SwarmRecord | None:
@@ -368,21 +388,50 @@ class SqlStore:
             n.status.in_([DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value]),
             n.next_attempt_at <= now,
         )
-        token = str(new_id())
         pick = select(n.id).where(due).order_by(n.next_attempt_at).limit(limit)
         if self.engine.dialect.name == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
+        claim = (
+            update(t.notifications)
+            .where(n.id.in_(pick.scalar_subquery()), due)
+            .values(status="sending", claim_token=str(new_id()), next_attempt_at=now + lease)
+            .returning(*t.notifications.c)
+        )
         with self.engine.begin() as conn:
-            conn.execute(
-                update(t.notifications)
-                .where(n.id.in_(pick.scalar_subquery()), due)
-                .values(status="sending", claim_token=token, next_attempt_at=now + lease),
-                execution_options={"synchronize_session": False},
+            claimed = [_notification(r) for r in conn.execute(claim).mappings()]
+        return sorted(claimed, key=lambda r: (r.created_at, str(r.id)))
+
+    def finish_notifications(self, outcomes: Sequence[DeliveryOutcome]) -> None:
+        if not outcomes:
+            return
+        n = t.notifications.c
+        stmt = (
+            update(t.notifications)
+            .where(n.id == bindparam("b_id"))
+            .values(
+                status=bindparam("b_status"),
+                attempts=bindparam("b_attempts"),
+                last_error=bindparam("b_error"),
+                sent_at=bindparam("b_sent", type_=t.UTCDateTime()),
+                next_attempt_at=func.coalesce(
+                    bindparam("b_next", type_=t.UTCDateTime()), n.next_attempt_at
+                ),
+                claim_token=None,
             )
-            rows = conn.execute(
-                select(t.notifications).where(n.claim_token == token).order_by(n.created_at)
-            ).mappings()
-            return [_notification(r) for r in rows]
+        )
+        rows = [
+            {
+                "b_id": str(o.notification_id),
+                "b_status": o.status,
+                "b_attempts": o.attempts,
+                "b_error": o.last_error,
+                "b_sent": o.sent_at,
+                "b_next": o.next_attempt_at,
+            }
+            for o in outcomes
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(stmt, rows)
 
     def finish_notification(
         self,
@@ -394,20 +443,13 @@ class SqlStore:
         last_error: str | None,
         sent_at: datetime | None,
     ) -> None:
-        n = t.notifications.c
-        values: dict[str, Any] = {
-            "status": status,
-            "attempts": attempts,
-            "last_error": last_error,
-            "sent_at": sent_at,
-            "claim_token": None,
-        }
-        if next_attempt_at is not None:
-            values["next_attempt_at"] = next_attempt_at
-        with self.engine.begin() as conn:
-            conn.execute(
-                update(t.notifications).where(n.id == str(notification_id)).values(**values)
-            )
+        self.finish_notifications(
+            [
+                DeliveryOutcome(
+                    notification_id, status, attempts, next_attempt_at, last_error, sent_at
+                )
+            ]
+        )
 
     def count_failed_notifications(self) -> int:
         n = t.notifications.c

@@ -1,9 +1,13 @@
 """Automatic routing: triaged cases in, assignments or escalations out; ack-timeout sweeps.
 
 `route_triaged` handles a batch of triaged events in one transaction: for each new event it
-decides (`router.domain.decision.decide`), then writes the case row, its history, the swarm
-(when one opens), the queued notifications and the lifecycle events to the outbox, and marks
-the event processed -- all or nothing. Events seen before are skipped (at-least-once input).
+decides (`router.domain.decision.decide`) and collects the case row, its history, the swarm
+(when one opens), the queued notifications and the lifecycle events; then it writes each kind
+of row for the whole batch in one statement (executemany) and marks the events processed --
+all or nothing. Events seen before are skipped (at-least-once input). Rows keep arrival
+order, so a case's history and its lifecycle events (outbox ids) stay in order; a second
+event for a case routed earlier in the same batch counts as a re-triage, as it would in the
+next batch.
 
 `sweep_ack_timeouts` escalates assigned cases whose acknowledgement deadline passed. Each
 escalation is claimed with one conditional update, so it happens exactly once however many
@@ -29,7 +33,13 @@ from router.domain.lifecycle import AckTimeout, Assign, Escalate, OpenSwarm, tra
 from router.domain.policy import Policy
 from router.domain.swarm import Swarm
 from router.ports import Clock, OutboundEvent, RouterStore, RouterTransaction
-from router.records import CaseRecord, HistoryAction, HistoryEntry, NotificationRecord
+from router.records import (
+    CaseRecord,
+    HistoryAction,
+    HistoryEntry,
+    NotificationRecord,
+    SwarmRecord,
+)
 from router.service.common import ROUTER, Publishing, notifications_for, to_record
 
 log = logging.getLogger(__name__)
@@ -52,6 +62,26 @@ class RoutingReport:
             metrics.CASES_ASSIGNED.labels(squad, ROUTER).inc(n)
         for reason, n in self.escalated.items():
             metrics.CASES_ESCALATED.labels(reason).inc(n)
+
+
+@dataclass
+class _Writes:
+    """The rows a batch writes, in arrival order (one statement per table at the end)."""
+
+    cases: list[CaseRecord] = field(default_factory=list)
+    swarms: list[SwarmRecord] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+    notifications: list[NotificationRecord] = field(default_factory=list)
+    events: list[OutboundEvent] = field(default_factory=list)
+
+    def flush(self, tx: RouterTransaction) -> int:
+        """Write everything (parents first); return how many notifications were queued."""
+        tx.insert_cases(self.cases)
+        tx.insert_swarms(self.swarms)
+        tx.add_history(self.history)
+        queued = tx.queue_notifications(self.notifications)
+        tx.add_events(self.events)
+        return queued
 
 
 def new_case_record(triaged: CaseTriaged, now: datetime) -> CaseRecord:
@@ -107,35 +137,35 @@ def route_triaged(
             else:
                 fresh[event_id] = triaged
         existing = tx.get_cases([t.case_id for t in fresh.values()])
+        writes = _Writes()
         for event_id, triaged in fresh.items():
             if triaged.case_id in existing:
                 # Triage published this case again (a retry with a new id, or a re-triage):
                 # the case is already routed; people take it from here.
                 report.retriaged += 1
-                tx.add_history(
-                    [
-                        HistoryEntry(
-                            case_id=triaged.case_id,
-                            at=now,
-                            action=HistoryAction.RETRIAGED,
-                            to_squad=triaged.result.squad,
-                            by=ROUTER,
-                            note=f"triaged again by model {triaged.result.model_version}",
-                        )
-                    ]
+                writes.history.append(
+                    HistoryEntry(
+                        case_id=triaged.case_id,
+                        at=now,
+                        action=HistoryAction.RETRIAGED,
+                        to_squad=triaged.result.squad,
+                        by=ROUTER,
+                        note=f"triaged again by model {triaged.result.model_version}",
+                    )
                 )
                 continue
             decision = decide(triaged=triaged, catalogue=catalogue, policy=policy, now=now)
             record = new_case_record(triaged, now)
             existing[triaged.case_id] = record
-            _apply_decision(tx, record, decision, event_id, catalogue, pub, now, report)
+            _apply_decision(writes, record, decision, event_id, catalogue, pub, now, report)
+        report.notifications += writes.flush(tx)
         tx.mark_processed(list(fresh), now)
     report.record_metrics()
     return report
 
 
 def _apply_decision(
-    tx: RouterTransaction,
+    writes: _Writes,
     record: CaseRecord,
     decision: RoutingDecision,
     event_id: str,
@@ -144,9 +174,9 @@ def _apply_decision(
     now: datetime,
     report: RoutingReport,
 ) -> None:
-    events: list[OutboundEvent] = []
-    history: list[HistoryEntry] = []
-    notes: list[NotificationRecord] = []
+    events = writes.events
+    history = writes.history
+    notes = writes.notifications
     swarm: Swarm | None = None
 
     def notify(kind: NotificationKind, squad: str, **kw: object) -> None:
@@ -253,12 +283,9 @@ def _apply_decision(
                     swarm_id=swarm.id,
                 )
         report.escalated[str(reason)] = report.escalated.get(str(reason), 0) + 1
-    tx.insert_case(record)
+    writes.cases.append(record)
     if swarm is not None:
-        tx.insert_swarm(to_record(swarm, invited_by=ROUTER))
-    tx.add_history(history)
-    report.notifications += tx.queue_notifications(notes)
-    tx.add_events(events)
+        writes.swarms.append(to_record(swarm, invited_by=ROUTER))
 
 
 def sweep_ack_timeouts(
