@@ -14,6 +14,8 @@ Choices, measured on the public IT-tickets set (see `bench/classifier.py`):
   averaged, which also smooths the decision and gives probabilities that sum to 1.
 * With too few examples per class to cross-validate (cold start from the catalogue alone)
   the model is a multinomial logistic regression, whose probabilities are used as is.
+* The fitted vectoriser is compiled into `vectorise.CompiledWordVectoriser` (same matrix,
+  ~1.5x faster: vocabulary lookups by token and token pair, no bigram strings).
 * The fitted `CalibratedClassifierCV` is compiled into `CompiledCalibrated`: all folds'
   weights in one matrix and the calibrators as plain arrays (`np.interp` / a sigmoid).
   It computes the same probabilities (checked at fit time) without sklearn's per-call
@@ -39,6 +41,7 @@ from sklearn.svm import LinearSVC
 
 from triage.classifier.errors import TrainingError
 from triage.classifier.features import VECTORISER_TOKEN_PATTERN, Match, squad_features
+from triage.classifier.vectorise import CompiledWordVectoriser
 
 #: Weight of the catalogue columns: strong for a cold start, light once history exists
 #: (with history the words already carry the names; heavier weights cost accuracy on the
@@ -57,7 +60,7 @@ class Scorer:
     """A fitted vectoriser and classifier; columns of `predict_proba` follow `squads`."""
 
     squads: list[str]
-    vectorizer: TfidfVectorizer
+    vectorizer: CompiledWordVectoriser | TfidfVectorizer
     classifier: Any
     catalogue_weight: float
     kind: str
@@ -109,7 +112,7 @@ def fit_scorer(
     y = np.asarray(labels)
     smallest = min(counts.values())
     weighting = _choose_weighting(texts, y, smallest, seed)
-    vectorizer = _vectorizer(weighting).fit(texts)
+    vectorizer = _compile(_vectorizer(weighting).fit(texts), texts)
     scorer = Scorer(squads, vectorizer, None, catalogue_weight, "")
     x = scorer.features(texts, matches)
     if smallest >= MIN_PER_CLASS_FOR_CALIBRATION:
@@ -208,6 +211,14 @@ class CompiledCalibrated:
                 )
             total += proba
         return total / len(self.columns)
+
+
+def _compile(vectorizer: TfidfVectorizer, texts: Sequence[str]) -> CompiledWordVectoriser:
+    compiled = CompiledWordVectoriser.from_sklearn(vectorizer)
+    sample = list(texts[:500])
+    if abs(compiled.transform(sample) - vectorizer.transform(sample)).max() > 1e-5:
+        raise TrainingError("compiled vectoriser disagrees with scikit-learn")
+    return compiled
 
 
 def _vectorizer(weighting: str) -> TfidfVectorizer:
