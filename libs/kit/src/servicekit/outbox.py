@@ -8,6 +8,14 @@ de-duplicate by CloudEvents id.
 
 On Postgres several relays may run (one per replica): each claims rows with
 `FOR UPDATE SKIP LOCKED`. SQLite has one writer anyway.
+
+After the broker acknowledged a batch the relay deletes it. On SQLite it deletes the id range
+`id <= max(batch)`: the batch is the lowest ids of the table, and SQLite commits writers one at
+a time, so no row below the batch's highest id can appear later. On Postgres sequence values
+are not committed in order (a transaction holding id 5 may commit after id 6 was read), and
+another relay may hold rows of the range locked, so the delete names the claimed ids. The
+`outbox_pending` gauge costs a `count(*)`, so it is refreshed at most every `gauge_interval`
+seconds (and set to 0 whenever the outbox is found empty).
 """
 
 from __future__ import annotations
@@ -15,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
@@ -93,6 +102,7 @@ class OutboxRelay:
         batch_size: int = 500,
         poll_interval: float = 1.0,
         retry_max: float = 30.0,
+        gauge_interval: float = 5.0,
     ) -> None:
         self.engine = engine
         self.table = table
@@ -101,6 +111,8 @@ class OutboxRelay:
         self.batch_size = batch_size
         self.poll_interval = poll_interval
         self.retry_max = retry_max
+        self.gauge_interval = gauge_interval
+        self._counted_at = float("-inf")  # monotonic time of the last pending count
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self.healthy = True
@@ -142,9 +154,11 @@ class OutboxRelay:
 
     def _relay_blocking(self, loop: asyncio.AbstractEventLoop) -> int:
         t = self.table
+        postgres = self.engine.dialect.name == "postgresql"
+        pending: int | None = None
         with self.engine.begin() as conn:
             stmt = select(t).order_by(t.c.id).limit(self.batch_size)
-            if self.engine.dialect.name == "postgresql":
+            if postgres:
                 stmt = stmt.with_for_update(skip_locked=True)
             rows = conn.execute(stmt).mappings().all()
             if not rows:
@@ -163,8 +177,15 @@ class OutboxRelay:
             ]
             future = asyncio.run_coroutine_threadsafe(send_batch(self.producer, items), loop)
             future.result(timeout=60)
-            conn.execute(delete(t).where(t.c.id.in_([r["id"] for r in rows])))
-            pending = conn.execute(select(func.count()).select_from(t)).scalar_one()
+            if postgres:
+                conn.execute(delete(t).where(t.c.id.in_([r["id"] for r in rows])))
+            else:
+                conn.execute(delete(t).where(t.c.id <= rows[-1]["id"]))
+            now = time.monotonic()
+            if now - self._counted_at >= self.gauge_interval:
+                self._counted_at = now
+                pending = conn.execute(select(func.count()).select_from(t)).scalar_one()
         RELAYED.labels(self.service).inc(len(rows))
-        PENDING.labels(self.service).set(pending)
+        if pending is not None:
+            PENDING.labels(self.service).set(pending)
         return len(rows)
