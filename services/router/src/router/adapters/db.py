@@ -66,8 +66,12 @@ def make_router_engine(url: str) -> Engine:
 # --- row <-> record ------------------------------------------------------------------------
 
 
+# The writers copy a record's field values (`__dict__`: fields only, no serialiser pass and
+# no deep copy; the rows are read-only) and convert only what the columns need.
+
+
 def _case_row(c: CaseRecord) -> dict[str, Any]:
-    row = c.model_dump(exclude={"candidates", "matched_components"})
+    row = dict(c.__dict__)
     row["id"] = str(c.id)
     row["candidates"] = [x.model_dump(mode="json") for x in c.candidates]
     row["matched_components"] = [x.model_dump(mode="json") for x in c.matched_components]
@@ -81,7 +85,7 @@ def _case(row: RowMapping) -> CaseRecord:
 
 
 def _history_row(h: HistoryEntry) -> dict[str, Any]:
-    row = h.model_dump()
+    row = dict(h.__dict__)
     row["case_id"] = str(h.case_id)
     row["action"] = str(h.action)
     return row
@@ -92,7 +96,7 @@ def _history(row: RowMapping) -> HistoryEntry:
 
 
 def _notification_row(n: NotificationRecord) -> dict[str, Any]:
-    row = n.model_dump()
+    row = dict(n.__dict__)
     row["id"], row["case_id"], row["status"] = str(n.id), str(n.case_id), str(n.status)
     return row
 
@@ -182,11 +186,13 @@ class SqlTransaction:
         if not rows:
             return 0
         # One executemany for all rows; ON CONFLICT DO NOTHING skips keys already stored and
-        # repeats within `rows` (the first wins), RETURNING counts what was inserted.
-        stmt = _insert_ignoring_conflicts(self.conn, t.notifications).returning(
-            t.notifications.c.id
-        )
-        result = self.conn.execute(stmt, [_notification_row(n) for n in rows])
+        # repeats within `rows` (the first wins). SQLite reports the rows inserted in the
+        # rowcount of an executemany; psycopg does not, so Postgres counts RETURNING rows.
+        values = [_notification_row(n) for n in rows]
+        stmt = _insert_ignoring_conflicts(self.conn, t.notifications)
+        if self.conn.dialect.name == "sqlite":
+            return int(self.conn.execute(stmt, values).rowcount)
+        result = self.conn.execute(stmt.returning(t.notifications.c.id), values)
         return len(result.all())
 
     def add_events(self, events: Sequence[OutboundEvent]) -> None:

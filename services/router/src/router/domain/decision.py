@@ -29,6 +29,7 @@ one plausible squad.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -64,14 +65,28 @@ class RoutingDecision:
     detail: str = ""
 
 
+@functools.lru_cache(maxsize=64)
+def _keyword_patterns(
+    keywords: tuple[str, ...],
+) -> tuple[tuple[str, tuple[str, ...], re.Pattern[str]], ...]:
+    """Each keyword with its case-folded words and its compiled whole-word pattern."""
+    out = []
+    for keyword in keywords:
+        words = tuple(keyword.casefold().split())
+        if words:
+            phrase = r"\s+".join(re.escape(w) for w in words)
+            out.append((keyword, words, re.compile(rf"(?<!\w){phrase}(?!\w)")))
+    return tuple(out)
+
+
 def _keyword_hits(text: str, keywords: list[str]) -> list[str]:
     normalised = " ".join(text.split()).casefold()
-    hits = []
-    for keyword in keywords:
-        phrase = r"\s+".join(re.escape(w) for w in keyword.casefold().split())
-        if phrase and re.search(rf"(?<!\w){phrase}(?!\w)", normalised):
-            hits.append(keyword)
-    return hits
+    return [
+        keyword
+        for keyword, words, pattern in _keyword_patterns(tuple(keywords))
+        # every word as a substring is necessary for a match and far cheaper to test
+        if all(w in normalised for w in words) and pattern.search(normalised)
+    ]
 
 
 def _major_incident_signals(triaged: CaseTriaged, policy: Policy) -> list[str]:

@@ -108,7 +108,9 @@ def notifications_for(
     entry = catalogue.squads.get(squad)
     if entry is None:
         return []
+    first_id = new_id()
     message = Notification(
+        id=first_id,
         kind=kind,
         case_id=case.id,
         title=case.title,
@@ -125,12 +127,13 @@ def notifications_for(
         swarm_id=swarm_id,
         created_at=now,
     )
+    payload = message.model_dump(mode="json")  # once; each target only changes the id
     rows = []
-    for target in targets_for(entry):
-        one = message.model_copy(update={"id": new_id()})
+    for i, target in enumerate(targets_for(entry)):
+        one_id = first_id if i == 0 else new_id()
         rows.append(
             NotificationRecord(
-                id=one.id,
+                id=one_id,
                 case_id=case.id,
                 squad=squad,
                 channel=str(target.channel),
@@ -138,7 +141,7 @@ def notifications_for(
                 secret_env=target.secret_env,
                 kind=str(kind),
                 event_key=event_key,
-                payload=one.model_dump(mode="json"),
+                payload={**payload, "id": str(one_id)},
                 status=DeliveryStatus.QUEUED,
                 next_attempt_at=now,
                 created_at=now,
