@@ -24,6 +24,10 @@ def test_compiled_matches_sklearn(method: str, classes: int) -> None:
     np.testing.assert_allclose(compiled.predict_proba(new), model.predict_proba(new), atol=1e-9)
     np.testing.assert_allclose(compiled.predict_proba(new).sum(axis=1), 1.0)
     assert list(compiled.classes_) == list(model.classes_)
+    blocks = [new[:, :10], new[:, 10:25].toarray(), new[:, 25:]]
+    np.testing.assert_allclose(compiled.predict_proba(blocks), model.predict_proba(new), atol=1e-9)
+    with pytest.raises(ValueError, match="columns"):
+        compiled.predict_proba(blocks[:2])
 
 
 def test_weighting_is_chosen_only_with_enough_history() -> None:

@@ -20,6 +20,10 @@ Choices, measured on the public IT-tickets set (see `bench/classifier.py`):
   weights in one matrix and the calibrators as plain arrays (`np.interp` / a sigmoid).
   It computes the same probabilities (checked at fit time) without sklearn's per-call
   validation of 5 x n_classes calibrators, which cost ~7 ms per single-case call.
+* With enough history (`MIN_EXAMPLES_TO_CHOOSE`), 30 NMF topic weights of the unigram
+  TF-IDF (`topics.TopicFeatures`, scaled by `TOPIC_WEIGHT`) are appended: +0.4-0.5 pt
+  accuracy and +0.6-0.9 pt coverage at 90% precision on the public set, seeds 0 and 1
+  (its labels look like topic clusters), for ~10% of predict time.
 * Catalogue evidence (per-squad counts of matched names/aliases and keywords, see
   `features.squad_features`) is appended to the TF-IDF columns with a fixed weight.
 """
@@ -41,6 +45,7 @@ from sklearn.svm import LinearSVC
 
 from triage.classifier.errors import TrainingError
 from triage.classifier.features import VECTORISER_TOKEN_PATTERN, Match, squad_features
+from triage.classifier.topics import TopicFeatures
 from triage.classifier.vectorise import CompiledWordVectoriser
 
 #: Weight of the catalogue columns: strong for a cold start, light once history exists
@@ -51,6 +56,8 @@ HISTORY_CATALOGUE_WEIGHT = 0.25
 #: Term weightings tried, with the LinearSVC `C` that suited each on the public set.
 WEIGHTINGS = {"tfidf": 0.5, "tf": 1.0}
 MIN_EXAMPLES_TO_CHOOSE = 2000
+#: Scale of the NMF topic columns (`topics.TopicFeatures`, used from MIN_EXAMPLES_TO_CHOOSE).
+TOPIC_WEIGHT = 0.5
 MIN_PER_CLASS_FOR_CALIBRATION = 3
 MIN_PER_CLASS_FOR_ISOTONIC = 200
 
@@ -64,17 +71,29 @@ class Scorer:
     classifier: Any
     catalogue_weight: float
     kind: str
+    topics: TopicFeatures | None = None
+    topic_weight: float = 0.0
 
     def features(self, texts: Sequence[str], matches: Sequence[Sequence[Match]]) -> sp.csr_matrix:
         """The model's input matrix for `texts` and their catalogue matches."""
+        blocks = self.blocks(texts, matches)
+        return blocks[0] if len(blocks) == 1 else sp.hstack(blocks, format="csr")
+
+    def blocks(self, texts: Sequence[str], matches: Sequence[Sequence[Match]]) -> list[Any]:
+        """The column blocks of `features` (words, topics, catalogue), not yet stacked."""
         words = self.vectorizer.transform(texts)
-        if not self.catalogue_weight:
-            return words
-        cat = squad_features(matches, self.squads) * self.catalogue_weight
-        return sp.hstack([words, cat], format="csr")
+        blocks = [words]
+        topics = getattr(self, "topics", None)  # absent from scorers pickled before topics
+        if topics is not None:
+            blocks.append(topics.transform(words) * self.topic_weight)
+        if self.catalogue_weight:
+            blocks.append(squad_features(matches, self.squads) * self.catalogue_weight)
+        return blocks
 
     def predict_proba(self, texts: Sequence[str], matches: Sequence[Sequence[Match]]) -> np.ndarray:
         """Calibrated probabilities, shape `(len(texts), len(squads))`, rows summing to 1."""
+        if isinstance(self.classifier, CompiledCalibrated):  # no stacking: block by block
+            return self.classifier.predict_proba(self.blocks(texts, matches))
         with sklearn.config_context(assume_finite=True, skip_parameter_validation=True):
             proba = self.classifier.predict_proba(self.features(texts, matches))
         return np.asarray(proba, dtype=np.float64)
@@ -112,8 +131,12 @@ def fit_scorer(
     y = np.asarray(labels)
     smallest = min(counts.values())
     weighting = _choose_weighting(texts, y, smallest, seed)
-    vectorizer = _compile(_vectorizer(weighting).fit(texts), texts)
-    scorer = Scorer(squads, vectorizer, None, catalogue_weight, "")
+    fitted = _vectorizer(weighting).fit(texts)
+    scorer = Scorer(squads, _compile(fitted, texts), None, catalogue_weight, "")
+    if len(texts) >= MIN_EXAMPLES_TO_CHOOSE:
+        scorer.topics = TopicFeatures.fit(texts, fitted, seed=seed)
+        scorer.topic_weight = TOPIC_WEIGHT if scorer.topics is not None else 0.0
+    inputs = weighting if scorer.topics is None else f"{weighting}+topics{scorer.topics.n_topics}"
     x = scorer.features(texts, matches)
     if smallest >= MIN_PER_CLASS_FOR_CALIBRATION:
         method = "isotonic" if smallest >= MIN_PER_CLASS_FOR_ISOTONIC else "sigmoid"
@@ -122,10 +145,10 @@ def fit_scorer(
             cv=_folds(smallest, seed),
             method=method,
         )
-        scorer.kind = f"{weighting}+linearsvc+calibrated-{method}"
+        scorer.kind = f"{inputs}+linearsvc+calibrated-{method}"
     else:
         clf = LogisticRegression(C=20.0, max_iter=2000, random_state=seed)
-        scorer.kind = f"{weighting}+logreg"
+        scorer.kind = f"{inputs}+logreg"
     clf.fit(x, y)
     if list(clf.classes_) != squads:  # pragma: no cover - sklearn sorts classes
         raise TrainingError("classifier classes do not match the squads")
@@ -188,8 +211,21 @@ class CompiledCalibrated:
         )
 
     def predict_proba(self, x: Any) -> np.ndarray:
-        """Averaged calibrated probabilities, shape `(n, n_classes)`."""
-        scores = np.asarray(x @ self.weights) + self.intercepts
+        """Averaged calibrated probabilities, shape `(n, n_classes)`.
+
+        Args:
+            x: The input matrix, or a list of its column blocks (left to right).
+        """
+        if isinstance(x, list):
+            scores = np.asarray(x[0] @ self.weights[: x[0].shape[1]]) + self.intercepts
+            start = x[0].shape[1]
+            for block in x[1:]:
+                scores += np.asarray(block @ self.weights[start : start + block.shape[1]])
+                start += block.shape[1]
+            if start != self.weights.shape[0]:
+                raise ValueError(f"blocks have {start} columns, the model {self.weights.shape[0]}")
+        else:
+            scores = np.asarray(x @ self.weights) + self.intercepts
         n, k = scores.shape[0], len(self.classes_)
         total = np.zeros((n, k))
         offset = 0
