@@ -160,7 +160,11 @@ def test_labels_filter_by_squad_and_since() -> None:
     assert page.next_cursor is None
 
 
-@pytest.mark.parametrize("cursor", ["not-a-cursor!", encode_cursor(uuid4()), "bGFiZWw6eA"])
+@pytest.mark.parametrize(
+    "cursor",
+    ["not-a-cursor!", encode_cursor(UUID("0190a1b2-0000-7000-8000-00000000abcd")), "bGFiZWw6eA"],
+    ids=["garbage", "case-cursor", "label-prefix-without-id"],
+)
 def test_foreign_cursors_are_refused(cursor: str) -> None:
     repo, _ = labelled_repo(2)
     with pytest.raises(InvalidCursor):
