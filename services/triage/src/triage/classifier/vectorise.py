@@ -89,7 +89,7 @@ class CompiledWordVectoriser:
         get1 = self.unigrams.get
         get2 = self.bigrams.get
         indptr = np.zeros(len(texts) + 1, dtype=np.int64)
-        columns: list[Iterable[int]] = []
+        columns: list[Iterable[int | None]] = []
         for i, text in enumerate(texts):
             toks = findall(text.lower())
             found = list(filter(_not_none, chain(map(get1, toks), map(get2, pairwise(toks)))))
