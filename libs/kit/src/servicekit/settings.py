@@ -1,0 +1,46 @@
+"""Settings both services share, read from the environment by each service's `bootstrap`.
+
+Each service subclasses `ServiceSettings` with its own knobs and its own defaults for
+`database_url` and `kafka_consumer_group`; every field is an environment variable of the same
+name (case-insensitive, no prefix), so the variable names are the same in both services.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from contracts import Topics
+
+_TOPICS = Topics()
+
+
+class ServiceSettings(BaseSettings):
+    """Database, Kafka, topics, catalogue, HTTP body size and logging knobs of a service."""
+
+    model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
+
+    database_url: str
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    kafka_enable_idempotence: bool = False
+    kafka_consumer_group: str
+    topic_triaged: str = _TOPICS.triaged
+    topic_lifecycle: str = _TOPICS.lifecycle
+    topic_deadletter: str = _TOPICS.deadletter
+    catalogue_path: Path = Path("demo/catalogue")
+    max_body_bytes: int = Field(default=65536, gt=0)
+    consumer_enabled: bool = True
+    log_level: str = "INFO"
+    log_format: Literal["console", "json"] = "console"
+
+    @property
+    def topics(self) -> Topics:
+        """The topic names after overrides (`received` keeps its default here)."""
+        return Topics(
+            triaged=self.topic_triaged,
+            lifecycle=self.topic_lifecycle,
+            deadletter=self.topic_deadletter,
+        )
