@@ -7,9 +7,10 @@ service and domain errors are mapped here (409 `invalid_transition`, 422 naming 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
-from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from collections.abc import AsyncIterator, Callable
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -45,6 +46,31 @@ def get_container(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
+
+_P = ParamSpec("_P")
+_T = TypeVar("_T")
+
+
+async def run_desk_action(
+    c: Container, action: Callable[_P, _T], *args: _P.args, **kwargs: _P.kwargs
+) -> _T:
+    """Run a blocking `router.service.desk` action in a worker thread, then wake the loops.
+
+    Every desk action commits outbox rows or notifications, so the relay and the delivery
+    worker are woken to send them now rather than at their next poll.
+
+    Args:
+        c: The container of the running app.
+        action: The desk function.
+        *args: Its positional arguments.
+        **kwargs: Its keyword arguments (collaborators included).
+
+    Returns:
+        What the action returns.
+    """
+    result = await asyncio.to_thread(action, *args, **kwargs)
+    c.wake()
+    return result
 
 
 async def _router_error(request: Request, exc: Exception) -> JSONResponse:

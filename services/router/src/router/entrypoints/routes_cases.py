@@ -12,7 +12,7 @@ from contracts.cases import Priority
 from contracts.events import EscalationReason
 from router.domain.lifecycle import LifecycleStatus
 from router.entrypoints.bodies import AcknowledgeBody, AssignmentBody, ResolveBody
-from router.entrypoints.http import ContainerDep
+from router.entrypoints.http import ContainerDep, run_desk_action
 from router.records import CaseDetail, CaseFilter, CasePage, CaseRecord
 from router.service import desk, queries
 from servicekit.http import PROBLEM_RESPONSES
@@ -82,7 +82,8 @@ async def get_case(c: ContainerDep, case_id: CaseId) -> CaseDetail:
     ),
 )
 async def assign(c: ContainerDep, case_id: CaseId, body: AssignmentBody) -> CaseRecord:
-    result = await asyncio.to_thread(
+    return await run_desk_action(
+        c,
         desk.assign_case,
         case_id,
         squad=body.squad,
@@ -94,8 +95,6 @@ async def assign(c: ContainerDep, case_id: CaseId, body: AssignmentBody) -> Case
         clock=c.clock,
         pub=c.pub,
     )
-    c.wake()
-    return result
 
 
 @router.post(
@@ -106,7 +105,8 @@ async def assign(c: ContainerDep, case_id: CaseId, body: AssignmentBody) -> Case
     "only while the case is `assigned` (else 409 `invalid_transition`).",
 )
 async def acknowledge(c: ContainerDep, case_id: CaseId, body: AcknowledgeBody) -> CaseRecord:
-    result = await asyncio.to_thread(
+    return await run_desk_action(
+        c,
         desk.acknowledge_case,
         case_id,
         squad=body.squad,
@@ -115,8 +115,6 @@ async def acknowledge(c: ContainerDep, case_id: CaseId, body: AcknowledgeBody) -
         clock=c.clock,
         pub=c.pub,
     )
-    c.wake()
-    return result
 
 
 @router.post(
@@ -127,7 +125,8 @@ async def acknowledge(c: ContainerDep, case_id: CaseId, body: AcknowledgeBody) -
     "triaged, or already resolved, cannot be resolved (409 `invalid_transition`).",
 )
 async def resolve(c: ContainerDep, case_id: CaseId, body: ResolveBody) -> CaseRecord:
-    result = await asyncio.to_thread(
+    return await run_desk_action(
+        c,
         desk.resolve_case,
         case_id,
         by=body.by,
@@ -137,5 +136,3 @@ async def resolve(c: ContainerDep, case_id: CaseId, body: ResolveBody) -> CaseRe
         clock=c.clock,
         pub=c.pub,
     )
-    c.wake()
-    return result

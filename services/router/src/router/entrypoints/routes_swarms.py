@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query
 
 from router.entrypoints.bodies import CloseBody, MemberBody, NoteBody
-from router.entrypoints.http import ContainerDep
+from router.entrypoints.http import ContainerDep, run_desk_action
 from router.records import SwarmRecord, SwarmStatus
 from router.service import desk, queries
 from servicekit.http import PROBLEM_RESPONSES
@@ -43,7 +43,8 @@ async def get_swarm(c: ContainerDep, swarm_id: SwarmId) -> SwarmRecord:
     "closed swarm is 409 `swarm_closed`.",
 )
 async def add_member(c: ContainerDep, swarm_id: SwarmId, body: MemberBody) -> SwarmRecord:
-    result = await asyncio.to_thread(
+    return await run_desk_action(
+        c,
         desk.add_swarm_member,
         swarm_id,
         squad=body.squad,
@@ -53,8 +54,6 @@ async def add_member(c: ContainerDep, swarm_id: SwarmId, body: MemberBody) -> Sw
         clock=c.clock,
         pub=c.pub,
     )
-    c.wake()
-    return result
 
 
 @router.post(
@@ -80,7 +79,8 @@ async def add_note(c: ContainerDep, swarm_id: SwarmId, body: NoteBody) -> SwarmR
     "deadline) and publishes `support.swarm.closed.v1` and `support.case.assigned.v1`.",
 )
 async def close(c: ContainerDep, swarm_id: SwarmId, body: CloseBody) -> SwarmRecord:
-    result = await asyncio.to_thread(
+    return await run_desk_action(
+        c,
         desk.close_swarm,
         swarm_id,
         owner_squad=body.owner_squad,
@@ -92,5 +92,3 @@ async def close(c: ContainerDep, swarm_id: SwarmId, body: CloseBody) -> SwarmRec
         clock=c.clock,
         pub=c.pub,
     )
-    c.wake()
-    return result
