@@ -21,7 +21,7 @@ from contracts.events import CaseAcknowledged, CaseAssigned, CaseReassigned, Cas
 from router import metrics
 from router.adapters.notifications import NotificationKind
 from router.domain.errors import SwarmAlreadyClosed
-from router.domain.lifecycle import Acknowledge, Assign, Resolve, transition
+from router.domain.lifecycle import Acknowledge, Action, Assign, Resolve, transition
 from router.domain.policy import Policy
 from router.domain.swarm import Swarm
 from router.ports import Clock, OutboundEvent, RouterStore, RouterTransaction
@@ -58,9 +58,12 @@ def _load(tx: RouterTransaction, case_id: UUID) -> CaseRecord:
     return case
 
 
-def _save(tx: RouterTransaction, new: CaseRecord, old: CaseRecord) -> None:
-    if not tx.update_case(new, expect=old):
-        raise ConcurrentUpdate(f"case {old.id} changed while this request ran; try again")
+def _apply(tx: RouterTransaction, case: CaseRecord, action: Action, now: datetime) -> CaseRecord:
+    """The case after `action` (the domain decides), saved with the optimistic version check."""
+    new = case.with_state(transition(case.state, action), now=now)
+    if not tx.update_case(new, expect=case):
+        raise ConcurrentUpdate(f"case {case.id} changed while this request ran; try again")
+    return new
 
 
 def _close_swarm(
@@ -100,6 +103,28 @@ def _close_swarm(
     return pub.event(topics.SWARM_CLOSED, swarm.case_id, closed.closed_event())
 
 
+def _close_open_swarm(
+    tx: RouterTransaction,
+    case_id: UUID,
+    *,
+    owner: str | None,
+    outcome: str,
+    by: str,
+    now: datetime,
+    catalogue: Catalogue,
+    pub: Publishing,
+) -> list[OutboundEvent]:
+    """Close the open swarm on the case, if there is one; the events to publish."""
+    swarm = tx.open_swarm_for(case_id)
+    if swarm is None:
+        return []
+    return [
+        _close_swarm(
+            tx, swarm, owner=owner, outcome=outcome, by=by, now=now, catalogue=catalogue, pub=pub
+        )
+    ]
+
+
 def _assign(
     tx: RouterTransaction,
     case: CaseRecord,
@@ -114,25 +139,17 @@ def _assign(
     swarm_outcome: str | None = None,
 ) -> CaseRecord:
     deadline = policy.ack_deadline(case.priority, now)
-    state = transition(case.state, Assign(squad=squad, by=by, manual=True, ack_deadline=deadline))
-    new = case.with_state(state, now=now)
-    _save(tx, new, case)
-    events: list[OutboundEvent] = []
-    swarm = tx.open_swarm_for(case.id)
-    if swarm is not None:
-        outcome = swarm_outcome or f"assigned to {squad} by {by}"
-        events.append(
-            _close_swarm(
-                tx,
-                swarm,
-                owner=squad,
-                outcome=outcome,
-                by=by,
-                now=now,
-                catalogue=catalogue,
-                pub=pub,
-            )
-        )
+    new = _apply(tx, case, Assign(squad=squad, by=by, manual=True, ack_deadline=deadline), now)
+    events = _close_open_swarm(
+        tx,
+        case.id,
+        owner=squad,
+        outcome=swarm_outcome or f"assigned to {squad} by {by}",
+        by=by,
+        now=now,
+        catalogue=catalogue,
+        pub=pub,
+    )
     reassigned = squad != (case.squad if case.squad is not None else case.predicted_squad)
     assigned = pub.event(
         topics.CASE_ASSIGNED,
@@ -246,9 +263,7 @@ def acknowledge_case(
     now = clock.now()
     with store.transaction() as tx:
         case = _load(tx, case_id)
-        state = transition(case.state, Acknowledge(squad=squad, by=by))
-        new = case.with_state(state, now=now)
-        _save(tx, new, case)
+        new = _apply(tx, case, Acknowledge(squad=squad, by=by), now)
         tx.add_history(
             [
                 HistoryEntry(
@@ -303,25 +318,17 @@ def resolve_case(
     now = clock.now()
     with store.transaction() as tx:
         case = _load(tx, case_id)
-        state = transition(case.state, Resolve(by=by))
-        new = case.with_state(state, now=now)
-        _save(tx, new, case)
-        events: list[OutboundEvent] = []
-        swarm = tx.open_swarm_for(case.id)
-        if swarm is not None:
-            outcome = f"resolved: {resolution}" if resolution else "resolved"
-            events.append(
-                _close_swarm(
-                    tx,
-                    swarm,
-                    owner=None,
-                    outcome=outcome,
-                    by=by,
-                    now=now,
-                    catalogue=catalogue,
-                    pub=pub,
-                )
-            )
+        new = _apply(tx, case, Resolve(by=by), now)
+        events = _close_open_swarm(
+            tx,
+            case.id,
+            owner=None,
+            outcome=f"resolved: {resolution}" if resolution else "resolved",
+            by=by,
+            now=now,
+            catalogue=catalogue,
+            pub=pub,
+        )
         tx.add_history(
             [
                 HistoryEntry(
