@@ -105,3 +105,25 @@ def test_only_names_aliases_and_hints_count_as_named(small_catalogue: Catalogue)
     assert keyword_only.to_contract().named is False
     assert by_alias.to_contract().named is True
     assert by_hint.to_contract().named is True
+
+
+def test_the_longest_overlapping_term_wins() -> None:
+    from contracts.catalogue import Component, Squad
+
+    squads = {
+        n: Squad(name=n, title=n, service_delivery=n == "sd") for n in ("payments", "edge", "sd")
+    }
+    components = {
+        "payment-gateway": Component(
+            name="payment-gateway", title="payment-gateway", owner="payments"
+        ),
+        "api-gateway": Component(
+            name="api-gateway", title="api-gateway", owner="edge", aliases=["gateway"]
+        ),
+    }
+    matcher = CatalogueMatcher(Catalogue(squads=squads, components=components, digest="t"))
+    assert [m.component for m in matcher.find("the payment gateway times out")] == [
+        "payment-gateway"
+    ]
+    both = matcher.find("the gateway in front of the payment gateway times out")
+    assert sorted(m.component for m in both) == ["api-gateway", "payment-gateway"]

@@ -4,7 +4,9 @@ The matcher finds component names, titles, aliases and keywords in case text. Bo
 are normalised the same way (lower case; hyphens, underscores, slashes and punctuation become
 word breaks), so `Checkout-API`, `checkout_api` and `checkout api` all match `checkout-api`.
 Names, titles and aliases are *strong* evidence, keywords *weak* evidence; the submission's
-optional `component` hint counts as strong evidence for the component it names.
+optional `component` hint counts as strong evidence for the component it names. Where terms
+overlap, the longest wins: "payment gateway" is one match, and the alias "gateway" of another
+component inside it is not matched again.
 
 Unowned components are reported as matches (triage escalates them) but never feed a squad
 feature or a training label.
@@ -113,14 +115,18 @@ class CatalogueMatcher:
         if self._first.isdisjoint(toks):
             return list(found.values())
         n = len(toks)
+        covered = 0  # the longest term wins: no term is matched inside an earlier match
         for i, tok in enumerate(toks):
+            if i < covered:
+                continue
             entries = self._by_first.get(tok)
             if entries is None:
                 continue
-            for key, comps in entries:
+            for key, comps in entries:  # longest first
                 size = len(key)
                 if size > 1 and (i + size > n or tuple(toks[i : i + size]) != key):
                     continue
+                covered = i + size
                 term = " ".join(key)
                 for name, strength in comps.items():
                     m = found.get(name)
@@ -129,6 +135,7 @@ class CatalogueMatcher:
                     bucket = m.strong if strength == STRONG else m.weak
                     if term not in bucket:
                         bucket.append(term)
+                break
         return sorted(found.values(), key=lambda m: (-m.score, m.component))
 
 
