@@ -1,7 +1,8 @@
 """The router's service layer: use cases over the ports (no web, Kafka or ORM imports).
 
 - `routing`: `route_triaged` (consumer) and `sweep_ack_timeouts` (sweeper).
-- `desk`: manual assignment, acknowledgement, resolution and swarm actions.
+- `desk`: manual assignment, acknowledgement, resolution and swarm actions (their steps
+  inside a transaction in `desk_steps`).
 - `queries`: the queue, case detail, swarms and the Service Delivery summary.
 - `common`: `Publishing`, `CatalogueHolder`, notification and event builders.
 - `errors`: the service exception tree.

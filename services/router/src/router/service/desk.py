@@ -8,23 +8,24 @@ writes history, notifications and lifecycle events in the same transaction.
 A manual assignment to a squad other than the current one (or, when there is none, other
 than the predicted one) is a correction: it emits `support.case.reassigned.v1`, the training
 label for triage, and the domain records the old squad in `moved_away_from`.
+
+The steps inside a transaction live in `router.service.desk_steps`.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
 from uuid import UUID
 
 from contracts import topics
 from contracts.catalogue import Catalogue
-from contracts.events import CaseAcknowledged, CaseAssigned, CaseReassigned, CaseResolved
+from contracts.events import CaseAcknowledged, CaseResolved
 from router import metrics
 from router.adapters.notifications import NotificationKind
 from router.domain.errors import SwarmAlreadyClosed
-from router.domain.lifecycle import Acknowledge, Action, Assign, Resolve, transition
+from router.domain.lifecycle import Acknowledge, Resolve
 from router.domain.policy import Policy
 from router.domain.swarm import Swarm
-from router.ports import Clock, OutboundEvent, RouterStore, RouterTransaction
+from router.ports import Clock, RouterStore
 from router.records import (
     CaseRecord,
     HistoryAction,
@@ -35,182 +36,14 @@ from router.records import (
     SwarmStatus,
 )
 from router.service.common import Publishing, notifications_for, to_domain
-from router.service.errors import ConcurrentUpdate, NotFound, UnknownSquadError
-
-MANUAL = "person"
-
-
-def _owning_squad(squad: str, catalogue: Catalogue, field: str) -> None:
-    entry = catalogue.squads.get(squad)
-    if entry is None:
-        known = ", ".join(sorted(s for s, e in catalogue.squads.items() if not e.service_delivery))
-        raise UnknownSquadError(f"{squad!r} is not a squad of the catalogue ({known})", field=field)
-    if entry.service_delivery:
-        raise UnknownSquadError(
-            f"{squad!r} is Service Delivery; assign to an owning squad", field=field
-        )
-
-
-def _load(tx: RouterTransaction, case_id: UUID) -> CaseRecord:
-    case = tx.get_case(case_id)
-    if case is None:
-        raise NotFound(f"no case {case_id}")
-    return case
-
-
-def _apply(tx: RouterTransaction, case: CaseRecord, action: Action, now: datetime) -> CaseRecord:
-    """The case after `action` (the domain decides), saved with the optimistic version check."""
-    new = case.with_state(transition(case.state, action), now=now)
-    if not tx.update_case(new, expect=case):
-        raise ConcurrentUpdate(f"case {case.id} changed while this request ran; try again")
-    return new
-
-
-def _close_swarm(
-    tx: RouterTransaction,
-    swarm: SwarmRecord,
-    *,
-    owner: str | None,
-    outcome: str,
-    by: str,
-    now: datetime,
-    catalogue: Catalogue,
-    pub: Publishing,
-) -> OutboundEvent:
-    closed = to_domain(swarm).close(owner, outcome, now=now, catalogue=catalogue)
-    record = swarm.model_copy(
-        update={
-            "status": SwarmStatus.CLOSED,
-            "owner_squad": closed.owner_squad,
-            "outcome": closed.outcome,
-            "closed_at": closed.closed_at,
-        }
-    )
-    if not tx.close_swarm(record):
-        raise SwarmAlreadyClosed(f"swarm {swarm.id} is already closed")
-    tx.add_history(
-        [
-            HistoryEntry(
-                case_id=swarm.case_id,
-                at=now,
-                action=HistoryAction.SWARM_CLOSED,
-                to_squad=owner,
-                by=by,
-                note=outcome,
-            )
-        ]
-    )
-    return pub.event(topics.SWARM_CLOSED, swarm.case_id, closed.closed_event())
-
-
-def _close_open_swarm(
-    tx: RouterTransaction,
-    case_id: UUID,
-    *,
-    owner: str | None,
-    outcome: str,
-    by: str,
-    now: datetime,
-    catalogue: Catalogue,
-    pub: Publishing,
-) -> list[OutboundEvent]:
-    """Close the open swarm on the case, if there is one; the events to publish."""
-    swarm = tx.open_swarm_for(case_id)
-    if swarm is None:
-        return []
-    return [
-        _close_swarm(
-            tx, swarm, owner=owner, outcome=outcome, by=by, now=now, catalogue=catalogue, pub=pub
-        )
-    ]
-
-
-def _assign(
-    tx: RouterTransaction,
-    case: CaseRecord,
-    *,
-    squad: str,
-    by: str,
-    note: str | None,
-    catalogue: Catalogue,
-    policy: Policy,
-    pub: Publishing,
-    now: datetime,
-    swarm_outcome: str | None = None,
-) -> CaseRecord:
-    deadline = policy.ack_deadline(case.priority, now)
-    new = _apply(tx, case, Assign(squad=squad, by=by, manual=True, ack_deadline=deadline), now)
-    events = _close_open_swarm(
-        tx,
-        case.id,
-        owner=squad,
-        outcome=swarm_outcome or f"assigned to {squad} by {by}",
-        by=by,
-        now=now,
-        catalogue=catalogue,
-        pub=pub,
-    )
-    reassigned = squad != (case.squad if case.squad is not None else case.predicted_squad)
-    assigned = pub.event(
-        topics.CASE_ASSIGNED,
-        case.id,
-        CaseAssigned(
-            case_id=case.id,
-            squad=squad,
-            assigned_at=now,
-            by=by,
-            confidence=case.confidence if squad == case.predicted_squad else None,
-            note=note,
-            ack_deadline=deadline,
-        ),
-    )
-    events.append(assigned)
-    if reassigned:
-        events.append(
-            pub.event(
-                topics.CASE_REASSIGNED,
-                case.id,
-                CaseReassigned(
-                    case_id=case.id,
-                    from_squad=case.squad,
-                    to_squad=squad,
-                    predicted_squad=case.predicted_squad,
-                    by=by,
-                    note=note,
-                    reassigned_at=now,
-                ),
-            )
-        )
-    tx.add_history(
-        [
-            HistoryEntry(
-                case_id=case.id,
-                at=now,
-                action=HistoryAction.REASSIGNED if reassigned else HistoryAction.ASSIGNED,
-                from_squad=case.squad,
-                to_squad=squad,
-                by=by,
-                note=note,
-            )
-        ]
-    )
-    kind = NotificationKind.REASSIGNED if reassigned else NotificationKind.ASSIGNED
-    tx.queue_notifications(
-        notifications_for(
-            case=new,
-            kind=kind,
-            squad=squad,
-            catalogue=catalogue,
-            pub=pub,
-            event_key=assigned.event.id,
-            now=now,
-        )
-    )
-    tx.add_events(events)
-    metrics.CASES_ASSIGNED.labels(squad, MANUAL).inc()
-    if reassigned:
-        metrics.REASSIGNMENTS.inc()
-    return new
+from router.service.desk_steps import (
+    apply_action,
+    assign_in_tx,
+    check_owning_squad,
+    close_open_swarm,
+    load_case,
+    load_swarm,
+)
 
 
 def assign_case(
@@ -233,11 +66,11 @@ def assign_case(
         InvalidTransition: The case cannot be assigned now (e.g. resolved, same squad).
         ConcurrentUpdate: The case changed meanwhile.
     """
-    _owning_squad(squad, catalogue, "body.squad")
+    check_owning_squad(squad, catalogue, "body.squad")
     now = clock.now()
     with store.transaction() as tx:
-        case = _load(tx, case_id)
-        return _assign(
+        case = load_case(tx, case_id)
+        return assign_in_tx(
             tx,
             case,
             squad=squad,
@@ -262,8 +95,8 @@ def acknowledge_case(
     """
     now = clock.now()
     with store.transaction() as tx:
-        case = _load(tx, case_id)
-        new = _apply(tx, case, Acknowledge(squad=squad, by=by), now)
+        case = load_case(tx, case_id)
+        new = apply_action(tx, case, Acknowledge(squad=squad, by=by), now)
         tx.add_history(
             [
                 HistoryEntry(
@@ -317,9 +150,9 @@ def resolve_case(
     """
     now = clock.now()
     with store.transaction() as tx:
-        case = _load(tx, case_id)
-        new = _apply(tx, case, Resolve(by=by), now)
-        events = _close_open_swarm(
+        case = load_case(tx, case_id)
+        new = apply_action(tx, case, Resolve(by=by), now)
+        events = close_open_swarm(
             tx,
             case.id,
             owner=None,
@@ -354,13 +187,6 @@ def resolve_case(
     return new
 
 
-def _load_swarm(tx: RouterTransaction, swarm_id: UUID) -> SwarmRecord:
-    swarm = tx.get_swarm(swarm_id)
-    if swarm is None:
-        raise NotFound(f"no swarm {swarm_id}")
-    return swarm
-
-
 def add_swarm_member(
     swarm_id: UUID,
     *,
@@ -378,16 +204,16 @@ def add_swarm_member(
         SwarmAlreadyClosed: The swarm is closed.
         UnknownSquad / UnknownSquadError: Not an owning squad of the catalogue.
     """
-    _owning_squad(squad, catalogue, "body.squad")
+    check_owning_squad(squad, catalogue, "body.squad")
     now = clock.now()
     with store.transaction() as tx:
-        swarm = _load_swarm(tx, swarm_id)
+        swarm = load_swarm(tx, swarm_id)
         domain = to_domain(swarm)
         joined = domain.join(squad, catalogue=catalogue)
         if joined is domain:
             return swarm
         tx.add_member(swarm.id, SwarmMember(squad=squad, joined_at=now, invited_by=by))
-        case = _load(tx, swarm.case_id)
+        case = load_case(tx, swarm.case_id)
         tx.queue_notifications(
             notifications_for(
                 case=case,
@@ -402,7 +228,7 @@ def add_swarm_member(
                 swarm_id=swarm.id,
             )
         )
-        return _load_swarm(tx, swarm_id)
+        return load_swarm(tx, swarm_id)
 
 
 def add_swarm_note(
@@ -417,11 +243,11 @@ def add_swarm_note(
     """
     now = clock.now()
     with store.transaction() as tx:
-        swarm = _load_swarm(tx, swarm_id)
+        swarm = load_swarm(tx, swarm_id)
         noted: Swarm = to_domain(swarm).note(author, text, now=now)
         last = noted.notes[-1]
         tx.add_note(swarm.id, SwarmNoteRecord(author=last.author, text=last.text, at=last.at))
-        return _load_swarm(tx, swarm_id)
+        return load_swarm(tx, swarm_id)
 
 
 def close_swarm(
@@ -445,15 +271,15 @@ def close_swarm(
         InvalidSwarmInput: Empty outcome.
         InvalidTransition: The case cannot be assigned now.
     """
-    _owning_squad(owner_squad, catalogue, "body.owner_squad")
+    check_owning_squad(owner_squad, catalogue, "body.owner_squad")
     now = clock.now()
     with store.transaction() as tx:
-        swarm = _load_swarm(tx, swarm_id)
+        swarm = load_swarm(tx, swarm_id)
         if swarm.status is SwarmStatus.CLOSED:
             raise SwarmAlreadyClosed(f"swarm {swarm.id} closed at {swarm.closed_at}")
         to_domain(swarm).close(owner_squad, outcome, now=now, catalogue=catalogue)  # validates
-        case = _load(tx, swarm.case_id)
-        _assign(
+        case = load_case(tx, swarm.case_id)
+        assign_in_tx(
             tx,
             case,
             squad=owner_squad,
@@ -465,4 +291,4 @@ def close_swarm(
             now=now,
             swarm_outcome=outcome,
         )
-        return _load_swarm(tx, swarm_id)
+        return load_swarm(tx, swarm_id)
