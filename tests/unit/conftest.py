@@ -1,4 +1,5 @@
-"""Fixtures for the classifier, catalogue and triage CLI unit tests.
+"""Fixtures for the classifier, catalogue and triage CLI unit tests, and a triage result
+builder the router tests share.
 
 A small catalogue (three squads, Service Delivery, six components of which one is
 unowned) is written as YAML into a temporary folder, and labelled cases for it are built
@@ -15,6 +16,7 @@ from pathlib import Path
 
 import pytest
 
+from contracts.cases import Candidate, Decision, MatchedComponent, TriageResult
 from contracts.catalogue import Catalogue, load_catalogue
 from triage.classifier import LabelledCase, TriageModel, train_model
 
@@ -186,3 +188,39 @@ def cold_model(small_catalogue: Catalogue) -> TriageModel:
 def history() -> Callable[..., list[LabelledCase]]:
     """`make_history(rows, seed=1)`, for tests that need their own cases."""
     return make_history
+
+
+ResultFactory = Callable[..., TriageResult]
+
+
+@pytest.fixture(scope="session")
+def make_result() -> ResultFactory:
+    """Build a triage result (decision `assign`, model `test-1`) from plain values.
+
+    Without `candidates` the predicted squad is the only candidate, at `confidence`; each
+    component is a (name, owner) pair whose evidence is its own name.
+    """
+
+    def build(
+        *,
+        squad: str | None,
+        confidence: float,
+        candidates: list[tuple[str, float]] | None,
+        components: list[tuple[str, str | None]],
+        spans_squads: bool,
+    ) -> TriageResult:
+        if candidates is None:
+            candidates = [(squad, confidence)] if squad else []
+        return TriageResult(
+            squad=squad,
+            confidence=confidence,
+            candidates=[Candidate(squad=s, probability=p) for s, p in candidates],
+            matched_components=[
+                MatchedComponent(component=c, owner=o, evidence=[c]) for c, o in components
+            ],
+            spans_squads=spans_squads,
+            decision=Decision.ASSIGN,
+            model_version="test-1",
+        )
+
+    return build

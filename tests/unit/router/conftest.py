@@ -10,15 +10,7 @@ from uuid import UUID
 
 import pytest
 
-from contracts.cases import (
-    Candidate,
-    CaseSubmission,
-    Decision,
-    MatchedComponent,
-    Priority,
-    Reporter,
-    TriageResult,
-)
+from contracts.cases import CaseSubmission, Priority, Reporter, TriageResult
 from contracts.catalogue import Catalogue, Component, Squad
 from contracts.events import CaseTriaged
 from router.domain.policy import Policy, default_policy
@@ -83,7 +75,7 @@ TriagedFactory = Callable[..., CaseTriaged]
 
 
 @pytest.fixture
-def make_triaged() -> TriagedFactory:
+def make_triaged(make_result: Callable[..., TriageResult]) -> TriagedFactory:
     """Build a triaged case; defaults describe a confident, single-squad P3 case."""
 
     def build(
@@ -98,20 +90,12 @@ def make_triaged() -> TriagedFactory:
         description: str = "Card payment fails with code 51 on checkout-api.",
         tags: list[str] | None = None,
     ) -> CaseTriaged:
-        if candidates is None:
-            candidates = [(squad, confidence)] if squad else []
-        if components is None:
-            components = [("checkout-api", "payments")]
-        result = TriageResult(
+        result = make_result(
             squad=squad,
             confidence=confidence,
-            candidates=[Candidate(squad=s, probability=p) for s, p in candidates],
-            matched_components=[
-                MatchedComponent(component=c, owner=o, evidence=[c]) for c, o in components
-            ],
+            candidates=candidates,
+            components=[("checkout-api", "payments")] if components is None else components,
             spans_squads=spans_squads,
-            decision=Decision.ASSIGN,
-            model_version="test-1",
         )
         case = CaseSubmission(
             title=title,

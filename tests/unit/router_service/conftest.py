@@ -12,15 +12,7 @@ from uuid import UUID
 import pytest
 from sqlalchemy import select
 
-from contracts.cases import (
-    Candidate,
-    CaseSubmission,
-    Decision,
-    MatchedComponent,
-    Priority,
-    Reporter,
-    TriageResult,
-)
+from contracts.cases import CaseSubmission, Priority, Reporter, TriageResult
 from contracts.envelope import CloudEvent
 from contracts.events import CaseTriaged
 from contracts.ids import new_event_id, new_id
@@ -150,7 +142,7 @@ TriagedFactory = Callable[..., tuple[str, CaseTriaged]]
 
 
 @pytest.fixture
-def make_triaged() -> TriagedFactory:
+def make_triaged(make_result: Callable[..., TriageResult]) -> TriagedFactory:
     """Build (event id, triaged case); defaults: a confident single-squad P3 case."""
 
     def build_one(
@@ -166,20 +158,12 @@ def make_triaged() -> TriagedFactory:
         event_id: str | None = None,
         title: str = "Card payment declined for one customer",
     ) -> tuple[str, CaseTriaged]:
-        if candidates is None:
-            candidates = [(squad, confidence)] if squad else []
-        if components is None:
-            components = [("payment-gateway", "payments")]
-        result = TriageResult(
+        result = make_result(
             squad=squad,
             confidence=confidence,
-            candidates=[Candidate(squad=s, probability=p) for s, p in candidates],
-            matched_components=[
-                MatchedComponent(component=c, owner=o, evidence=[c]) for c, o in components
-            ],
+            candidates=candidates,
+            components=[("payment-gateway", "payments")] if components is None else components,
             spans_squads=spans_squads,
-            decision=Decision.ASSIGN,
-            model_version="test-1",
         )
         case = CaseSubmission(
             title=title,
