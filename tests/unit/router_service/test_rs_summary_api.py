@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -210,3 +211,11 @@ async def test_catalogue_hides_channel_addresses_and_metrics_are_exposed(
     assert "router_cases_assigned_total" in metrics
     assert (await api.get("/healthz")).json() == {"status": "ok"}
     assert (await api.get("/readyz")).status_code == 503  # no broker in unit tests
+
+
+async def test_swagger_ui_assets_are_served_locally(api):
+    html = (await api.get("/docs")).text
+    assets = re.findall(r'(?:src|href)="([^"]+\.(?:js|css))"', html)
+    assert assets and all(a.startswith("/") for a in assets), assets
+    for asset in assets:
+        assert (await api.get(asset)).status_code == 200

@@ -14,6 +14,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 
 from contracts.catalogue import CatalogueError
 from contracts.problems import FieldError
@@ -138,7 +139,7 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
         else:
             yield
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="support-triage router",
         version="0.1.0",
         description=(

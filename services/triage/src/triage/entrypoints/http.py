@@ -12,6 +12,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from servicekit.http import (
@@ -209,7 +210,7 @@ def create_app(container: Container) -> FastAPI:
         finally:
             await container.stop()
 
-    app = FastAPI(
+    app = FastAPIOffline(
         title="support-triage: triage",
         version="1.0.0",
         description=(
