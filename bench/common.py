@@ -29,6 +29,8 @@ from typing import Any
 
 import httpx
 
+from servicekit.testing import scratch_database, stop_process
+
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_HISTORY = ROOT / "demo" / "history.csv"
 DEMO_CATALOGUE = ROOT / "demo" / "catalogue"
@@ -98,22 +100,10 @@ def database(kind: str, scratch: Path, name: str) -> Iterator[str]:
     if kind == "sqlite":
         yield f"sqlite:///{scratch / f'{name}.db'}"
         return
-    from sqlalchemy import create_engine, text
-    from sqlalchemy.engine import make_url
-
     base = postgres_base()
     assert base is not None
-    url = make_url(base)
-    db = f"bench_{name}_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{db}"'))
-    try:
-        yield url.set(database=db).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)'))
-        admin.dispose()
+    with scratch_database(base, prefix=f"bench_{name}", suffix_len=8) as url:
+        yield url
 
 
 def backends() -> list[str]:
@@ -157,13 +147,7 @@ def child(args: Sequence[str], *, env: dict[str, str], log: Path, cwd: Path) -> 
     try:
         yield Child(proc, log)
     finally:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
+        stop_process(proc)
         handle.close()
 
 

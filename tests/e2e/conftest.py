@@ -47,6 +47,7 @@ from contracts import Topics
 from contracts.catalogue import Catalogue, load_catalogue
 from router.devsink import SinkHandle, start_sink
 from servicekit.broker import LocalBroker, free_port
+from servicekit.testing import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CATALOGUE = ROOT / "demo" / "catalogue"
@@ -81,14 +82,7 @@ class Service:
 
     def stop(self) -> int:
         """SIGTERM, wait, SIGKILL if needed; return the exit status."""
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return int(self.proc.returncode)
+        return stop_process(self.proc)
 
 
 @dataclass

@@ -20,6 +20,7 @@ from contracts.events import CaseTriaged
 from contracts.topics import CASE_RECEIVED
 from contracts.wire import decode, encode
 from servicekit.broker import LocalBroker, free_port
+from servicekit.testing import stop_process
 
 pytestmark = pytest.mark.e2e
 
@@ -73,12 +74,7 @@ def served(tmp_path: Path, broker: LocalBroker) -> Iterator[tuple[str, dict[str,
             time.sleep(0.2)
         yield base, topics
     finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
+        stop_process(proc)
         log.close()
     # uvicorn re-raises the signal after its graceful shutdown
     output = (tmp_path / "serve.log").read_text()
