@@ -127,25 +127,32 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
-        """Relay until stopped, backing off while the broker is unreachable."""
+        """Relay until stopped, backing off while the broker is unreachable.
+
+        The wake flag is cleared before each batch, so a `wake()` that arrives while a batch
+        is being sent triggers another pass at once instead of waiting for the next poll.
+        While the broker is unreachable, wakes do not shorten the backoff.
+        """
         delay = self.poll_interval
         while not self._stopping.is_set():
+            self._wake.clear()
             try:
                 sent = await self.relay_once()
-                self.healthy = True
-                delay = self.poll_interval
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self.healthy = False
-                log.warning("outbox relay failed (%s); retrying in %.1fs", exc, delay)
-                sent = 0
                 delay = min(max(delay, 0.5) * 2, self.retry_max)
+                log.warning("outbox relay failed (%s); retrying in %.1fs", exc, delay)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+                continue
+            self.healthy = True
+            delay = self.poll_interval
             if sent >= self.batch_size:
                 continue
-            self._wake.clear()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
 
     async def relay_once(self) -> int:
         """Publish one batch of pending rows; return how many were sent."""

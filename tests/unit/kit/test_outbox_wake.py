@@ -1,0 +1,61 @@
+"""The outbox relay loop: wakes during a batch are not lost; failures back off."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import MetaData
+
+from servicekit.db import make_engine
+from servicekit.outbox import OutboxRelay, outbox_table
+
+
+class ScriptedRelay(OutboxRelay):
+    """A relay whose batches are scripted instead of read from the database."""
+
+    def __init__(self, script: list[object]) -> None:
+        super().__init__(
+            engine=make_engine("sqlite://"),
+            table=outbox_table(MetaData(), "t"),
+            producer=None,  # type: ignore[arg-type]
+            service="test",
+            poll_interval=60.0,
+            retry_max=60.0,
+        )
+        self.script = script
+        self.calls = 0
+        self.done = asyncio.Event()
+
+    async def relay_once(self) -> int:
+        step = self.script[self.calls] if self.calls < len(self.script) else "stop"
+        self.calls += 1
+        if step == "wake":
+            self.wake()  # new rows were committed while this batch was being sent
+            return 1
+        if step == "fail":
+            raise ConnectionError("broker down")
+        self.done.set()
+        self.stop()
+        return 0
+
+
+async def test_a_wake_during_a_batch_triggers_another_pass() -> None:
+    relay = ScriptedRelay(["wake"])
+    task = asyncio.create_task(relay.run())
+    # with a 60 s poll interval, only the wake can bring the second pass this soon
+    await asyncio.wait_for(relay.done.wait(), timeout=10)
+    await task
+    assert relay.calls == 2
+
+
+async def test_a_failure_waits_out_its_backoff_even_when_woken() -> None:
+    relay = ScriptedRelay(["fail"])
+    task = asyncio.create_task(relay.run())
+    while relay.calls < 1:
+        await asyncio.sleep(0)
+    relay.wake()
+    await asyncio.sleep(0.2)
+    assert relay.calls == 1  # still backing off, not hammering the broker
+    assert relay.healthy is False
+    relay.stop()
+    await asyncio.wait_for(task, timeout=10)
