@@ -1,4 +1,8 @@
-"""HTTP intake benchmark: `triage serve` (uvicorn, one worker) under an async httpx load.
+"""HTTP intake benchmark: `triage serve` (uvicorn, one worker) under load.
+
+The load for `POST /v1/cases` comes from `wrk` when it is installed (a C load generator that
+costs the shared cores far less per request), else from an async httpx client, which on two
+cores limits what can be measured.
 
 Per database backend (SQLite file; Postgres too when `BENCH_DATABASE_URL` or
 `TEST_DATABASE_URL` is set) the bench starts a local broker and a real `triage serve`
@@ -18,6 +22,8 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
+import subprocess
 import tempfile
 import textwrap
 import time
@@ -48,6 +54,8 @@ from bench.common import (
 from servicekit.broker import LocalBroker, free_port
 
 REQUESTS = int(os.environ.get("BENCH_INTAKE_REQUESTS", "3000"))
+WRK_SECONDS = int(os.environ.get("BENCH_WRK_SECONDS", "10"))
+WRK = shutil.which("wrk")  # when present, it generates the POST /v1/cases load
 CONCURRENCY = (1, 16, 64)
 WARMUP = 200
 PREDICT_BATCHES = ((100, 30), (1000, 6))  # (cases per request, requests)
@@ -63,11 +71,68 @@ class Result:
     latencies_ms: list[float]
     server_cpu: float
     client_cpu: float
+    percentiles_ms: tuple[float, float] | None = None  # (p50, p99) when measured by wrk
 
     @property
     def rate(self) -> float:
         """Successful requests per second."""
         return self.done / self.seconds
+
+    @property
+    def p50_p99(self) -> tuple[float, float]:
+        """Median and 99th percentile latency in ms."""
+        if self.percentiles_ms is not None:
+            return self.percentiles_ms
+        return quantile(self.latencies_ms, 0.5), quantile(self.latencies_ms, 0.99)
+
+
+WRK_SCRIPT = """
+bodies = {}
+for line in io.lines(os.getenv("BENCH_WRK_BODIES")) do bodies[#bodies + 1] = line end
+i, wrap = 0, 0
+request = function()
+  i = i + 1
+  if i > #bodies then i, wrap = 1, wrap + 1 end
+  local body = bodies[i]
+  if wrap > 0 then body = string.gsub(body, "BENCH%-", "BENCH" .. wrap .. "-") end
+  return wrk.format("POST", wrk.path, {["Content-Type"] = "application/json"}, body)
+end
+done = function(summary, latency, requests)
+  local bad = summary.errors.status + summary.errors.connect + summary.errors.read
+    + summary.errors.write + summary.errors.timeout
+  io.write(string.format("RESULT %d %d %d %f %f\\n", summary.requests, bad,
+    summary.duration, latency:percentile(50) / 1000, latency:percentile(99) / 1000))
+end
+"""
+
+
+def _load_wrk(
+    base: str, path: str, bodies: Sequence[bytes], concurrency: int, server: Child, scratch: Path
+) -> Result:
+    """Post bodies for WRK_SECONDS with wrk (C, far cheaper per request than httpx)."""
+    body_file, script = scratch / "wrk-bodies.jsonl", scratch / "wrk-post.lua"
+    body_file.write_bytes(b"\n".join(bodies) + b"\n")
+    script.write_text(WRK_SCRIPT)
+    cpu0 = server.cpu_seconds()
+    out = subprocess.run(
+        ["wrk", "-t1", f"-c{concurrency}", f"-d{WRK_SECONDS}s", "-s", str(script), base + path],
+        env={**os.environ, "BENCH_WRK_BODIES": str(body_file)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    server_cpu = server.cpu_seconds() - cpu0
+    fields = next(line for line in out.splitlines() if line.startswith("RESULT")).split()
+    requests, errors, micros = int(fields[1]), int(fields[2]), int(fields[3])
+    return Result(
+        requests - errors,
+        errors,
+        micros / 1e6,
+        [],
+        server_cpu,
+        float("nan"),
+        (float(fields[4]), float(fields[5])),
+    )
 
 
 async def _load(
@@ -133,7 +198,11 @@ def _run_backend(kind: str, broker: LocalBroker, model: Path, scratch: Path) -> 
                 offset += REQUESTS
                 prof = profiles / f"intake-{kind}-c{conc}.txt" if profiles else None
                 with profiled(server.pid, prof):
-                    r = asyncio.run(_load(base, "/v1/cases", chunk, conc, server, 201))
+                    if WRK:
+                        many = demo_submissions(40_000, tag=f"{tag}-w{conc}")
+                        r = _load_wrk(base, "/v1/cases", _bodies(many), conc, server, scratch)
+                    else:
+                        r = asyncio.run(_load(base, "/v1/cases", chunk, conc, server, 201))
                 if prof is not None and prof.exists():
                     print(f"  top costs, {kind} c={conc} ({prof}):")
                     print(textwrap.indent(top_costs(prof), "    "), flush=True)
@@ -145,8 +214,7 @@ def _run_backend(kind: str, broker: LocalBroker, model: Path, scratch: Path) -> 
                         r.done,
                         r.errors,
                         r.rate,
-                        quantile(r.latencies_ms, 0.5),
-                        quantile(r.latencies_ms, 0.99),
+                        *r.p50_p99,
                         r.server_cpu / max(r.done, 1) * 1e6,
                         r.client_cpu / r.seconds,
                         r.rate / plain_ref,
@@ -212,6 +280,14 @@ def run() -> None:
         " 1 worker): one insert+commit per request SQLite 750 / Postgres 560 req/s; group commit"
         " SQLite 4.4k / Postgres 3.6k req/s; no database 7.1k req/s. client CPU = cores used by"
         " this load generator, which shares the 2 cores with the server and the broker."
+    )
+    print(
+        "load generator for POST /v1/cases: "
+        + (
+            f"wrk ({WRK_SECONDS} s per level; client CPU not measured)"
+            if WRK
+            else "httpx (install wrk, e.g. `apt-get install wrk`, for a cheaper generator)"
+        )
     )
 
 
