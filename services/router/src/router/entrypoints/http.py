@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import importlib.metadata
 from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, ParamSpec, TypeVar
 
@@ -141,7 +142,7 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
 
     app = FastAPIOffline(
         title="support-triage router",
-        version="0.1.0",
+        version=importlib.metadata.version("support-triage-router"),
         description=(
             "Assigns triaged support cases to squads, notifies them, escalates to Service "
             "Delivery and runs swarms. Triage leads correct routing here: a reassignment is "

@@ -7,6 +7,7 @@ Tags: `cases` (see `http_cases`), `model`, `catalogue`, `ops`. Errors are RFC 94
 from __future__ import annotations
 
 import asyncio
+import importlib.metadata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -211,8 +212,8 @@ def create_app(container: Container) -> FastAPI:
             await container.stop()
 
     app = FastAPIOffline(
-        title="support-triage: triage",
-        version="1.0.0",
+        title="support-triage triage",
+        version=importlib.metadata.version("support-triage-triage"),
         description=(
             "Receives support cases, predicts the owning squad from the case text and the "
             "service catalogue, stores them and publishes `support.case.triaged.v1`."
