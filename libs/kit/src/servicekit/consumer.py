@@ -9,6 +9,12 @@ committed before it is either stored or dead-lettered.
 When the handler raises (the database is down, say), nothing is committed: the consumer
 seeks back to the start of the batch and tries again after an exponential backoff, so a
 transient outage delays work without losing it and without a crash loop.
+
+A rebalance may take partitions away while a batch is being handled. Their offsets are then
+neither committed nor sought (aiokafka raises `IllegalStateError` for an unassigned
+partition): the new owner starts from the last committed offset and the handler's
+de-duplication by event id absorbs the replay. A commit refused because the group moved on
+(`CommitFailedError`) is logged and the loop goes on for the same reason.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError
 from prometheus_client import Counter
 
 from contracts.wire import dead_letter
@@ -115,15 +122,32 @@ class BatchConsumer:
             except Exception:
                 BATCH_FAILURES.labels(self.settings.service).inc()
                 log.exception("batch of %d records failed; retrying in %.1fs", len(records), delay)
+                assigned = self.consumer.assignment()
                 for tp, recs in batch.items():
-                    self.consumer.seek(tp, recs[0].offset)
+                    if tp in assigned:  # a revoked partition restarts from its commit elsewhere
+                        self.consumer.seek(tp, recs[0].offset)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._stopping.wait(), timeout=delay)
                 delay = min(delay * 2, self.settings.retry_max)
                 continue
             delay = self.settings.retry_initial
-            await self.consumer.commit({tp: recs[-1].offset + 1 for tp, recs in batch.items()})
+            await self._commit(batch)
             self.processed += len(records)
+
+    async def _commit(self, batch: dict[TopicPartition, list[ConsumerRecord]]) -> None:
+        """Commit the batch's offsets for the partitions this member still owns."""
+        assigned = self.consumer.assignment()
+        offsets = {tp: recs[-1].offset + 1 for tp, recs in batch.items() if tp in assigned}
+        if len(offsets) < len(batch):
+            log.info("not committing %d revoked partition(s)", len(batch) - len(offsets))
+        if not offsets:
+            return
+        try:
+            await self.consumer.commit(offsets)
+        except (CommitFailedError, IllegalStateError) as exc:
+            # The group rebalanced under the batch: the work is stored, and whoever owns the
+            # partitions now re-reads from the last commit and skips what was stored.
+            log.warning("commit refused after a rebalance (%s); moving on", exc)
 
     async def _handle(self, records: list[ConsumerRecord]) -> None:
         rejected = await self.handler(records)
