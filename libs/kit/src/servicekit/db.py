@@ -18,6 +18,7 @@ from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, SQLAlchemyError, StatementError
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +47,25 @@ def make_engine(url: str, *, echo: bool = False) -> Engine:
 
         return engine
     return create_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)
+
+
+def is_transient(exc: BaseException) -> bool:
+    """Whether writing the same rows again later may succeed.
+
+    A data error (a constraint violation, a value the column refuses, a value that cannot be
+    bound) fails again the same way, and so does any error that is not about the database or
+    the network (a bug, a refused value in the service). Every other database error
+    (connection lost, pool timeout, lock or serialization failure, a table missing during a
+    deployment) and OS-level errors pass: consumers retry those rather than dead-letter the
+    record.
+    """
+    if isinstance(exc, IntegrityError | DataError):
+        return False
+    if isinstance(exc, DBAPIError):
+        return True
+    if isinstance(exc, StatementError):  # raised before the driver saw it: a bad value
+        return False
+    return isinstance(exc, SQLAlchemyError | OSError | TimeoutError)
 
 
 def is_sqlite(engine: Engine) -> bool:

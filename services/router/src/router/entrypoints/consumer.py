@@ -2,8 +2,10 @@
 
 Records that are not valid triaged CloudEvents are returned as `Rejected` with the wire
 error code (`servicekit.consumer.BatchConsumer` dead-letters them, then commits). The valid
-ones of a batch are routed in one transaction. A database error fails the batch (nothing is
-committed; the consumer retries it after a backoff); any other error while routing makes the
+ones of a batch are routed in one transaction. A transient error (database unreachable,
+lock timeout: `servicekit.db.is_transient`) fails the batch (nothing is committed; the
+consumer retries it after a backoff); any other error while routing, including a data error
+the database raises for one record (a constraint, a value too long for its column), makes the
 handler route the records one by one, so only the record that cannot be routed is
 dead-lettered (`routing_failed`) and its partition moves on.
 """
@@ -16,12 +18,12 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from aiokafka import ConsumerRecord
-from sqlalchemy.exc import DBAPIError
 
 from contracts import topics
 from contracts.events import CaseTriaged
 from contracts.wire import WireError, decode, parse_data
 from servicekit.consumer import BatchHandler, Rejected
+from servicekit.db import is_transient
 
 if TYPE_CHECKING:
     from router.bootstrap import Container
@@ -54,16 +56,16 @@ def make_handler(container: Container) -> BatchHandler:
             return rejected
         try:
             await asyncio.to_thread(container.route, [item for _, item in good])
-        except DBAPIError:
-            raise
-        except Exception:
+        except Exception as exc:
+            if is_transient(exc):
+                raise
             log.exception("routing a batch of %d failed; routing one by one", len(good))
             for record, item in good:
                 try:
                     await asyncio.to_thread(container.route, [item])
-                except DBAPIError:
-                    raise
                 except Exception as exc:
+                    if is_transient(exc):
+                        raise
                     rejected.append(
                         Rejected(record, "routing_failed", f"{type(exc).__name__}: {exc}")
                     )

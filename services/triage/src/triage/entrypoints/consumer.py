@@ -6,20 +6,27 @@ and store them with their outbox rows and processed event ids in one transaction
 (event id seen before, or an external_ref already stored) are counted and skipped, not
 dead-lettered. `support.case.reassigned.v1` events on the lifecycle topic become training
 labels; other lifecycle events are not triage's business and are skipped.
+
+A transient storage error (`servicekit.db.is_transient`: database unreachable, lock timeout)
+fails the batch, which the consumer retries. Any other error while storing the cases (a value
+the database refuses for one record, say) makes the handler store them one by one, so only
+the record that cannot be stored is dead-lettered (`intake_failed`) and its partition moves
+on instead of retrying the same batch forever.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, TypeVar
 
 from contracts import CaseSubmission
 from contracts.events import CaseReassigned
 from contracts.topics import CASE_REASSIGNED, CASE_RECEIVED
 from contracts.wire import WireError, decode, parse_data
 from servicekit.consumer import BatchHandler, ConsumerRecord, Rejected
+from servicekit.db import is_transient
 from triage import metrics, service
 from triage.domain import Accepted, Intake
 
@@ -28,6 +35,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+T = TypeVar("T")
+R = TypeVar("R")
+
 
 def make_handler(container: Container) -> BatchHandler:
     """The batch handler for `servicekit.consumer.BatchConsumer`."""
@@ -35,8 +45,8 @@ def make_handler(container: Container) -> BatchHandler:
     async def handle(records: Sequence[ConsumerRecord]) -> list[Rejected]:
         topics = container.settings.topics
         rejected: list[Rejected] = []
-        intakes: list[Intake] = []
-        corrections: list[tuple[str, CaseReassigned]] = []
+        intakes: list[tuple[ConsumerRecord, Intake]] = []
+        corrections: list[tuple[ConsumerRecord, tuple[str, CaseReassigned]]] = []
         for record in records:
             if record.topic == topics.lifecycle:
                 _lifecycle(record, corrections)
@@ -47,9 +57,9 @@ def make_handler(container: Container) -> BatchHandler:
             except WireError as exc:
                 rejected.append(Rejected(record=record, reason=exc.code, error=exc.message))
                 continue
-            intakes.append(Intake.of(submission, event_id=event.id))
+            intakes.append((record, Intake.of(submission, event_id=event.id)))
         if intakes:
-            outcomes = await asyncio.to_thread(container.write_batch, intakes)
+            outcomes = await _store(container.write_batch, intakes, rejected)
             stored = sum(1 for o in outcomes if isinstance(o, Accepted) and not o.replayed)
             skipped = len(outcomes) - stored
             if skipped:
@@ -57,9 +67,11 @@ def make_handler(container: Container) -> BatchHandler:
             if stored and container.relay is not None:
                 container.relay.wake()
         if corrections:
-            added = await asyncio.to_thread(
-                service.record_corrections, corrections, repo=container.repo
-            )
+
+            def write_labels(items: Sequence[tuple[str, CaseReassigned]]) -> list[int]:
+                return [service.record_corrections(items, repo=container.repo)]
+
+            added = sum(await _store(write_labels, corrections, rejected))
             metrics.LABELS.inc(added)
             log.info("recorded %d correction label(s)", added)
         return rejected
@@ -67,11 +79,37 @@ def make_handler(container: Container) -> BatchHandler:
     return handle
 
 
-def _lifecycle(record: ConsumerRecord, out: list[tuple[str, CaseReassigned]]) -> None:
+async def _store(
+    write: Callable[[Sequence[T]], Sequence[R]],
+    items: list[tuple[ConsumerRecord, T]],
+    rejected: list[Rejected],
+) -> list[R]:
+    """`write` the batch in one transaction; after a non-transient error, item by item,
+    rejecting (`intake_failed`) the records whose item cannot be written."""
+    try:
+        return list(await asyncio.to_thread(write, [item for _, item in items]))
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.exception("storing a batch of %d record(s) failed; storing one by one", len(items))
+    results: list[R] = []
+    for record, item in items:
+        try:
+            results.extend(await asyncio.to_thread(write, [item]))
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            rejected.append(Rejected(record, "intake_failed", f"{type(exc).__name__}: {exc}"))
+    return results
+
+
+def _lifecycle(
+    record: ConsumerRecord, out: list[tuple[ConsumerRecord, tuple[str, CaseReassigned]]]
+) -> None:
     try:
         event = decode(record.value, record.headers)
         if event.type == CASE_REASSIGNED:
-            out.append((event.id, parse_data(event, CASE_REASSIGNED, CaseReassigned)))
+            out.append((record, (event.id, parse_data(event, CASE_REASSIGNED, CaseReassigned))))
     except WireError as exc:
         log.warning(
             "skipping unreadable lifecycle record %s[%d]@%d: %s",
