@@ -17,6 +17,7 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from sqlalchemy import Engine
+from sqlalchemy.exc import IntegrityError
 
 from servicekit.consumer import BatchConsumer, ConsumerSettings, make_consumer
 from servicekit.db import GroupCommitter, make_engine
@@ -63,8 +64,18 @@ class Container:
         self.committer = GroupCommitter(self.write_batch, max_batch=256)
 
     def write_batch(self, items: Sequence[Intake]) -> list[Outcome]:
-        """Classify and store a batch in one transaction (blocking; counts metrics)."""
-        outcomes = service.take_in(items, repo=self.repo, state=self.state, policy=self.policy)
+        """Classify and store a batch in one transaction (blocking; counts metrics).
+
+        Another replica may store the same idempotency key or external_ref between this
+        transaction's read and its insert; the unique constraint then refuses the insert, and
+        the batch is taken in once more: the second read finds the stored case and answers a
+        replay (or an `IdempotencyConflict`) instead of an error.
+        """
+        try:
+            outcomes = service.take_in(items, repo=self.repo, state=self.state, policy=self.policy)
+        except IntegrityError:
+            log.info("intake raced another writer on a unique key; reading again")
+            outcomes = service.take_in(items, repo=self.repo, state=self.state, policy=self.policy)
         count(outcomes)
         return outcomes
 
