@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from sqlalchemy import Engine, MetaData, Table, create_engine, func, insert, select
+from sqlalchemy import Engine, MetaData, Table, create_engine, func, insert, select, text
 from sqlalchemy.pool import NullPool
 
 from contracts.envelope import CloudEvent
@@ -178,3 +178,30 @@ async def test_pending_gauge_is_counted_at_most_every_interval(
         assert gauge._value.get() == 0  # an empty outbox always sets 0
     finally:
         await producer.stop()
+
+
+@pytest.mark.postgres
+async def test_postgres_one_relay_publishes_at_a_time(
+    broker: LocalBroker, pg_engine: Engine
+) -> None:
+    engine = pg_engine
+    table = outbox_table(MetaData(), f"t_outbox_{uuid.uuid4().hex[:8]}")
+    table.metadata.create_all(engine)
+    topic = f"out-{uuid.uuid4().hex[:8]}"
+    await ensure_topics(broker.bootstrap_servers, [topic], partitions=1)
+    _add(engine, table, topic, 0, 3)
+    producer = make_producer(broker.bootstrap_servers, client_id="relay")
+    await producer.start()
+    try:
+        relay = OutboxRelay(engine=engine, table=table, producer=producer, service="t-one")
+        with engine.connect() as other:  # another replica's relay is mid-batch
+            locked = other.execute(
+                text("SELECT pg_try_advisory_xact_lock(hashtext(:name))"), {"name": table.name}
+            ).scalar_one()
+            assert locked
+            assert await relay.relay_once() == 0
+            other.rollback()  # its transaction ends, and with it the lock
+        assert await relay.relay_once() == 3
+    finally:
+        await producer.stop()
+        table.metadata.drop_all(engine)

@@ -6,8 +6,9 @@ pending rows to Kafka in batches and deletes them once the broker acknowledged t
 broker outage therefore delays events but loses none. Delivery is at least once: consumers
 de-duplicate by CloudEvents id.
 
-On Postgres several relays may run (one per replica): each claims rows with
-`FOR UPDATE SKIP LOCKED`. SQLite has one writer anyway.
+On Postgres several relays may run (one per replica); a transaction-level advisory lock lets
+one publish at a time, so events keep their order per case key across replicas (rows are
+also claimed with `FOR UPDATE SKIP LOCKED`). SQLite has one writer anyway.
 
 After the broker acknowledged a batch the relay deletes it. On SQLite it deletes the id range
 `id <= max(batch)`: the batch is the lowest ids of the table, and SQLite commits writers one at
@@ -44,6 +45,7 @@ from sqlalchemy import (
     delete,
     func,
     select,
+    text,
 )
 
 from contracts.envelope import CloudEvent
@@ -164,6 +166,13 @@ class OutboxRelay:
         postgres = self.engine.dialect.name == "postgresql"
         pending: int | None = None
         with self.engine.begin() as conn:
+            if (
+                postgres
+                and not conn.execute(
+                    text("SELECT pg_try_advisory_xact_lock(hashtext(:name))"), {"name": t.name}
+                ).scalar_one()
+            ):
+                return 0  # another replica's relay is publishing; one at a time keeps order
             stmt = select(t).order_by(t.c.id).limit(self.batch_size)
             if postgres:
                 stmt = stmt.with_for_update(skip_locked=True)
