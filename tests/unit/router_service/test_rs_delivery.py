@@ -118,3 +118,28 @@ async def test_a_blocked_squad_does_not_hold_up_another_squads_delivery(
         worker.stop()
         await task
     assert any(n.squad == "checkout" for _, n in sender.sent)
+
+
+async def test_a_late_outcome_after_the_lease_does_not_overwrite_a_newer_one(
+    container, make_triaged, clock
+):
+    from router.ports import DeliveryOutcome
+
+    _route(container, make_triaged)
+    lease = timedelta(minutes=2)
+    (stale, *_) = container.store.claim_notifications(clock.now(), limit=1, lease=lease)
+    clock.advance(lease)  # the first worker stalls past its lease; another one takes over
+    (fresh,) = [
+        r
+        for r in container.store.claim_notifications(clock.now(), limit=100, lease=lease)
+        if r.id == stale.id
+    ]
+    container.store.finish_notifications(
+        [DeliveryOutcome(fresh.id, "sent", fresh.attempts + 1, sent_at=clock.now())]
+    )
+    container.store.finish_notifications(  # the stalled worker finally reports a failure
+        [DeliveryOutcome(stale.id, "failed", stale.attempts + 1, last_error="timeout")]
+    )
+    (row,) = [r for r in container.store.notifications_for(stale.case_id) if r.id == stale.id]
+    assert row.status == DeliveryStatus.SENT
+    assert row.last_error is None

@@ -411,9 +411,12 @@ class SqlStore:
         if not outcomes:
             return
         n = t.notifications.c
+        # Only the attempt that claimed the row may record its outcome: when a lease expired
+        # and another worker claimed and finished the row meanwhile, `attempts` has moved on
+        # and the late outcome is dropped instead of overwriting the newer one.
         stmt = (
             update(t.notifications)
-            .where(n.id == bindparam("b_id"))
+            .where(n.id == bindparam("b_id"), n.attempts == bindparam("b_prev"))
             .values(
                 status=bindparam("b_status"),
                 attempts=bindparam("b_attempts"),
@@ -428,6 +431,7 @@ class SqlStore:
         rows = [
             {
                 "b_id": str(o.notification_id),
+                "b_prev": o.attempts - 1,
                 "b_status": o.status,
                 "b_attempts": o.attempts,
                 "b_error": o.last_error,
