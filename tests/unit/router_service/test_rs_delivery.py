@@ -134,12 +134,31 @@ async def test_a_late_outcome_after_the_lease_does_not_overwrite_a_newer_one(
         for r in container.store.claim_notifications(clock.now(), limit=100, lease=lease)
         if r.id == stale.id
     ]
+    assert fresh.attempts == stale.attempts + 1  # each claim counts its attempt
     container.store.finish_notifications(
-        [DeliveryOutcome(fresh.id, "sent", fresh.attempts + 1, sent_at=clock.now())]
+        [DeliveryOutcome(fresh.id, "sent", fresh.attempts, sent_at=clock.now())]
     )
     container.store.finish_notifications(  # the stalled worker finally reports a failure
-        [DeliveryOutcome(stale.id, "failed", stale.attempts + 1, last_error="timeout")]
+        [DeliveryOutcome(stale.id, "failed", stale.attempts, last_error="timeout")]
     )
     (row,) = [r for r in container.store.notifications_for(stale.case_id) if r.id == stale.id]
     assert row.status == DeliveryStatus.SENT
     assert row.last_error is None
+
+
+async def test_a_claim_counts_the_attempt_so_a_crashing_send_ends_failed(
+    container, sender, make_triaged, clock
+):
+    case_id = _route(container, make_triaged)
+    lease = timedelta(minutes=2)
+    for attempt in (1, 2, 3):  # every claim's process dies before it records an outcome
+        claimed = container.store.claim_notifications(clock.now(), limit=100, lease=lease)
+        assert {r.attempts for r in claimed} == {attempt}
+        clock.advance(lease)
+
+    assert await _worker(container, sender, max_attempts=3).run_once() == 2
+    rows = container.store.notifications_for(case_id)
+    assert {(r.status, r.attempts) for r in rows} == {(DeliveryStatus.FAILED, 3)}
+    assert all(r.last_error for r in rows)
+    assert sender.sent == []  # the poison rows are not sent a fourth time
+    assert container.store.claim_notifications(clock.now(), limit=100, lease=lease) == []

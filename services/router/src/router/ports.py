@@ -69,7 +69,11 @@ class OutboundEvent:
 class DeliveryOutcome:
     """The outcome of one delivery attempt, to record on its notification.
 
-    `next_attempt_at` None keeps the stored value (a sent or finally failed row).
+    `attempts` is the count to store. `claimed` is the count the claim left on the row
+    (`NotificationRecord.attempts` as claimed; None: the same as `attempts`): the outcome is
+    recorded only while the row still has it, so a late outcome after an expired lease (the
+    row has been claimed again since) is dropped. `next_attempt_at` None keeps the stored
+    value (a sent or finally failed row).
     """
 
     notification_id: UUID
@@ -78,6 +82,7 @@ class DeliveryOutcome:
     next_attempt_at: datetime | None = None
     last_error: str | None = None
     sent_at: datetime | None = None
+    claimed: int | None = None
 
 
 class RouterTransaction(Protocol):
@@ -214,7 +219,8 @@ class RouterStore(Protocol):
         self, now: datetime, *, limit: int, lease: timedelta
     ) -> list[NotificationRecord]:
         """Claim due notifications (queued, or sending with an expired lease) for delivery,
-        in one statement; oldest first."""
+        in one statement; oldest first. The claim counts the attempt: each returned row's
+        `attempts` is already incremented, so a send whose process dies still counts."""
         ...
 
     def finish_notifications(self, outcomes: Sequence[DeliveryOutcome]) -> None:

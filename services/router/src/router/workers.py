@@ -4,7 +4,9 @@
 plus a lease, so a crashed worker's claims come back after the lease and two workers never
 send the same row at once), sends each in its own task under a concurrency bound, and records
 the outcome: `sent`; `queued` again with `backoff_delay` (or the receiver's Retry-After) for
-a retryable error; `failed` for a permanent one or after `max_attempts`. Outcomes are not
+a retryable error; `failed` for a permanent one or after `max_attempts`. The claim itself
+counts the attempt, so a send whose process dies still counts: a row claimed once more after
+its last attempt never reported back is marked `failed` without being sent. Outcomes are not
 written one by one: finished attempts wait in memory and the loop records all of them in one
 transaction before its next claim, so no transaction is ever open while a message is being
 sent. A slow or dead webhook only holds its own slot, for at most the notifier's timeout:
@@ -167,7 +169,10 @@ class DeliveryWorker:
         self._wake.set()  # a slot is free
 
     async def _deliver(self, record: NotificationRecord) -> None:
-        attempts = record.attempts + 1
+        attempts = record.attempts  # the claim counted this attempt
+        if attempts > self.max_attempts:  # the last attempt never reported back
+            self._finished.append((record, self._given_up(record)))
+            return
         error: str | None = None
         retry_at: datetime | None = None
         try:
@@ -190,6 +195,19 @@ class DeliveryWorker:
             sent_at=now if status is DeliveryStatus.SENT else None,
         )
         self._finished.append((record, outcome))
+
+    def _given_up(self, record: NotificationRecord) -> DeliveryOutcome:
+        """`failed` for a row claimed after its last attempt: that attempt's process died
+        (or stalled past its lease) before recording an outcome."""
+        made = record.attempts - 1
+        return DeliveryOutcome(
+            notification_id=record.id,
+            status=DeliveryStatus.FAILED.value,
+            attempts=made,
+            last_error=f"gave up: attempt {made} of {self.max_attempts} never reported an "
+            f"outcome (earlier error: {record.last_error})",
+            claimed=record.attempts,
+        )
 
     def _after_failure(
         self, attempts: int, retryable: bool, retry_after: float | None

@@ -400,7 +400,12 @@ class SqlStore:
         claim = (
             update(t.notifications)
             .where(n.id.in_(pick.scalar_subquery()), due)
-            .values(status="sending", claim_token=str(new_id()), next_attempt_at=now + lease)
+            .values(
+                status="sending",
+                claim_token=str(new_id()),
+                next_attempt_at=now + lease,
+                attempts=n.attempts + 1,  # counted now, so a crashed send still counts
+            )
             .returning(*t.notifications.c)
         )
         with self.engine.begin() as conn:
@@ -411,12 +416,13 @@ class SqlStore:
         if not outcomes:
             return
         n = t.notifications.c
-        # Only the attempt that claimed the row may record its outcome: when a lease expired
-        # and another worker claimed and finished the row meanwhile, `attempts` has moved on
-        # and the late outcome is dropped instead of overwriting the newer one.
+        # Only the claim that took the row may record its outcome: every claim increments
+        # `attempts`, so when a lease expired and another worker claimed the row meanwhile,
+        # `attempts` has moved on and the late outcome is dropped instead of overwriting the
+        # newer one.
         stmt = (
             update(t.notifications)
-            .where(n.id == bindparam("b_id"), n.attempts == bindparam("b_prev"))
+            .where(n.id == bindparam("b_id"), n.attempts == bindparam("b_claimed"))
             .values(
                 status=bindparam("b_status"),
                 attempts=bindparam("b_attempts"),
@@ -431,7 +437,7 @@ class SqlStore:
         rows = [
             {
                 "b_id": str(o.notification_id),
-                "b_prev": o.attempts - 1,
+                "b_claimed": o.attempts if o.claimed is None else o.claimed,
                 "b_status": o.status,
                 "b_attempts": o.attempts,
                 "b_error": o.last_error,
