@@ -21,8 +21,12 @@ from triage.errors import (
 )
 
 
-def get_container(request: Request) -> Container:
-    """The container the app was created with."""
+async def get_container(request: Request) -> Container:
+    """The container the app was created with.
+
+    `async` because it does no blocking work: FastAPI runs a sync dependency in its thread
+    pool, a thread hop per request for a dictionary lookup.
+    """
     container: Container = request.app.state.container
     return container
 
