@@ -76,3 +76,41 @@ def test_two_sweepers_racing_escalate_each_case_once(
         assert len(timeouts) == 1
         notes = container.store.notifications_for(triaged.case_id)
         assert sum(1 for n in notes if n.kind == "ack_timeout") == 1
+
+
+def test_a_case_failing_to_escalate_does_not_abort_the_sweep(
+    container, make_triaged, clock, monkeypatch, caplog
+):
+    from router import metrics
+    from router.service import routing
+
+    cases = [make_triaged() for _ in range(3)]
+    container.route(cases)
+    clock.advance(timedelta(days=1))
+    overdue = container.store.overdue_cases(clock.now(), 10)
+    broken = overdue[0].id  # the first the sweep takes
+    real = routing.notifications_for
+
+    def failing(*, case, **kw):
+        if case.id == broken:
+            raise RuntimeError("catalogue lookup blew up")
+        return real(case=case, **kw)
+
+    monkeypatch.setattr(routing, "notifications_for", failing)
+    errors = metrics.SWEEP_ERRORS._value.get()
+
+    assert container.sweep() == 2
+    assert metrics.SWEEP_ERRORS._value.get() == errors + 1
+    assert any(str(broken) in r.getMessage() for r in caplog.records)
+    statuses = {
+        triaged.case_id: case_detail(triaged.case_id, store=container.store).case.status
+        for _, triaged in cases
+    }
+    assert statuses.pop(broken) is LifecycleStatus.ASSIGNED  # its claim was rolled back
+    assert set(statuses.values()) == {LifecycleStatus.ESCALATED}
+
+    monkeypatch.setattr(routing, "notifications_for", real)
+    assert container.sweep() == 1  # the next sweep retries it, once
+    assert container.sweep() == 0
+    history = container.store.history(broken)
+    assert sum(1 for h in history if h.action is HistoryAction.ESCALATED) == 1

@@ -25,3 +25,7 @@ NOTIFICATIONS_FAILED = Gauge(
     "router_notifications_failed", "Notifications that finally failed (need attention)"
 )
 SWARMS_OPEN = Gauge("router_swarms_open", "Swarms currently open")
+SWEEP_ERRORS = Counter(
+    "router_sweep_errors_total",
+    "Ack-timeout escalations that failed (the case is retried on the next sweep)",
+)

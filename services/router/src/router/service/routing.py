@@ -11,7 +11,9 @@ next batch.
 
 `sweep_ack_timeouts` escalates assigned cases whose acknowledgement deadline passed. Each
 escalation is claimed with one conditional update, so it happens exactly once however many
-router instances sweep the same database.
+router instances sweep the same database. Each case has its own transaction: one that fails
+is logged, counted (`router_sweep_errors_total`) and left for the next sweep, and the others
+go ahead.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from uuid import UUID
 
 from contracts import topics
 from contracts.cases import Decision
@@ -311,57 +314,77 @@ def sweep_ack_timeouts(
     now = clock.now()
     escalated = 0
     for overdue in store.overdue_cases(now, limit):
-        with store.transaction() as tx:
-            case = tx.get_case(overdue.id)
-            if case is None:
-                continue
-            try:
-                state = transition(case.state, AckTimeout())
-            except InvalidTransition:
-                continue  # acknowledged or moved since the query
-            if not tx.claim_ack_timeout(case, now):
-                continue  # another sweeper won
-            squad = case.squad
-            detail = f"{squad} did not acknowledge by {case.ack_deadline:%Y-%m-%d %H:%M:%S} UTC"
-            event = pub.event(
-                topics.CASE_ESCALATED,
-                case.id,
-                CaseEscalated(
-                    case_id=case.id,
-                    reason=EscalationReason.ACK_TIMEOUT,
-                    squads=[squad] if squad else [],
-                    escalated_at=now,
-                    detail=detail,
-                ),
+        try:
+            detail = _escalate_overdue(
+                overdue.id, now=now, store=store, catalogue=catalogue, pub=pub
             )
-            tx.add_history(
-                [
-                    HistoryEntry(
-                        case_id=case.id,
-                        at=now,
-                        action=HistoryAction.ESCALATED,
-                        from_squad=squad,
-                        by=ROUTER,
-                        note=detail,
-                        reason=EscalationReason.ACK_TIMEOUT.value,
-                    )
-                ]
-            )
-            tx.queue_notifications(
-                notifications_for(
-                    case=case.with_state(state, now=now),
-                    kind=NotificationKind.ACK_TIMEOUT,
-                    squad=catalogue.service_delivery.name,
-                    catalogue=catalogue,
-                    pub=pub,
-                    event_key=event.event.id,
-                    now=now,
-                    reason=EscalationReason.ACK_TIMEOUT.value,
-                    squads_involved=[squad] if squad else [],
-                )
-            )
-            tx.add_events([event])
+        except Exception:
+            # One case's failure must not cost the others their escalation: its transaction
+            # rolled back (the claim with it), so the next sweep tries it again.
+            metrics.SWEEP_ERRORS.inc()
+            log.exception("ack-timeout escalation of case %s failed", overdue.id)
+            continue
+        if detail is None:
+            continue
         escalated += 1
         metrics.CASES_ESCALATED.labels(EscalationReason.ACK_TIMEOUT.value).inc()
-        log.info("case %s escalated: %s", case.id, detail)
+        log.info("case %s escalated: %s", overdue.id, detail)
     return escalated
+
+
+def _escalate_overdue(
+    case_id: UUID, *, now: datetime, store: RouterStore, catalogue: Catalogue, pub: Publishing
+) -> str | None:
+    """Escalate one overdue case in its own transaction; its detail, or None when it was
+    acknowledged or moved since the query or another sweeper claimed it first."""
+    with store.transaction() as tx:
+        case = tx.get_case(case_id)
+        if case is None:
+            return None
+        try:
+            state = transition(case.state, AckTimeout())
+        except InvalidTransition:
+            return None  # acknowledged or moved since the query
+        if not tx.claim_ack_timeout(case, now):
+            return None  # another sweeper won
+        squad = case.squad
+        detail = f"{squad} did not acknowledge by {case.ack_deadline:%Y-%m-%d %H:%M:%S} UTC"
+        event = pub.event(
+            topics.CASE_ESCALATED,
+            case.id,
+            CaseEscalated(
+                case_id=case.id,
+                reason=EscalationReason.ACK_TIMEOUT,
+                squads=[squad] if squad else [],
+                escalated_at=now,
+                detail=detail,
+            ),
+        )
+        tx.add_history(
+            [
+                HistoryEntry(
+                    case_id=case.id,
+                    at=now,
+                    action=HistoryAction.ESCALATED,
+                    from_squad=squad,
+                    by=ROUTER,
+                    note=detail,
+                    reason=EscalationReason.ACK_TIMEOUT.value,
+                )
+            ]
+        )
+        tx.queue_notifications(
+            notifications_for(
+                case=case.with_state(state, now=now),
+                kind=NotificationKind.ACK_TIMEOUT,
+                squad=catalogue.service_delivery.name,
+                catalogue=catalogue,
+                pub=pub,
+                event_key=event.event.id,
+                now=now,
+                reason=EscalationReason.ACK_TIMEOUT.value,
+                squads_involved=[squad] if squad else [],
+            )
+        )
+        tx.add_events([event])
+    return detail
