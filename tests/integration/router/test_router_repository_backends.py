@@ -146,3 +146,30 @@ def test_sweepers_race_and_claims_do_not_overlap(make):
     ids = [r.id for part in got for r in part]
     assert len(ids) == len(set(ids)) > 0
     assert {r.status for part in got for r in part} == {DeliveryStatus.SENDING}
+
+
+def test_swarm_pages_follow_the_keyset_on_both_backends(make):
+    from router.service.queries import list_swarms
+
+    build_one, clock = make
+    c = build_one()
+    for batch in (2, 1, 3):  # swarms routed in one batch share their opening time
+        cases = [triaged("payments", 0.5) for _ in range(batch)]
+        for _, event in cases:  # components of two squads: a cross-squad swarm
+            event.result.matched_components.append(
+                MatchedComponent(component="checkout-api", owner="checkout")
+            )
+            event.result.candidates.append(Candidate(squad="checkout", probability=0.45))
+        c.route(cases)
+        clock.advance(timedelta(minutes=1))
+    everything = c.store.swarms(None, limit=100)
+    assert len(everything) == 6
+    seen, cursor = [], None
+    while True:
+        page = list_swarms("open", limit=2, cursor=cursor, store=c.store)
+        seen += page.items
+        cursor = page.next_cursor
+        if cursor is None:
+            break
+    assert [s.id for s in seen] == [s.id for s in everything]
+    assert [s.opened_at for s in seen] == sorted((s.opened_at for s in seen), reverse=True)

@@ -170,7 +170,9 @@ async def test_swarm_endpoints_and_sweep_and_summary(api, container, make_triage
     )
     plain = make_triaged()
     container.route([cross, plain])
-    swarms = (await api.get("/v1/swarms", params={"status": "open"})).json()
+    page = (await api.get("/v1/swarms", params={"status": "open"})).json()
+    assert page["next_cursor"] is None
+    swarms = page["items"]
     assert len(swarms) == 1
     sid = swarms[0]["id"]
     note = await api.post(f"/v1/swarms/{sid}/notes", json={"author": "sd", "text": "looking"})

@@ -199,8 +199,11 @@ class RouterStore(Protocol):
         """The notifications of a case, oldest first."""
         ...
 
-    def swarms(self, status: str | None, *, limit: int) -> list[SwarmRecord]:
-        """Swarms, newest first."""
+    def swarms(
+        self, status: str | None, *, limit: int, before: tuple[datetime, UUID] | None = None
+    ) -> list[SwarmRecord]:
+        """Swarms, newest first (by opening time, then id); with `before`, only those after
+        that (opened_at, id) position in this order."""
         ...
 
     def get_swarm(self, swarm_id: UUID) -> SwarmRecord | None:

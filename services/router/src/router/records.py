@@ -188,6 +188,15 @@ class CaseDetail(BaseModel):
     swarm: SwarmRecord | None = None
 
 
+class SwarmPage(BaseModel):
+    """A page of swarms, newest first."""
+
+    items: list[SwarmRecord]
+    next_cursor: str | None = Field(
+        default=None, description="Pass as `cursor` for the next page; null on the last page."
+    )
+
+
 class CasePage(BaseModel):
     """A page of the queue."""
 

@@ -365,11 +365,16 @@ class SqlStore:
         with self.engine.connect() as conn:
             return [_notification(r) for r in conn.execute(stmt).mappings()]
 
-    def swarms(self, status: str | None, *, limit: int) -> list[SwarmRecord]:
+    def swarms(
+        self, status: str | None, *, limit: int, before: tuple[datetime, UUID] | None = None
+    ) -> list[SwarmRecord]:
         s = t.swarms.c
-        stmt = select(t.swarms).order_by(s.opened_at.desc()).limit(limit)
+        stmt = select(t.swarms).order_by(s.opened_at.desc(), s.id.desc()).limit(limit)
         if status:
             stmt = stmt.where(s.status == status)
+        if before is not None:  # keyset: strictly after the last row of the previous page
+            at, last = before
+            stmt = stmt.where(or_(s.opened_at < at, and_(s.opened_at == at, s.id < str(last))))
         with self.engine.connect() as conn:
             return _swarms_with_children(conn, list(conn.execute(stmt).mappings()))
 

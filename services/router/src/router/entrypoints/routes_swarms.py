@@ -10,7 +10,7 @@ from fastapi import APIRouter, Path, Query
 
 from router.entrypoints.bodies import CloseBody, MemberBody, NoteBody
 from router.entrypoints.http import ContainerDep, run_desk_action
-from router.records import SwarmRecord, SwarmStatus
+from router.records import SwarmPage, SwarmRecord, SwarmStatus
 from router.service import desk, queries
 from servicekit.http import PROBLEM_RESPONSES
 
@@ -21,14 +21,23 @@ SwarmId = Annotated[UUID, Path(description="The swarm id (UUID).")]
 @router.get(
     "",
     summary="List swarms, newest first",
-    description="Swarms Service Delivery runs on escalated cases. Example: `?status=open`.",
+    description="Swarms Service Delivery runs on escalated cases, newest first. Page with "
+    "`cursor` = the `next_cursor` of the previous page (null on the last page); a cursor this "
+    "endpoint did not give out is 422 `invalid_cursor`. Example: `?status=open`.",
 )
 async def list_swarms(
     c: ContainerDep,
     status: Annotated[SwarmStatus | None, Query(description="`open` or `closed`.")] = None,
-    limit: Annotated[int, Query(ge=1, le=500)] = 100,
-) -> list[SwarmRecord]:
-    return await asyncio.to_thread(c.store.swarms, status.value if status else None, limit=limit)
+    limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the last page.")] = None,
+) -> SwarmPage:
+    return await asyncio.to_thread(
+        queries.list_swarms,
+        status.value if status else None,
+        limit=limit,
+        cursor=cursor,
+        store=c.store,
+    )
 
 
 @router.get("/{swarm_id}", summary="One swarm", description="Members, notes and outcome.")

@@ -17,6 +17,8 @@ Definitions (cases received at or after `since`):
 
 from __future__ import annotations
 
+import base64
+import binascii
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -35,6 +37,7 @@ from router.records import (
     HistoryAction,
     HistoryEntry,
     NotificationView,
+    SwarmPage,
     SwarmRecord,
 )
 from router.service.common import ROUTER
@@ -74,6 +77,49 @@ class InvalidCursor(RouterError):
 
     code = "invalid_cursor"
     status = 422
+
+
+def list_swarms(
+    status: str | None, *, limit: int = 50, cursor: str | None = None, store: RouterStore
+) -> SwarmPage:
+    """A page of swarms, newest first (by opening time, then id).
+
+    The cursor is opaque to callers: it encodes the position of the page's last swarm, so
+    swarms opened while a client pages through do not shift or repeat later pages.
+
+    Args:
+        status: Only swarms with this status (`open` or `closed`); all when None.
+        limit: Page size.
+        cursor: The `next_cursor` of the previous page; None for the first page.
+        store: The database.
+
+    Raises:
+        InvalidCursor: The cursor is not one this endpoint gave out.
+    """
+    before = _decode_swarm_cursor(cursor) if cursor else None
+    rows = store.swarms(status, limit=limit + 1, before=before)
+    page = rows[:limit]
+    more = len(rows) > limit
+    return SwarmPage(items=page, next_cursor=_swarm_cursor(page[-1]) if more else None)
+
+
+def _swarm_cursor(swarm: SwarmRecord) -> str:
+    raw = f"{swarm.opened_at.isoformat()}|{swarm.id}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_swarm_cursor(cursor: str) -> tuple[datetime, UUID]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
+        at_text, id_text = raw.split("|")
+        at, swarm_id = datetime.fromisoformat(at_text), UUID(id_text)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidCursor(
+            "cursor must be a value returned as next_cursor", field="cursor"
+        ) from exc
+    if at.tzinfo is None:
+        raise InvalidCursor("cursor must be a value returned as next_cursor", field="cursor")
+    return at, swarm_id
 
 
 def case_detail(case_id: UUID, *, store: RouterStore) -> CaseDetail:
