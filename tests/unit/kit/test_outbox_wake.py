@@ -1,4 +1,5 @@
-"""The outbox relay loop: wakes during a batch are not lost; failures back off."""
+"""The outbox relay loop: wakes during a batch are not lost; failures back off; wakes within
+`wake_delay` make one pass."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from servicekit.outbox import OutboxRelay, outbox_table
 class ScriptedRelay(OutboxRelay):
     """A relay whose batches are scripted instead of read from the database."""
 
-    def __init__(self, script: list[object]) -> None:
+    def __init__(self, script: list[object], *, wake_delay: float = 0.0) -> None:
         super().__init__(
             engine=make_engine("sqlite://"),
             table=outbox_table(MetaData(), "t"),
@@ -21,6 +22,7 @@ class ScriptedRelay(OutboxRelay):
             service="test",
             poll_interval=60.0,
             retry_max=60.0,
+            wake_delay=wake_delay,
         )
         self.script = script
         self.calls = 0
@@ -34,6 +36,8 @@ class ScriptedRelay(OutboxRelay):
             return 1
         if step == "fail":
             raise ConnectionError("broker down")
+        if step == "idle":
+            return 0
         self.done.set()
         self.stop()
         return 0
@@ -59,3 +63,33 @@ async def test_a_failure_waits_out_its_backoff_even_when_woken() -> None:
     assert relay.healthy is False
     relay.stop()
     await asyncio.wait_for(task, timeout=10)
+
+
+async def test_wakes_within_the_wake_delay_make_one_pass() -> None:
+    # without the delay the second wake would find the relay idle again and bring the
+    # scripted "stop" pass, a third call
+    relay = ScriptedRelay(["idle", "idle", "stop"], wake_delay=0.5)
+    task = asyncio.create_task(relay.run())
+    while relay.calls < 1:
+        await asyncio.sleep(0)
+    for _ in range(3):
+        relay.wake()
+        await asyncio.sleep(0.02)
+    while relay.calls < 2:
+        await asyncio.sleep(0.01)
+    relay.stop()
+    await asyncio.wait_for(task, timeout=10)
+    assert relay.calls == 2
+
+
+async def test_stop_ends_the_wake_delay() -> None:
+    relay = ScriptedRelay(["idle"], wake_delay=600.0)
+    task = asyncio.create_task(relay.run())
+    while relay.calls < 1:
+        await asyncio.sleep(0)
+    relay.wake()
+    await asyncio.sleep(0.05)
+    assert relay.calls == 1  # held by the delay
+    relay.stop()
+    await asyncio.wait_for(task, timeout=10)
+    assert relay.calls == 1

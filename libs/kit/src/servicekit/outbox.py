@@ -17,6 +17,11 @@ are not committed in order (a transaction holding id 5 may commit after id 6 was
 another relay may hold rows of the range locked, so the delete names the claimed ids. The
 `outbox_pending` gauge costs a `count(*)`, so it is refreshed at most every `gauge_interval`
 seconds (and set to 0 whenever the outbox is found empty).
+
+Every pass costs a transaction, a select, a Kafka round trip and a delete whatever its size,
+so a busy service that wakes the relay after each commit may pass `wake_delay`: after a wake
+the relay waits that long before its pass, and the commits of that window go out together
+(events leave at most `wake_delay` later). The default 0 passes at once.
 """
 
 from __future__ import annotations
@@ -105,6 +110,7 @@ class OutboxRelay:
         poll_interval: float = 1.0,
         retry_max: float = 30.0,
         gauge_interval: float = 5.0,
+        wake_delay: float = 0.0,
     ) -> None:
         self.engine = engine
         self.table = table
@@ -114,6 +120,7 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.retry_max = retry_max
         self.gauge_interval = gauge_interval
+        self.wake_delay = wake_delay
         self._counted_at = float("-inf")  # monotonic time of the last pending count
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -132,7 +139,8 @@ class OutboxRelay:
         """Relay until stopped, backing off while the broker is unreachable.
 
         The wake flag is cleared before each batch, so a `wake()` that arrives while a batch
-        is being sent triggers another pass at once instead of waiting for the next poll.
+        is being sent triggers another pass at once instead of waiting for the next poll
+        (after `wake_delay`, which gathers the wakes of that window into one pass).
         While the broker is unreachable, wakes do not shorten the backoff.
         """
         delay = self.poll_interval
@@ -153,8 +161,13 @@ class OutboxRelay:
             delay = self.poll_interval
             if sent >= self.batch_size:
                 continue
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
+            except TimeoutError:
+                continue
+            if self.wake_delay > 0:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stopping.wait(), timeout=self.wake_delay)
 
     async def relay_once(self) -> int:
         """Publish one batch of pending rows; return how many were sent."""

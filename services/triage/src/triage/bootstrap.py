@@ -196,7 +196,11 @@ class Container:
         log.info("connected to Kafka at %s", self.settings.kafka_bootstrap_servers)
         if self.engine is not None:
             self.relay = OutboxRelay(
-                engine=self.engine, table=OUTBOX, producer=producer, service=SERVICE
+                engine=self.engine,
+                table=OUTBOX,
+                producer=producer,
+                service=SERVICE,
+                wake_delay=self.settings.outbox_wake_delay_ms / 1000,
             )
             self._tasks.append(asyncio.create_task(self.relay.run(), name="triage-relay"))
         if self.settings.consumer_enabled:

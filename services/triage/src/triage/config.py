@@ -26,6 +26,13 @@ class Settings(ServiceSettings):
     history_path: Path | None = None
     assign_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
     span_margin: float = Field(default=0.1, ge=0.0, le=1.0)
+    outbox_wake_delay_ms: float = Field(
+        default=10.0,
+        ge=0.0,
+        le=1000.0,
+        description="After a commit wakes the outbox relay, it waits this long so the commits "
+        "of that window are published in one pass (one select, send and delete).",
+    )
 
     @property
     def topics(self) -> Topics:
