@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pickle
+
 import numpy as np
 import pytest
 from sklearn.feature_extraction.text import TfidfVectorizer
@@ -62,3 +64,17 @@ def test_too_few_terms_gives_no_topics() -> None:
     texts = ["printer jam", "password reset"] * 20
     words = TfidfVectorizer(ngram_range=(1, 2), token_pattern=VECTORISER_TOKEN_PATTERN).fit(texts)
     assert TopicFeatures.fit(texts, words, n_topics=30) is None
+
+
+def test_a_saved_model_keeps_only_the_fitted_fields_and_transforms_the_same() -> None:
+    texts, _ = _texts(200, 3)
+    words = TfidfVectorizer(ngram_range=(1, 2), token_pattern=VECTORISER_TOKEN_PATTERN).fit(texts)
+    topics = TopicFeatures.fit(texts, words, n_topics=3, max_terms=20)
+    assert topics is not None
+    x = CompiledWordVectoriser.from_sklearn(words).transform(texts[:10])
+    before = topics.transform(x)  # fills the cached transpose
+    assert "components_t" in vars(topics)
+    loaded = pickle.loads(pickle.dumps(topics))
+    assert "components_t" not in vars(loaded)
+    np.testing.assert_array_equal(loaded.transform(x), before)
+    np.testing.assert_array_equal(loaded.components_t, loaded.components.T)
