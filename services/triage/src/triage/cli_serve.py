@@ -54,6 +54,6 @@ def serve(
         host=host,
         port=port,
         log_config=None,
-        access_log=False,
+        access_log=settings.access_log,
         timeout_graceful_shutdown=10,
     )

@@ -26,6 +26,10 @@ class Settings(ServiceSettings):
     history_path: Path | None = None
     assign_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
     span_margin: float = Field(default=0.1, ge=0.0, le=1.0)
+    access_log: bool = Field(
+        default=False,
+        description="Log one line per HTTP request (uvicorn's access log, at INFO).",
+    )
     outbox_wake_delay_ms: float = Field(
         default=10.0,
         ge=0.0,
