@@ -104,10 +104,6 @@ class RouterTransaction(Protocol):
         """Several cases by id."""
         ...
 
-    def insert_case(self, case: CaseRecord) -> None:
-        """Store a new case."""
-        ...
-
     def insert_cases(self, cases: Sequence[CaseRecord]) -> None:
         """Store new cases (one statement for all)."""
         ...
@@ -137,10 +133,6 @@ class RouterTransaction(Protocol):
 
     def add_events(self, events: Sequence[OutboundEvent]) -> None:
         """Write events to the outbox."""
-        ...
-
-    def insert_swarm(self, swarm: SwarmRecord) -> None:
-        """Store a new swarm with its members."""
         ...
 
     def insert_swarms(self, swarms: Sequence[SwarmRecord]) -> None:
@@ -230,25 +222,8 @@ class RouterStore(Protocol):
         """Record the outcomes of several delivery attempts in one transaction."""
         ...
 
-    def finish_notification(
-        self,
-        notification_id: UUID,
-        *,
-        status: str,
-        attempts: int,
-        next_attempt_at: datetime | None,
-        last_error: str | None,
-        sent_at: datetime | None,
-    ) -> None:
-        """Record the outcome of one delivery attempt."""
-        ...
-
     def count_failed_notifications(self) -> int:
         """How many notifications finally failed."""
-        ...
-
-    def next_due(self) -> datetime | None:
-        """The earliest `next_attempt_at` of a queued notification."""
         ...
 
     def ping(self) -> None:

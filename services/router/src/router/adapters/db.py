@@ -136,9 +136,6 @@ class SqlTransaction:
         rows = self.conn.execute(select(t.cases).where(t.cases.c.id.in_(ids))).mappings()
         return {c.id: c for c in map(_case, rows)}
 
-    def insert_case(self, case: CaseRecord) -> None:
-        self.insert_cases([case])
-
     def insert_cases(self, cases: Sequence[CaseRecord]) -> None:
         if cases:
             self.conn.execute(insert(t.cases), [_case_row(c) for c in cases])
@@ -199,9 +196,6 @@ class SqlTransaction:
         if events:
             rows = outbox_rows((e.topic, e.event, e.key) for e in events)
             self.conn.execute(insert(t.outbox), rows)
-
-    def insert_swarm(self, swarm: SwarmRecord) -> None:
-        self.insert_swarms([swarm])
 
     def insert_swarms(self, swarms: Sequence[SwarmRecord]) -> None:
         if not swarms:
@@ -454,35 +448,8 @@ class SqlStore:
         with self.engine.begin() as conn:
             conn.execute(stmt, rows)
 
-    def finish_notification(
-        self,
-        notification_id: UUID,
-        *,
-        status: str,
-        attempts: int,
-        next_attempt_at: datetime | None,
-        last_error: str | None,
-        sent_at: datetime | None,
-    ) -> None:
-        self.finish_notifications(
-            [
-                DeliveryOutcome(
-                    notification_id, status, attempts, next_attempt_at, last_error, sent_at
-                )
-            ]
-        )
-
     def count_failed_notifications(self) -> int:
         n = t.notifications.c
         stmt = select(func.count()).select_from(t.notifications).where(n.status == "failed")
         with self.engine.connect() as conn:
             return int(conn.execute(stmt).scalar_one())
-
-    def next_due(self) -> datetime | None:
-        n = t.notifications.c
-        stmt = select(func.min(n.next_attempt_at)).where(
-            or_(n.status == "queued", n.status == "sending")
-        )
-        with self.engine.connect() as conn:
-            value = conn.execute(stmt).scalar_one_or_none()
-        return t.UTCDateTime().process_result_value(value, self.engine.dialect)
