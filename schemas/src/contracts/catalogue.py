@@ -156,13 +156,20 @@ def _files(path: Path) -> list[Path]:
     return [path]
 
 
-def _documents(file: Path, issues: list[CatalogueIssue]) -> Iterator[tuple[int, Any]]:
+def _read(file: Path, issues: list[CatalogueIssue]) -> bytes | None:
     try:
-        text = file.read_text(encoding="utf-8")
-        for index, doc in enumerate(yaml.safe_load_all(text)):
+        return file.read_bytes()
+    except OSError as exc:
+        issues.append(CatalogueIssue(str(file), "-", "-", f"cannot read: {exc}"))
+        return None
+
+
+def _documents(file: Path, data: bytes, issues: list[CatalogueIssue]) -> Iterator[tuple[int, Any]]:
+    try:
+        for index, doc in enumerate(yaml.safe_load_all(data.decode("utf-8"))):
             if doc is not None:
                 yield index, doc
-    except (OSError, UnicodeDecodeError) as exc:
+    except UnicodeDecodeError as exc:
         issues.append(CatalogueIssue(str(file), "-", "-", f"cannot read: {exc}"))
     except yaml.YAMLError as exc:
         issues.append(CatalogueIssue(str(file), "-", "-", f"invalid YAML: {exc}"))
@@ -182,8 +189,11 @@ def load_catalogue(path: str | Path) -> Catalogue:
     if not files:
         issues.append(CatalogueIssue(str(root), "-", "-", "no .yaml/.yml files"))
     for file in files:
-        digest.update(file.read_bytes() if file.is_file() else b"")
-        for index, doc in _documents(file, issues):
+        data = _read(file, issues)  # read once: the digest names exactly what was parsed
+        if data is None:
+            continue
+        digest.update(data)
+        for index, doc in _documents(file, data, issues):
             label = f"document {index + 1}"
             if not isinstance(doc, dict):
                 issues.append(CatalogueIssue(str(file), label, "-", "not a mapping"))
