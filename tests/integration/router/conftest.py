@@ -63,21 +63,6 @@ def write_catalogue(folder: Path, sink_url: str) -> None:
     (folder / "catalogue.yaml").write_text("".join(docs))
 
 
-@dataclass
-class RunningRouter:
-    """The router under test."""
-
-    container: Container
-    url: str
-    sink: SinkHandle
-    settings: Settings
-    bootstrap: str
-
-    def get(self, path: str, **params: Any) -> httpx.Response:
-        """GET against the router."""
-        return httpx.get(self.url + path, params=params, timeout=10)
-
-
 @pytest.fixture(scope="module")
 def router_app(
     broker: LocalBroker, tmp_path_factory: pytest.TempPathFactory
@@ -193,6 +178,20 @@ def wait_for(check: Callable[[], Any], timeout: float = 40.0, interval: float = 
         time.sleep(interval)
 
 
-RunningRouter.produce = staticmethod(produce)  # type: ignore[attr-defined]
-RunningRouter.read_until = staticmethod(read_until)  # type: ignore[attr-defined]
-RunningRouter.wait_for = staticmethod(wait_for)  # type: ignore[attr-defined]
+@dataclass
+class RunningRouter:
+    """The router under test."""
+
+    container: Container
+    url: str
+    sink: SinkHandle
+    settings: Settings
+    bootstrap: str
+
+    produce = staticmethod(produce)
+    read_until = staticmethod(read_until)
+    wait_for = staticmethod(wait_for)
+
+    def get(self, path: str, **params: Any) -> httpx.Response:
+        """GET against the router."""
+        return httpx.get(self.url + path, params=params, timeout=10)
