@@ -1,10 +1,10 @@
-"""FastAPI dependencies (the only place `Depends` appears) and error translation."""
+"""FastAPI dependencies (the only place `Depends` appears), error translation, paging links."""
 
 from __future__ import annotations
 
 from typing import Annotated, NoReturn
 
-from fastapi import Depends, Request
+from fastapi import Depends, Request, Response
 
 from contracts.problems import FieldError
 from servicekit.http import ProblemError
@@ -32,6 +32,13 @@ async def get_container(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+def link_next(request: Request, response: Response, cursor: str | None) -> None:
+    """Set `Link: <this URL with cursor>; rel="next"`; nothing without a cursor (last page)."""
+    if cursor:
+        url = request.url.include_query_params(cursor=cursor)
+        response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
 
 
 def raise_problem(exc: TriageError) -> NoReturn:

@@ -14,7 +14,7 @@ from contracts.cases import Case
 from servicekit.http import PROBLEM_RESPONSES
 from triage import service
 from triage.domain import Accepted, CaseFilter, Duplicate, Intake
-from triage.entrypoints.deps import ContainerDep, raise_problem
+from triage.entrypoints.deps import ContainerDep, link_next, raise_problem
 from triage.entrypoints.schemas import CasePage, PredictRequest, PredictResponse
 from triage.errors import TriageError
 
@@ -130,9 +130,7 @@ async def list_cases(
         )
     except TriageError as exc:
         raise_problem(exc)
-    if page.next_cursor:
-        url = request.url.include_query_params(cursor=page.next_cursor)
-        response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+    link_next(request, response, page.next_cursor)
     return CasePage(items=page.cases, next_cursor=page.next_cursor)
 
 

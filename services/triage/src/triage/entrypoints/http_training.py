@@ -17,7 +17,7 @@ from fastapi import APIRouter, Query, Request, Response
 from servicekit.http import PROBLEM_RESPONSES
 from triage import training
 from triage.domain import LabelFilter
-from triage.entrypoints.deps import ContainerDep, raise_problem
+from triage.entrypoints.deps import ContainerDep, link_next, raise_problem
 from triage.entrypoints.schemas import LabelPage, LabelView, RetrainJobView, TrainingCountsView
 from triage.errors import TriageError
 from triage.training import RetrainJob
@@ -123,9 +123,7 @@ async def list_labels(
         )
     except TriageError as exc:
         raise_problem(exc)
-    if page.next_cursor:
-        url = request.url.include_query_params(cursor=page.next_cursor)
-        response.headers["Link"] = f'<{url.path}?{url.query}>; rel="next"'
+    link_next(request, response, page.next_cursor)
     return LabelPage(
         items=[
             LabelView(
