@@ -4,7 +4,8 @@
 RouterError                  code "router_error"
 ├── NotFound                 code "not_found"           404
 ├── ConcurrentUpdate         code "concurrent_update"   409 (someone changed it first; retry)
-└── UnknownSquadError        code "unknown_squad"       422 (names the field)
+├── UnknownSquadError        code "unknown_squad"       422 (names the field)
+└── InvalidCursor            code "invalid_cursor"      422 (a cursor not given out as next_cursor)
 ```
 
 Domain errors (`router.domain.errors`) pass through unchanged: `InvalidTransition` and
@@ -47,3 +48,13 @@ class UnknownSquadError(RouterError):
 
     code: ClassVar[str] = "unknown_squad"
     status: ClassVar[int] = 422
+
+
+class InvalidCursor(RouterError):
+    """The pagination cursor is not one the endpoint gave out."""
+
+    code: ClassVar[str] = "invalid_cursor"
+    status: ClassVar[int] = 422
+
+    def __init__(self) -> None:
+        super().__init__("cursor must be a value returned as next_cursor", field="cursor")

@@ -41,7 +41,7 @@ from router.records import (
     SwarmRecord,
 )
 from router.service.common import ROUTER
-from router.service.errors import NotFound, RouterError
+from router.service.errors import InvalidCursor, NotFound
 
 
 def list_cases(
@@ -56,12 +56,12 @@ def list_cases(
     """A page of the queue, least confident then oldest first.
 
     Raises:
-        RouterError: The cursor is not one this endpoint gave out.
+        InvalidCursor: The cursor is not one this endpoint gave out.
     """
     offset = 0
     if cursor:
         if not cursor.isdigit():
-            raise InvalidCursor("cursor must be a value returned as next_cursor", field="cursor")
+            raise InvalidCursor()
         offset = int(cursor)
     if older_than_minutes is not None:
         filters = filters.model_copy(
@@ -70,13 +70,6 @@ def list_cases(
     rows = store.list_cases(filters, offset=offset, limit=limit + 1)
     more = len(rows) > limit
     return CasePage(items=rows[:limit], next_cursor=str(offset + limit) if more else None)
-
-
-class InvalidCursor(RouterError):
-    """The pagination cursor is malformed."""
-
-    code = "invalid_cursor"
-    status = 422
 
 
 def list_swarms(
@@ -114,11 +107,9 @@ def _decode_swarm_cursor(cursor: str) -> tuple[datetime, UUID]:
         at_text, id_text = raw.split("|")
         at, swarm_id = datetime.fromisoformat(at_text), UUID(id_text)
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidCursor(
-            "cursor must be a value returned as next_cursor", field="cursor"
-        ) from exc
+        raise InvalidCursor() from exc
     if at.tzinfo is None:
-        raise InvalidCursor("cursor must be a value returned as next_cursor", field="cursor")
+        raise InvalidCursor()
     return at, swarm_id
 
 
