@@ -77,13 +77,12 @@ class TriageModel:
     catalogue: Catalogue
     info: dict[str, Any] = field(default_factory=dict)
     _matcher: CatalogueMatcher | None = field(default=None, repr=False)
+    matcher: CatalogueMatcher = field(init=False, repr=False)
+    """The catalogue matcher: the one given as `_matcher`, else built with the model."""
 
-    @property
-    def matcher(self) -> CatalogueMatcher:
-        """The catalogue matcher (built on first use)."""
-        if self._matcher is None:
-            self._matcher = CatalogueMatcher(self.catalogue)
-        return self._matcher
+    def __post_init__(self) -> None:
+        # At load, not on the first predict (which runs inside an intake transaction).
+        self.matcher = self._matcher or CatalogueMatcher(self.catalogue)
 
     def match(self, cases: Sequence[CaseText]) -> list[list[Match]]:
         """Catalogue matches of each case."""
