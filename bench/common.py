@@ -20,15 +20,18 @@ import signal
 import statistics
 import subprocess
 import sys
+import tempfile
+import textwrap
 import time
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import httpx
 
+from servicekit.broker import LocalBroker
 from servicekit.testing import scratch_database, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,6 +112,46 @@ def database(kind: str, scratch: Path, name: str) -> Iterator[str]:
 def backends() -> list[str]:
     """`sqlite`, plus `postgres` when a server is configured."""
     return ["sqlite", "postgres"] if postgres_base() else ["sqlite"]
+
+
+BackendRun = Callable[[str, LocalBroker, Path, Path], list[list[object]]]
+
+
+def run_backends(prefix: str, run_backend: BackendRun) -> list[list[object]]:
+    """Call `run_backend(kind, broker, model, scratch)` for each backend; return all rows.
+
+    The runs share a temp folder (named with `prefix`), the demo model and one local broker.
+    """
+    with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+        scratch = Path(tmp)
+        model = model_dir(scratch)
+        rows: list[list[object]] = []
+        with LocalBroker(log_file=scratch / "broker.log") as broker:
+            for kind in backends():
+                rows += run_backend(kind, broker, model, scratch)
+    return rows
+
+
+def bench_topics(tag: str) -> dict[str, str]:
+    """The topics of one run, named after `tag` so that runs never read each other's events."""
+    return {
+        "received": f"bench-received-{tag}",
+        "triaged": f"bench-triaged-{tag}",
+        "lifecycle": f"bench-lifecycle-{tag}",
+        "deadletter": f"bench-deadletter-{tag}",
+    }
+
+
+def service_env(bootstrap: str, topics: dict[str, str]) -> dict[str, str]:
+    """Environment every service process of a run shares: broker, topics, demo catalogue."""
+    return {
+        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
+        "TOPIC_RECEIVED": topics["received"],
+        "TOPIC_TRIAGED": topics["triaged"],
+        "TOPIC_LIFECYCLE": topics["lifecycle"],
+        "TOPIC_DEADLETTER": topics["deadletter"],
+        "CATALOGUE_PATH": str(DEMO_CATALOGUE),
+    }
 
 
 @dataclass
@@ -263,6 +306,13 @@ LIBRARIES = (
     "json",
 )
 IDLE = ("select (selectors", "_worker (concurrent", "wait (threading", "get (queue", "Runner.run")
+
+
+def print_top_costs(label: str, prof: Path | None) -> None:
+    """Print the top costs of the profile `prof` when one was written."""
+    if prof is not None and prof.exists():
+        print(f"  top costs, {label} ({prof}):")
+        print(textwrap.indent(top_costs(prof), "    "), flush=True)
 
 
 def top_costs(collapsed: Path, *, limit: int = 10) -> str:

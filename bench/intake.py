@@ -24,8 +24,6 @@ import asyncio
 import os
 import shutil
 import subprocess
-import tempfile
-import textwrap
 import time
 import uuid
 from collections.abc import Sequence
@@ -36,19 +34,19 @@ import httpx
 import orjson
 
 from bench.common import (
-    DEMO_CATALOGUE,
     REFERENCE,
     Child,
-    backends,
+    bench_topics,
     child,
     database,
     demo_submissions,
-    model_dir,
+    print_top_costs,
     profile_dir,
     profiled,
     quantile,
+    run_backends,
+    service_env,
     table,
-    top_costs,
     wait_http,
 )
 from servicekit.broker import LocalBroker, free_port
@@ -174,14 +172,9 @@ def _run_backend(kind: str, broker: LocalBroker, model: Path, scratch: Path) -> 
     profiles = profile_dir()
     with database(kind, scratch, f"intake_{tag}") as url:
         env = {
+            **service_env(broker.bootstrap_servers, bench_topics(tag)),
             "DATABASE_URL": url,
-            "KAFKA_BOOTSTRAP_SERVERS": broker.bootstrap_servers,
             "KAFKA_CONSUMER_GROUP": f"bench-intake-{tag}",
-            "TOPIC_RECEIVED": f"bench-received-{tag}",
-            "TOPIC_TRIAGED": f"bench-triaged-{tag}",
-            "TOPIC_LIFECYCLE": f"bench-lifecycle-{tag}",
-            "TOPIC_DEADLETTER": f"bench-deadletter-{tag}",
-            "CATALOGUE_PATH": str(DEMO_CATALOGUE),
             "MODEL_DIR": str(model),
         }
         cmd = ["-c", "from triage.cli import main; main()", "serve", "--port", str(port)]
@@ -203,9 +196,7 @@ def _run_backend(kind: str, broker: LocalBroker, model: Path, scratch: Path) -> 
                         r = _load_wrk(base, "/v1/cases", _bodies(many), conc, server, scratch)
                     else:
                         r = asyncio.run(_load(base, "/v1/cases", chunk, conc, server, 201))
-                if prof is not None and prof.exists():
-                    print(f"  top costs, {kind} c={conc} ({prof}):")
-                    print(textwrap.indent(top_costs(prof), "    "), flush=True)
+                print_top_costs(f"{kind} c={conc}", prof)
                 rows.append(
                     [
                         kind,
@@ -248,13 +239,7 @@ def _run_backend(kind: str, broker: LocalBroker, model: Path, scratch: Path) -> 
 
 def run() -> None:
     """Run the intake benchmark and print its table."""
-    with tempfile.TemporaryDirectory(prefix="bench-intake-") as tmp:
-        scratch = Path(tmp)
-        model = model_dir(scratch)
-        rows: list[list[object]] = []
-        with LocalBroker(log_file=scratch / "broker.log") as broker:
-            for kind in backends():
-                rows += _run_backend(kind, broker, model, scratch)
+    rows = run_backends("bench-intake-", _run_backend)
     print()
     print(
         table(

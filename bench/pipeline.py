@@ -27,8 +27,6 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
-import tempfile
-import textwrap
 import time
 import uuid
 from dataclasses import dataclass
@@ -37,19 +35,19 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from bench.common import (
-    DEMO_CATALOGUE,
     REFERENCE,
     ROOT,
     Child,
-    backends,
+    bench_topics,
     child,
     database,
     demo_submissions,
-    model_dir,
+    print_top_costs,
     profile_dir,
     profiled,
+    run_backends,
+    service_env,
     table,
-    top_costs,
     wait_http,
 )
 from contracts import CaseSubmission, CloudEvent
@@ -155,29 +153,15 @@ def _stage(
             )
         if run.got < EVENTS:
             print(f"  {name}: only {run.got} of {EVENTS} in {TIMEOUT:.0f}s:\n{proc.tail()}")
-    if prof is not None and prof.exists():
-        print(f"  top costs, {name} ({prof}):")
-        print(textwrap.indent(top_costs(prof), "    "), flush=True)
+    print_top_costs(name, prof)
     return run
 
 
 def _run_backend(kind: str, broker: LocalBroker, model: Path, scratch: Path) -> list[list[object]]:
     tag = uuid.uuid4().hex[:8]
-    topics = {
-        "received": f"bench-received-{tag}",
-        "triaged": f"bench-triaged-{tag}",
-        "lifecycle": f"bench-lifecycle-{tag}",
-        "deadletter": f"bench-deadletter-{tag}",
-    }
+    topics = bench_topics(tag)
     bootstrap = broker.bootstrap_servers
-    common = {
-        "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
-        "TOPIC_RECEIVED": topics["received"],
-        "TOPIC_TRIAGED": topics["triaged"],
-        "TOPIC_LIFECYCLE": topics["lifecycle"],
-        "TOPIC_DEADLETTER": topics["deadletter"],
-        "CATALOGUE_PATH": str(DEMO_CATALOGUE),
-    }
+    common = service_env(bootstrap, topics)
     produced = asyncio.run(preload(bootstrap, topics, EVENTS, tag))
     print(f"  {kind}: pre-loaded {EVENTS:,} events at {produced:,.0f} msg/s", flush=True)
     rows: list[list[object]] = []
@@ -227,13 +211,7 @@ def _row(kind: str, stage: str, run: StageRun) -> list[object]:
 
 def run() -> None:
     """Run the pipeline benchmark and print its table."""
-    with tempfile.TemporaryDirectory(prefix="bench-pipeline-") as tmp:
-        scratch = Path(tmp)
-        model = model_dir(scratch)
-        rows: list[list[object]] = []
-        with LocalBroker(log_file=scratch / "broker.log") as broker:
-            for kind in backends():
-                rows += _run_backend(kind, broker, model, scratch)
+    rows = run_backends("bench-pipeline-", _run_backend)
     print()
     headers = ["db", "stage", "out", "1st out s", "run s", "msg/s", "CPU µs/msg"]
     headers += ["x passthru 38k", "x ref 3.1k", "x est 10k"]
