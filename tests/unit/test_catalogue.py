@@ -152,14 +152,23 @@ def test_invalid_yaml_is_refused_with_the_file(tmp_path: Path) -> None:
     assert any(i.file.endswith("broken.yaml") and "YAML" in i.message for i in info.value.issues)
 
 
-@pytest.mark.parametrize("deliveries", [0, 2])
-def test_exactly_one_service_delivery_group(tmp_path: Path, deliveries: int) -> None:
+def test_two_service_delivery_groups_are_refused(tmp_path: Path) -> None:
     docs = [GROUP.format(name="alpha", type="team")]
-    docs += [GROUP.format(name=f"sd{i}", type="service-delivery") for i in range(deliveries)]
+    docs += [GROUP.format(name=f"sd{i}", type="service-delivery") for i in range(2)]
     folder = _write(tmp_path, {"g.yaml": "---\n".join(docs)})
     with pytest.raises(CatalogueError) as info:
         load_catalogue(folder)
-    assert any(i.field == "spec.type" for i in info.value.issues)
+    [issue] = info.value.issues
+    assert issue.field == "spec.type"
+    assert "sd0, sd1" in issue.message
+
+
+def test_no_service_delivery_group_is_a_warning_not_an_error(tmp_path: Path) -> None:
+    folder = _write(tmp_path, {"g.yaml": GROUP.format(name="alpha", type="team")})
+    cat = load_catalogue(folder)
+    assert cat.service_delivery is None
+    assert any("no Service Delivery group" in w.message for w in cat.report.warnings)
+    assert any("no Service Delivery group" in w for w in cat.routing_warnings())
 
 
 def test_missing_path_is_refused(tmp_path: Path) -> None:

@@ -92,6 +92,10 @@ app.kubernetes.io/component: {{ .component }}
   value: {{ .Values.kafka.enableIdempotence | toString | quote }}
 - name: CATALOGUE_PATH
   value: {{ .Values.catalogue.mountPath | quote }}
+{{- with .Values.catalogue.serviceDeliveryGroup }}
+- name: SERVICE_DELIVERY_GROUP
+  value: {{ . | quote }}
+{{- end }}
 - name: LOG_LEVEL
   value: {{ .Values.logging.level | quote }}
 - name: LOG_FORMAT

@@ -31,6 +31,11 @@ class ServiceSettings(BaseSettings):
     topic_lifecycle: str = _TOPICS.lifecycle
     topic_deadletter: str = _TOPICS.deadletter
     catalogue_path: Path = Path("demo/catalogue")
+    service_delivery_group: str | None = Field(
+        default=None,
+        description="Entity ref of the Service Delivery group when no Group has "
+        "spec.type: service-delivery.",
+    )
     max_body_bytes: int = Field(default=65536, gt=0)
     consumer_enabled: bool = True
     log_level: str = "INFO"

@@ -120,7 +120,13 @@ def build(
         engine=engine,
         store=SqlStore(engine),
         clock=clock or SystemClock(),
-        catalogue=CatalogueHolder(load_catalogue(settings.catalogue_path), settings.catalogue_path),
+        catalogue=CatalogueHolder(
+            load_catalogue(
+                settings.catalogue_path, service_delivery_group=settings.service_delivery_group
+            ),
+            settings.catalogue_path,
+            service_delivery_group=settings.service_delivery_group,
+        ),
         policy=PolicyHolder(policy, policy_path),
         pub=Publishing(
             lifecycle_topic=settings.topic_lifecycle, public_base_url=settings.public_base_url

@@ -289,7 +289,11 @@ def build_container(
             if classifier is not None
             else DirModelStore(settings.model_dir, history_path=settings.history_path)
         )
-    state = service.start_state(store=store, catalogue_path=settings.catalogue_path)
+    state = service.start_state(
+        store=store,
+        catalogue_path=settings.catalogue_path,
+        service_delivery_group=settings.service_delivery_group,
+    )
     log.info(
         "model %s loaded; catalogue %s (%d squads)",
         state.classifier.version,

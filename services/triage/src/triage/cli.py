@@ -74,8 +74,8 @@ def fail(message: str) -> NoReturn:
 
 
 def _catalogue(path: Path) -> Catalogue:
-    try:
-        return load_catalogue(path)
+    try:  # SERVICE_DELIVERY_GROUP as in the services: its group is never a training label
+        return load_catalogue(path, service_delivery_group=os.environ.get("SERVICE_DELIVERY_GROUP"))
     except CatalogueError as exc:
         problems = "; ".join(str(i) for i in exc.issues)
         fail(f"the catalogue at {path} cannot be used ({len(exc.issues)} problem(s)): {problems}")

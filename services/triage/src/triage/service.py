@@ -192,20 +192,24 @@ def list_cases(
     return Page(rows, encode_cursor(rows[-1].id) if more and rows else None)
 
 
-def read_catalogue(path: Path) -> Catalogue:
-    """Load the catalogue; `CatalogueInvalid` lists every problem."""
+def read_catalogue(path: Path, service_delivery_group: str | None = None) -> Catalogue:
+    """Load the catalogue and log its report; `CatalogueInvalid` lists every problem."""
     try:
-        return load_catalogue(path)
+        catalogue = load_catalogue(path, service_delivery_group=service_delivery_group)
     except CatalogueError as exc:
         raise CatalogueInvalid(
             f"invalid catalogue at {path}",
             issues=[(f"{i.file}: {i.entity}: {i.field}", i.message) for i in exc.issues],
         ) from exc
+    catalogue.report.log_to(log)
+    return catalogue
 
 
-def start_state(*, store: ModelStore, catalogue_path: Path) -> ModelState:
+def start_state(
+    *, store: ModelStore, catalogue_path: Path, service_delivery_group: str | None = None
+) -> ModelState:
     """The state at start: the catalogue, and the saved model (trained first when absent)."""
-    catalogue = read_catalogue(catalogue_path)
+    catalogue = read_catalogue(catalogue_path, service_delivery_group)
     if not store.exists():
         log.info("no saved model; training one")
         store.train(catalogue)
@@ -217,7 +221,13 @@ def reload_model(*, store: ModelStore, current: ModelState) -> ModelState:
     return ModelState(store.load(current.catalogue), current.catalogue)
 
 
-def reload_catalogue(*, store: ModelStore, catalogue_path: Path, current: ModelState) -> ModelState:
+def reload_catalogue(
+    *,
+    store: ModelStore,
+    catalogue_path: Path,
+    current: ModelState,
+    service_delivery_group: str | None = None,
+) -> ModelState:
     """Load the catalogue again (and the model against it); raises and keeps `current`."""
-    catalogue = read_catalogue(catalogue_path)
+    catalogue = read_catalogue(catalogue_path, service_delivery_group)
     return ModelState(store.load(catalogue), catalogue)

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 
-from contracts.catalogue import Catalogue, Component
+from contracts.catalogue import Catalogue, Component, LoadReport
 from router.adapters.notifications import targets_for
 from router.domain.policy import Policy, parse_policy
 from router.entrypoints.http import ContainerDep, health_body
@@ -39,6 +39,7 @@ class CatalogueView(BaseModel):
     source: str
     squads: list[SquadView]
     components: list[Component]
+    report: LoadReport
 
 
 def _view(cat: Catalogue) -> CatalogueView:
@@ -57,6 +58,7 @@ def _view(cat: Catalogue) -> CatalogueView:
             for s in sorted(cat.squads.values(), key=lambda s: s.name)
         ],
         components=sorted(cat.components.values(), key=lambda c: c.name),
+        report=cat.report,
     )
 
 
@@ -71,7 +73,8 @@ class Reloaded(BaseModel):
     "/v1/catalogue",
     tags=["catalogue"],
     summary="The service catalogue in force",
-    description="Squads (with the channels they are notified on) and components with owners.",
+    description="Squads (with the channels they are notified on), components with owners, "
+    "and the load report: entities read and ignored per kind, and warnings.",
 )
 async def get_catalogue(c: ContainerDep) -> CatalogueView:
     return _view(c.catalogue.current)
@@ -207,7 +210,9 @@ async def healthz() -> dict[str, str]:
     "/readyz",
     tags=["ops"],
     summary="Readiness: database and broker",
-    description="200 when the database answers and the Kafka side runs, else 503.",
+    description="200 when the database answers and the Kafka side runs, else 503. "
+    "`warnings` lists catalogue gaps that keep people from being told (no Service Delivery "
+    "group, squads with no channel) without making the service unready.",
     responses={503: {"description": "Not ready"}},
 )
 async def readyz(c: ContainerDep) -> JSONResponse:
@@ -216,5 +221,8 @@ async def readyz(c: ContainerDep) -> JSONResponse:
         await asyncio.to_thread(c.store.ping)
     except Exception as exc:
         body["database"] = f"unavailable: {type(exc).__name__}"
+    warnings = c.catalogue.current.routing_warnings()  # ready, but someone should look
+    if warnings:
+        body["warnings"] = warnings
     ok = body["database"] == "ok" and body["broker"] == "ok"
     return JSONResponse({"status": "ok" if ok else "unavailable", **body}, 200 if ok else 503)

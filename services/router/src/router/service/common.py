@@ -3,6 +3,7 @@ holder, and conversions between stored swarms and domain swarms."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -27,6 +28,8 @@ from router.records import (
     SwarmRecord,
     SwarmStatus,
 )
+
+log = logging.getLogger(__name__)
 
 SOURCE = "/support-triage/router"
 ROUTER = "router"
@@ -53,10 +56,18 @@ class Publishing:
 class CatalogueHolder:
     """The catalogue in force; `reload()` swaps it only when the new one validates."""
 
-    def __init__(self, catalogue: Catalogue, path: str | Path | None = None) -> None:
+    def __init__(
+        self,
+        catalogue: Catalogue,
+        path: str | Path | None = None,
+        *,
+        service_delivery_group: str | None = None,
+    ) -> None:
         self._catalogue = catalogue
         self._path = Path(path) if path is not None else None
+        self._service_delivery_group = service_delivery_group
         self._lock = threading.Lock()
+        catalogue.report.log_to(log)
 
     @property
     def current(self) -> Catalogue:
@@ -71,7 +82,8 @@ class CatalogueHolder:
         """
         if self._path is None:
             return False
-        new = load_catalogue(self._path)
+        new = load_catalogue(self._path, service_delivery_group=self._service_delivery_group)
+        new.report.log_to(log)
         with self._lock:
             changed = new.digest != self._catalogue.digest
             self._catalogue = new

@@ -268,14 +268,15 @@ def _apply_decision(
             )
             report.swarms_opened += 1
         record = record.with_state(state, now=now)
-        sd = catalogue.service_delivery.name
-        notify(
-            NotificationKind.ESCALATED,
-            sd,
-            reason=str(reason),
-            squads_involved=decision.squads_involved,
-            swarm_id=swarm.id if swarm else None,
-        )
+        sd = catalogue.service_delivery
+        if sd is not None:  # without one the case waits in the queue, unannounced (README)
+            notify(
+                NotificationKind.ESCALATED,
+                sd.name,
+                reason=str(reason),
+                squads_involved=decision.squads_involved,
+                swarm_id=swarm.id if swarm else None,
+            )
         if swarm is not None:
             for squad in swarm.squads:
                 notify(
@@ -373,18 +374,20 @@ def _escalate_overdue(
                 )
             ]
         )
-        tx.queue_notifications(
-            notifications_for(
-                case=case.with_state(state, now=now),
-                kind=NotificationKind.ACK_TIMEOUT,
-                squad=catalogue.service_delivery.name,
-                catalogue=catalogue,
-                pub=pub,
-                event_key=event.event.id,
-                now=now,
-                reason=EscalationReason.ACK_TIMEOUT.value,
-                squads_involved=[squad] if squad else [],
+        sd = catalogue.service_delivery
+        if sd is not None:  # without one the case waits in the queue, unannounced (README)
+            tx.queue_notifications(
+                notifications_for(
+                    case=case.with_state(state, now=now),
+                    kind=NotificationKind.ACK_TIMEOUT,
+                    squad=sd.name,
+                    catalogue=catalogue,
+                    pub=pub,
+                    event_key=event.event.id,
+                    now=now,
+                    reason=EscalationReason.ACK_TIMEOUT.value,
+                    squads_involved=[squad] if squad else [],
+                )
             )
-        )
         tx.add_events([event])
     return detail

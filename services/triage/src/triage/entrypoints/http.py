@@ -111,6 +111,7 @@ def _catalogue_info(state: ModelState) -> CatalogueInfo:
             ComponentView(**c.model_dump(include=set(ComponentView.model_fields)))
             for c in sorted(cat.components.values(), key=lambda c: c.name)
         ],
+        report=cat.report,
     )
 
 
@@ -145,6 +146,7 @@ async def reload_catalogue(container: ContainerDep) -> CatalogueInfo:
                 store=container.store,
                 catalogue_path=container.settings.catalogue_path,
                 current=container.state,
+                service_delivery_group=container.settings.service_delivery_group,
             )
         except TriageError as exc:
             raise_problem(exc)

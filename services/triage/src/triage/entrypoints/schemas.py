@@ -10,6 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from contracts import CaseSubmission, TriageResult
 from contracts.cases import CASE_EXAMPLE, Case
+from contracts.catalogue import LoadReport
 
 PREDICT_MAX = 1000
 
@@ -85,6 +86,8 @@ class ComponentView(BaseModel):
     title: str
     description: str
     owner: str | None
+    owner_ref: str | None = Field(description="`spec.owner` as resolved (group: or user:).")
+    unowned_reason: str | None = Field(description="Why an owned-looking entity has no squad.")
     system: str | None
     keywords: list[str]
     aliases: list[str]
@@ -97,6 +100,7 @@ class CatalogueInfo(BaseModel):
     source: str
     squads: list[SquadView]
     components: list[ComponentView]
+    report: LoadReport = Field(description="Entities read and ignored per kind; warnings.")
 
 
 class Health(BaseModel):

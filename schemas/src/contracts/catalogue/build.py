@@ -1,0 +1,307 @@
+"""From validated entities to squads and components: owners, members, Service Delivery.
+
+Rules (README, *The service catalogue*, says the same for users of the product):
+
+- **Service Delivery** is the Group named by `SERVICE_DELIVERY_GROUP` when it is set (an
+  entity reference; it must be a Group of the catalogue, and no other Group may carry
+  `spec.type: service-delivery`), else the one Group with `spec.type: service-delivery`.
+  Two such Groups are an error; none is a warning and the catalogue is still used.
+- **Owners.** `spec.owner` defaults to kind Group in the entity's own namespace. A Group
+  owner must be in the catalogue. A User owner must be in the catalogue too; the component
+  goes to the user's squad: among the Groups the user is a member of (`spec.memberOf`, and
+  Groups listing the user in `spec.members`) prefer one that is not Service Delivery, then
+  one with `spec.type: team`, then the first in the user's `spec.memberOf`, then the first
+  by name. A user in no Group leaves the component unowned, with that reason (a warning).
+- **Email.** A Group's `support-triage/email` annotation is its email channel (an empty value
+  turns email off); without it, the standard `spec.profile.email` is used.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass
+from typing import Any
+
+from contracts.catalogue.model import CatalogueIssue as Issue
+from contracts.catalogue.model import Channels, Component, LoadReport, Squad
+from contracts.catalogue.read import Entity, Read
+from contracts.catalogue.refs import EntityRef, RefError, parse_entity_ref
+
+ANNOTATION_PREFIX = "support-triage/"
+SERVICE_DELIVERY_TYPE = "service-delivery"
+SERVICE_KINDS = ("Component", "System")
+
+Id = tuple[str, str, str]
+
+
+class _Invalid(Exception):
+    """An entity that cannot be used; the issue is already recorded."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Owner:
+    squad: str | None
+    ref: str
+    unowned_reason: str | None = None
+
+
+def _csv(value: str | None) -> list[str]:
+    return [v.strip() for v in (value or "").split(",") if v.strip()]
+
+
+def _annotations(entity: Entity) -> dict[str, str]:
+    items = entity.metadata.annotations.items()
+    return {k[len(ANNOTATION_PREFIX) :]: v for k, v in items if k.startswith(ANNOTATION_PREFIX)}
+
+
+def _profile(entity: Entity) -> dict[str, Any]:
+    profile = entity.spec.get("profile")
+    return profile if isinstance(profile, dict) else {}
+
+
+def _str(value: Any) -> str | None:
+    return value if isinstance(value, str) and value else None
+
+
+def _channels(entity: Entity) -> Channels:
+    ann = _annotations(entity)
+    email = (ann["email"] or None) if "email" in ann else _str(_profile(entity).get("email"))
+    return Channels(
+        slack_webhook=ann.get("slack-webhook"),
+        teams_webhook=ann.get("teams-webhook"),
+        webhook_url=ann.get("webhook-url"),
+        webhook_secret_env=ann.get("webhook-secret-env"),
+        email=email,
+    )
+
+
+class Builder:
+    """Builds the squads, components and report of one load; problems go to `issues`."""
+
+    def __init__(self, read: Read, source: str, issues: list[Issue]) -> None:
+        self.read = read
+        self.source = source
+        self.issues = issues
+        self.warnings: list[Issue] = []
+        self.by_kind: dict[str, list[Entity]] = {k: [] for k in ("Group", "User", *SERVICE_KINDS)}
+        for entity in read.entities.values():
+            self.by_kind[entity.ref.kind].append(entity)
+
+    def report(self) -> LoadReport:
+        """Counts per kind read and ignored, and the warnings."""
+        used = Counter(e.ref.kind for e in self.read.entities.values())
+        return LoadReport(used=dict(used), ignored=dict(self.read.ignored), warnings=self.warnings)
+
+    # --- Service Delivery and squads -----------------------------------------------------
+
+    def service_delivery(self, configured: str | None) -> Id | None:
+        """The id of the Service Delivery group, or `None` (with a warning)."""
+        typed = [g for g in self.by_kind["Group"] if g.spec.get("type") == SERVICE_DELIVERY_TYPE]
+        if configured:
+            return self._configured(configured, typed)
+        if len(typed) > 1:
+            names = ", ".join(g.ref.key for g in typed)
+            message = f"more than one Group has spec.type: {SERVICE_DELIVERY_TYPE} ({names})"
+            self.issues.append(Issue(self.source, "Group", "spec.type", message))
+            return None
+        if typed:
+            return typed[0].ref.id
+        self.warnings.append(
+            Issue(
+                self.source,
+                "Group",
+                "spec.type",
+                f"no Service Delivery group: no Group has spec.type: {SERVICE_DELIVERY_TYPE} "
+                "and SERVICE_DELIVERY_GROUP is not set; escalated cases stay in the router's "
+                "queue (GET /v1/cases?status=escalated) and nobody is notified of them",
+            )
+        )
+        return None
+
+    def _configured(self, configured: str, typed: list[Entity]) -> Id | None:
+        where = (self.source, "-", "SERVICE_DELIVERY_GROUP")
+        try:
+            ref = parse_entity_ref(configured, default_kind="Group")
+        except RefError as exc:
+            self.issues.append(Issue(*where, str(exc)))
+            return None
+        if ref.id not in self.read.entities or ref.id[0] != "group":
+            self.issues.append(Issue(*where, f"{configured!r} is not a Group in the catalogue"))
+            return None
+        others = [g.label for g in typed if g.ref.id != ref.id]
+        if others:
+            message = (
+                f"names {configured!r} but {', '.join(others)} carries spec.type: "
+                f"{SERVICE_DELIVERY_TYPE}; keep one of the two"
+            )
+            self.issues.append(Issue(*where, message))
+        return ref.id
+
+    def squads(self, delivery: Id | None) -> dict[str, Squad]:
+        """Every Group as a squad, keyed by its key; warns about squads nobody can reach."""
+        squads: dict[str, Squad] = {}
+        for g in self.by_kind["Group"]:
+            squad = Squad(
+                name=g.ref.key,
+                ref=str(g.ref),
+                title=g.metadata.title or _str(_profile(g).get("displayName")) or g.ref.name,
+                description=g.metadata.description or "",
+                service_delivery=g.ref.id == delivery,
+                channels=_channels(g),
+            )
+            squads[squad.name] = squad
+            if not squad.channels.any():
+                self.warnings.append(
+                    Issue(
+                        g.file,
+                        g.label,
+                        "metadata.annotations",
+                        "no notification channel (no support-triage/* channel annotation and "
+                        "no spec.profile.email): cases for this squad reach nobody",
+                    )
+                )
+        return squads
+
+    # --- membership ----------------------------------------------------------------------
+
+    def _refs(self, entity: Entity, field: str, default_kind: str) -> list[EntityRef]:
+        value = entity.spec.get(field) or []
+        if not isinstance(value, list):
+            self.warnings.append(Issue(entity.file, entity.label, f"spec.{field}", "not a list"))
+            return []
+        refs = []
+        for item in value:
+            try:
+                refs.append(
+                    parse_entity_ref(
+                        item, default_kind=default_kind, default_namespace=entity.ref.namespace
+                    )
+                )
+            except RefError as exc:
+                self.warnings.append(Issue(entity.file, entity.label, f"spec.{field}", str(exc)))
+        return refs
+
+    def memberships(self) -> dict[Id, list[Entity]]:
+        """User id -> the Groups it is a member of: its `memberOf` order, then `members`."""
+        groups = {g.ref.id: g for g in self.by_kind["Group"]}
+        out: dict[Id, list[Entity]] = {}
+        for user in self.by_kind["User"]:
+            mine = out.setdefault(user.ref.id, [])
+            for ref in self._refs(user, "memberOf", "Group"):
+                group = groups.get(ref.id)
+                if group is None:
+                    message = f"{ref} is not a Group in the catalogue; membership ignored"
+                    self.warnings.append(Issue(user.file, user.label, "spec.memberOf", message))
+                elif group not in mine:
+                    mine.append(group)
+        for group in sorted(groups.values(), key=lambda g: g.ref.id):
+            for ref in self._refs(group, "members", "User"):
+                theirs = out.get(ref.id)
+                if theirs is not None and group not in theirs:
+                    theirs.append(group)
+        return out
+
+    # --- components ----------------------------------------------------------------------
+
+    def components(self, delivery: Id | None) -> dict[str, Component]:
+        """Components and Systems keyed by their key, each with its owning squad."""
+        members = self.memberships()
+        out: dict[str, Component] = {}
+        for entity in (e for e in self.read.entities.values() if e.ref.kind in SERVICE_KINDS):
+            component = self._component(entity, members, delivery)
+            if component is None:
+                continue
+            other = out.get(component.name)
+            if other is not None:
+                message = f"duplicate of {other.kind}:{other.name} in {self._file(other)}"
+                self.issues.append(Issue(entity.file, entity.label, "metadata.name", message))
+                continue
+            out[component.name] = component
+        return out
+
+    def _file(self, component: Component) -> str:
+        return next(e.file for e in self.read.entities.values() if str(e.ref) == component.ref)
+
+    def _component(
+        self, entity: Entity, members: dict[Id, list[Entity]], delivery: Id | None
+    ) -> Component | None:
+        spec, meta = entity.spec, entity.metadata
+        depends = spec.get("dependsOn") or []
+        if not isinstance(depends, list):
+            self.issues.append(Issue(entity.file, entity.label, "spec.dependsOn", "must be a list"))
+            return None
+        try:
+            owner = self._owner(entity, members, delivery)
+        except _Invalid:
+            return None
+        system = spec.get("system")
+        ann = _annotations(entity)
+        return Component(
+            name=entity.ref.key,
+            ref=str(entity.ref),
+            kind=entity.ref.kind,
+            title=meta.title or entity.ref.name,
+            description=meta.description or "",
+            owner=owner.squad if owner else None,
+            owner_ref=owner.ref if owner else None,
+            unowned_reason=owner.unowned_reason if owner else None,
+            system=self._key(system, "System", entity) if isinstance(system, str) else None,
+            depends_on=[k for d in depends if (k := self._key(d, "Component", entity))],
+            tags=list(meta.tags),
+            keywords=_csv(ann.get("keywords")),
+            aliases=_csv(ann.get("aliases")),
+        )
+
+    def _key(self, value: Any, default_kind: str, entity: Entity) -> str | None:
+        try:
+            ref = parse_entity_ref(
+                value, default_kind=default_kind, default_namespace=entity.ref.namespace
+            )
+        except RefError:
+            return None
+        return self._spelled(ref)
+
+    def _spelled(self, ref: EntityRef) -> str:
+        """The key as the entity itself spells it (references may differ in case)."""
+        entity = self.read.entities.get(ref.id)
+        return entity.ref.key if entity is not None else ref.key
+
+    def _owner(
+        self, entity: Entity, members: dict[Id, list[Entity]], delivery: Id | None
+    ) -> _Owner | None:
+        """The resolved `spec.owner` (None when there is none); `_Invalid` after an issue."""
+        value = entity.spec.get("owner")
+        if value is None:
+            return None
+        where = (entity.file, entity.label, "spec.owner")
+        try:
+            ref = parse_entity_ref(
+                value, default_kind="Group", default_namespace=entity.ref.namespace
+            )
+        except RefError as exc:
+            self.issues.append(Issue(*where, str(exc)))
+            raise _Invalid from exc
+        kind = ref.id[0]
+        if kind not in ("group", "user"):
+            self.issues.append(Issue(*where, f"owner {value!r} must be a Group or a User"))
+            raise _Invalid
+        if ref.id not in self.read.entities:
+            what = "Group" if kind == "group" else "User"
+            self.issues.append(Issue(*where, f"owner {value!r} is not a {what} in the catalogue"))
+            raise _Invalid
+        if kind == "group":
+            return _Owner(self._spelled(ref), str(ref))
+        groups = members.get(ref.id, [])
+        if not groups:
+            reason = f"its owner {ref} is a member of no Group in the catalogue"
+            self.warnings.append(Issue(*where, f"unowned: {reason}"))
+            return _Owner(None, str(ref), reason)
+        chosen = min(
+            groups,
+            key=lambda g: (g.ref.id == delivery, g.spec.get("type") != "team", groups.index(g)),
+        )
+        if len(groups) > 1:
+            names = ", ".join(g.ref.key for g in groups)
+            message = f"owner {ref} is in several Groups ({names}); assigned to {chosen.ref.key}"
+            self.warnings.append(Issue(*where, message))
+        return _Owner(chosen.ref.key, str(ref))
