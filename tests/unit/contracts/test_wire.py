@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import uuid
 from datetime import UTC, datetime
@@ -9,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 
 from contracts import CaseSubmission, topics
-from contracts.envelope import CloudEvent
-from contracts.wire import WireError, dead_letter, decode, encode, parse_data
+from contracts.envelope import JSON, CloudEvent
+from contracts.wire import Mode, WireError, dead_letter, decode, decode_record, encode, parse_data
 
 SUBMISSION = {"title": "Checkout broken", "reporter": {"email": "a@b.example"}}
 
@@ -101,3 +102,68 @@ def test_dead_letter_keeps_original_bytes_and_headers() -> None:
     assert headers["x"] == b"1" and headers["y"] == b""
     assert headers["dlq_reason"] == b"invalid_json"
     assert (headers["dlq_partition"], headers["dlq_offset"]) == (b"2", b"41")
+
+
+# --- what the CloudEvents Python SDK sends ------------------------------------------------
+
+
+def _sdk_classic() -> tuple[object, object]:
+    from cloudevents.v1.http import CloudEvent as ClassicEvent
+    from cloudevents.v1.kafka import to_structured
+
+    attrs = {"type": topics.CASE_RECEIVED, "source": "/crm", "datacontenttype": "application/json"}
+    return ClassicEvent(attrs, SUBMISSION), to_structured
+
+
+def _headers(message) -> list[tuple[str, bytes]]:
+    return list(message.headers.items())
+
+
+def test_the_sdks_classic_structured_form_is_read_as_structured() -> None:
+    event, to_structured = _sdk_classic()
+    message = to_structured(event)
+    assert message.headers == {"content-type": b"application/json"}  # not cloudevents+json
+    decoded = decode_record(message.value, _headers(message))
+    assert decoded.mode is Mode.JSON_STRUCTURED
+    assert decoded.event.id == event["id"] and decoded.event.source == "/crm"
+    assert decoded.event.datacontenttype == "application/json"
+    assert parse_data(decoded.event, topics.CASE_RECEIVED, CaseSubmission).title == (
+        "Checkout broken"
+    )
+
+
+def test_the_sdks_binary_and_structured_forms_say_their_mode() -> None:
+    from cloudevents.core.bindings import kafka
+    from cloudevents.core.v1.event import CloudEvent as CoreEvent
+
+    event = CoreEvent(
+        attributes={"type": topics.CASE_RECEIVED, "source": "/crm", "datacontenttype": JSON},
+        data=SUBMISSION,
+    )
+    binary = kafka.to_binary_event(event)
+    structured = kafka.to_structured_event(event)
+    assert decode_record(binary.value, _headers(binary)).mode is Mode.BINARY
+    assert decode_record(structured.value, _headers(structured)).mode is Mode.STRUCTURED
+
+
+def test_a_whole_event_without_any_content_type_and_with_data_base64_is_read() -> None:
+    body = {
+        "specversion": "1.0",
+        "id": "e-1",
+        "source": "/chat",
+        "type": topics.CASE_RECEIVED,
+        "data_base64": base64.b64encode(json.dumps(SUBMISSION).encode()).decode(),
+    }
+    decoded = decode_record(json.dumps(body).encode(), [])
+    assert decoded.mode is Mode.JSON_STRUCTURED
+    assert decoded.event.data == SUBMISSION
+
+
+@pytest.mark.parametrize("missing", ["specversion", "id", "source", "type"])
+def test_a_json_value_short_of_a_whole_event_is_still_refused(missing: str) -> None:
+    body = {"specversion": "1.0", "id": "e-1", "source": "/s", "type": "t", "data": {}}
+    del body[missing]
+    with pytest.raises(WireError) as info:
+        decode_record(json.dumps(body).encode(), [("content-type", b"application/json")])
+    assert info.value.code == "missing_attribute"
+    assert "not a whole CloudEvent" in info.value.message

@@ -29,3 +29,9 @@ SWEEP_ERRORS = Counter(
     "router_sweep_errors_total",
     "Ack-timeout escalations that failed (the case is retried on the next sweep)",
 )
+JSON_STRUCTURED = Counter(
+    "router_json_structured_events_total",
+    "Records whose JSON value was a whole CloudEvent under a JSON content type (the classic "
+    "CloudEvents SDK to_structured), read as structured mode",
+    ["topic"],
+)

@@ -17,3 +17,9 @@ LABELS = Counter("triage_labels_total", "Correction labels recorded from reassig
 RETRAINS = Counter(
     "triage_model_retrains_total", "Model retrains by outcome (succeeded, failed)", ["outcome"]
 )
+JSON_STRUCTURED = Counter(
+    "triage_json_structured_events_total",
+    "Records whose JSON value was a whole CloudEvent under a JSON content type (the classic "
+    "CloudEvents SDK to_structured), read as structured mode",
+    ["topic"],
+)

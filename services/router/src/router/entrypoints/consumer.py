@@ -21,7 +21,8 @@ from aiokafka import ConsumerRecord
 
 from contracts import topics
 from contracts.events import CaseTriaged
-from contracts.wire import WireError, decode, parse_data
+from contracts.wire import Mode, WireError, decode_record, parse_data
+from router import metrics
 from servicekit.consumer import BatchHandler, Rejected
 from servicekit.db import is_transient
 
@@ -37,7 +38,10 @@ def parse(record: ConsumerRecord) -> tuple[str, CaseTriaged]:
     Raises:
         WireError: Not a valid `support.case.triaged.v1` CloudEvent.
     """
-    event = decode(record.value, record.headers)
+    decoded = decode_record(record.value, record.headers)
+    if decoded.mode is Mode.JSON_STRUCTURED:
+        metrics.JSON_STRUCTURED.labels(record.topic).inc()
+    event = decoded.event
     return event.id, parse_data(event, topics.CASE_TRIAGED, CaseTriaged)
 
 

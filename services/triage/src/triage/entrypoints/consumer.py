@@ -22,9 +22,10 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, TypeVar
 
 from contracts import CaseSubmission
+from contracts.envelope import CloudEvent
 from contracts.events import CaseReassigned
 from contracts.topics import CASE_REASSIGNED, CASE_RECEIVED
-from contracts.wire import WireError, decode, parse_data
+from contracts.wire import Mode, WireError, decode_record, parse_data
 from servicekit.consumer import BatchHandler, ConsumerRecord, Rejected
 from servicekit.db import is_transient
 from triage import metrics, service
@@ -37,6 +38,13 @@ log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 R = TypeVar("R")
+
+
+def _decode(record: ConsumerRecord) -> CloudEvent:
+    decoded = decode_record(record.value, record.headers)
+    if decoded.mode is Mode.JSON_STRUCTURED:
+        metrics.JSON_STRUCTURED.labels(record.topic).inc()
+    return decoded.event
 
 
 def make_handler(container: Container) -> BatchHandler:
@@ -52,7 +60,7 @@ def make_handler(container: Container) -> BatchHandler:
                 _lifecycle(record, corrections)
                 continue
             try:
-                event = decode(record.value, record.headers)
+                event = _decode(record)
                 submission = parse_data(event, CASE_RECEIVED, CaseSubmission)
             except WireError as exc:
                 rejected.append(Rejected(record=record, reason=exc.code, error=exc.message))
@@ -107,7 +115,7 @@ def _lifecycle(
     record: ConsumerRecord, out: list[tuple[ConsumerRecord, tuple[str, CaseReassigned]]]
 ) -> None:
     try:
-        event = decode(record.value, record.headers)
+        event = _decode(record)
         if event.type == CASE_REASSIGNED:
             out.append((record, (event.id, parse_data(event, CASE_REASSIGNED, CaseReassigned))))
     except WireError as exc:
