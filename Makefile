@@ -22,7 +22,14 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock schemas/pyproject.toml services/tr
 	$(UV) sync --frozen --all-packages --python $(PYTHON)
 	@touch $@
 
-install: $(VENV)/.synced ## install everything into .venv (uv, locked)
+# The official AsyncAPI parser for the contracts test (skipped, with the reason, without npm).
+ASYNCAPI_TOOL := tools/asyncapi
+$(ASYNCAPI_TOOL)/node_modules/.installed: $(ASYNCAPI_TOOL)/package.json $(ASYNCAPI_TOOL)/package-lock.json
+	@if command -v npm >/dev/null 2>&1; then \
+	  npm ci --prefix $(ASYNCAPI_TOOL) --no-audit --no-fund --loglevel=error && touch $@; \
+	else echo "npm not found: the AsyncAPI parser test will be skipped"; fi
+
+install: $(VENV)/.synced $(ASYNCAPI_TOOL)/node_modules/.installed ## install everything into .venv (uv, locked) and the AsyncAPI parser (npm)
 
 run: install ## run the whole system: embedded broker, SQLite, demo catalogue, both services
 	$(VENV)/bin/python -m scripts.run_local
@@ -42,4 +49,4 @@ schemas: install ## regenerate JSON Schema and AsyncAPI files under schemas/
 	$(VENV)/bin/contracts-generate
 
 clean: ## remove the local state (SQLite files, models) and the virtualenv
-	rm -rf .state $(VENV) $(TOOLS)
+	rm -rf .state $(VENV) $(TOOLS) $(ASYNCAPI_TOOL)/node_modules

@@ -1,5 +1,9 @@
 """Generate the committed JSON Schema and AsyncAPI files from the models.
 
+Every JSON Schema names its dialect (`$schema`, 2020-12) and its `$id`; the CloudEvents
+envelope requires the four attributes CloudEvents 1.0 requires. The AsyncAPI document is
+built in `contracts.asyncapi`.
+
 contracts-generate            # write schemas/jsonschema/*.json and schemas/asyncapi/*.yaml
 contracts-generate --check    # exit 1 when the committed files differ (what CI tests)
 """
@@ -15,9 +19,9 @@ from typing import Any
 import yaml
 from pydantic import BaseModel
 
-from contracts import topics
+from contracts.asyncapi import asyncapi
 from contracts.cases import Case, CaseSubmission, TriageResult
-from contracts.envelope import CloudEvent
+from contracts.envelope import SPEC_VERSION, CloudEvent
 from contracts.events import EVENT_TYPES
 from contracts.problems import Problem
 
@@ -32,93 +36,36 @@ DOCUMENTS: dict[str, type[BaseModel]] = {
 }
 
 
+SCHEMA_DIALECT = "https://json-schema.org/draft/2020-12/schema"
+ID_BASE = "https://support-triage.example/schemas/"
+# CloudEvents 1.0 REQUIRED context attributes (the model gives `id` and `specversion`
+# defaults when it builds an event, but on the wire every event carries all four).
+CLOUDEVENTS_REQUIRED = ("id", "source", "specversion", "type")
+
+
+def _identified(name: str, schema: dict[str, Any]) -> dict[str, Any]:
+    return {"$schema": SCHEMA_DIALECT, "$id": f"{ID_BASE}{name}.json", **schema}
+
+
+def _cloudevent_schema() -> dict[str, Any]:
+    schema = CloudEvent.model_json_schema()
+    schema["required"] = sorted({*schema.get("required", []), *CLOUDEVENTS_REQUIRED})
+    schema["properties"]["specversion"] = {
+        **schema["properties"]["specversion"],
+        "const": SPEC_VERSION,
+    }
+    return schema
+
+
 def json_schemas() -> dict[str, dict[str, Any]]:
     """File name (without .json) -> JSON Schema, for API bodies and every event's data."""
     out = {name: model.model_json_schema() for name, model in DOCUMENTS.items()}
+    out["cloudevent"] = _cloudevent_schema()
     for ce_type, model in EVENT_TYPES.items():
         schema = model.model_json_schema()
         schema["$comment"] = f"data of CloudEvents type {ce_type}"
         out[ce_type] = schema
-    return out
-
-
-def _channel(topic: str, description: str, types: list[str]) -> dict[str, Any]:
-    return {
-        "address": topic,
-        "description": description,
-        "messages": {
-            t.replace(".", "_"): {"$ref": f"#/components/messages/{t.replace('.', '_')}"}
-            for t in types
-        },
-    }
-
-
-def asyncapi() -> dict[str, Any]:
-    """The AsyncAPI 3.0 document of the project's topics."""
-    t = topics.Topics()
-    messages = {
-        ce_type.replace(".", "_"): {
-            "name": ce_type,
-            "title": model.__name__,
-            "summary": (model.__doc__ or "").strip().splitlines()[0],
-            "contentType": "application/json",
-            "bindings": {"kafka": {"key": {"type": "string", "description": "case id"}}},
-            "headers": {
-                "type": "object",
-                "description": "CloudEvents binary mode attributes",
-                "properties": {
-                    "ce_specversion": {"const": "1.0"},
-                    "ce_type": {"const": ce_type},
-                    "ce_id": {"type": "string"},
-                    "ce_source": {"type": "string"},
-                    "ce_time": {"type": "string", "format": "date-time"},
-                    "ce_subject": {"type": "string"},
-                },
-                "required": ["ce_specversion", "ce_type", "ce_id", "ce_source"],
-            },
-            "payload": {"$ref": f"../jsonschema/{ce_type}.json"},
-        }
-        for ce_type, model in EVENT_TYPES.items()
-    }
-    lifecycle = list(topics.LIFECYCLE_TYPES)
-    return {
-        "asyncapi": "3.0.0",
-        "info": {
-            "title": "support-triage events",
-            "version": "1.0.0",
-            "description": "CloudEvents 1.0 on Kafka, keyed by case id. Consumers accept "
-            "binary and structured mode; producers use binary mode. Rejected records go to "
-            "the dead-letter topic with their original bytes and headers plus dlq_reason, "
-            "dlq_error, dlq_topic, dlq_partition, dlq_offset, dlq_service and dlq_time.",
-        },
-        "channels": {
-            "received": _channel(t.received, "Cases from other systems", [topics.CASE_RECEIVED]),
-            "triaged": _channel(t.triaged, "Cases with their prediction", [topics.CASE_TRIAGED]),
-            "lifecycle": _channel(
-                t.lifecycle, "Assignment, escalation and swarm events", lifecycle
-            ),
-            "deadletter": {
-                "address": t.deadletter,
-                "description": "Records a consumer could not accept, with the reason",
-            },
-        },
-        "operations": {
-            "triageConsumesReceived": {
-                "action": "receive",
-                "channel": {"$ref": "#/channels/received"},
-            },
-            "triagePublishesTriaged": {"action": "send", "channel": {"$ref": "#/channels/triaged"}},
-            "routerConsumesTriaged": {
-                "action": "receive",
-                "channel": {"$ref": "#/channels/triaged"},
-            },
-            "routerPublishesLifecycle": {
-                "action": "send",
-                "channel": {"$ref": "#/channels/lifecycle"},
-            },
-        },
-        "components": {"messages": messages},
-    }
+    return {name: _identified(name, schema) for name, schema in out.items()}
 
 
 def rendered() -> dict[Path, str]:

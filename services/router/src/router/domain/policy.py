@@ -155,7 +155,8 @@ class Policy(_Strict):
         frozen=True,
         title="RoutingPolicy",
         json_schema_extra={
-            "$id": ("https://support-triage.example/schemas/routing-policy.schema.json")
+            "$schema": "https://json-schema.org/draft/2020-12/schema",
+            "$id": "https://support-triage.example/schemas/routing-policy.schema.json",
         },
     )
 
