@@ -9,27 +9,91 @@ default the synthetic demo history, or from the catalogue alone), then the triag
 
 Environment: `CATALOGUE_PATH` (a catalogue file or folder; default demo/catalogue),
 `HISTORY_PATH` (a CSV with title,description,squad), `KAFKA_BOOTSTRAP_SERVERS`,
-`STATE_DIR` (default .state), `TRIAGE_PORT`, `ROUTER_PORT`.
+`STATE_DIR` (default .state), `TRIAGE_PORT`, `ROUTER_PORT`, `TRIAGE_DATABASE_URL`,
+`ROUTER_DATABASE_URL` (instead of the SQLite files), `DEMO_WEBHOOK_SECRET`.
+
+The state remembers the catalogue it was made with (`STATE_DIR/catalogue.json`). Pointed at
+another catalogue, `make run` starts clean: it moves the SQLite files and the model to
+`STATE_DIR/previous/<time>/` (nothing is deleted) and says so. The same catalogue with edited
+files keeps the state, with a note; so do databases of your own (`*_DATABASE_URL`), which this
+script never touches.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 
+from contracts.catalogue import CatalogueError, load_catalogue
 from servicekit.broker import LocalBroker, port_open
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 DEMO_CATALOGUE = ROOT / "demo" / "catalogue"
 DEMO_HISTORY = ROOT / "demo" / "history.csv"
+
+
+MARKER = "catalogue.json"
+STATE_FILES = tuple(f"{db}.db{end}" for db in ("triage", "router") for end in ("", "-wal", "-shm"))
+STATE_FILES += ("model",)
+
+
+def prepare_state(
+    state: Path, catalogue: Path, digest: str, *, own_databases: bool, now: datetime | None = None
+) -> str:
+    """Make `state` belong to `catalogue`; return what to tell the user ("" when nothing).
+
+    Another catalogue than the one the state was made with moves the state aside (under
+    `state/previous/`) so the run starts clean, unless the databases are the user's own.
+    """
+    marker = state / MARKER
+    before: dict[str, str] = {}
+    if marker.exists():
+        with contextlib.suppress(ValueError, OSError):
+            before = json.loads(marker.read_text(encoding="utf-8"))
+    note = ""
+    if before and before.get("path") != str(catalogue):
+        was = before.get("path", "?")
+        if own_databases:
+            note = (
+                f"the state was made with the catalogue {was}; TRIAGE_DATABASE_URL/"
+                "ROUTER_DATABASE_URL are yours, so their cases stay as they are"
+            )
+        else:
+            stamp = (now or datetime.now(UTC)).strftime("%Y%m%dT%H%M%SZ")
+            aside = state / "previous" / stamp
+            moved = [n for n in STATE_FILES if (state / n).exists()]
+            if moved:
+                aside.mkdir(parents=True, exist_ok=True)
+                for name in moved:
+                    shutil.move(str(state / name), str(aside / name))
+                note = (
+                    f"the state was made with the catalogue {was}: starting clean; the "
+                    f"previous cases and model are kept in {aside}"
+                )
+    elif not before and any((state / n).exists() for n in ("triage.db", "router.db")):
+        note = (
+            f"keeping the cases in {state}, made before it recorded its catalogue (remove "
+            "that folder, or set STATE_DIR, to start clean)"
+        )
+    elif before and before.get("digest") != digest:
+        note = (
+            f"the catalogue files changed since the last run: keeping the cases in {state} "
+            "(remove that folder, or set STATE_DIR, to start clean)"
+        )
+    state.mkdir(parents=True, exist_ok=True)
+    marker.write_text(json.dumps({"path": str(catalogue), "digest": digest}), encoding="utf-8")
+    return note
 
 
 def _terminate(signum: int, _frame: object) -> None:
@@ -45,6 +109,17 @@ def main() -> int:
     history = Path(history_env).resolve() if history_env else None
     if history is None and catalogue == DEMO_CATALOGUE.resolve():
         history = DEMO_HISTORY
+    try:
+        digest = load_catalogue(
+            catalogue, service_delivery_group=os.environ.get("SERVICE_DELIVERY_GROUP")
+        ).digest
+    except CatalogueError as exc:
+        print(exc)
+        return 1
+    own = bool(os.environ.get("TRIAGE_DATABASE_URL") or os.environ.get("ROUTER_DATABASE_URL"))
+    note = prepare_state(state, catalogue, digest, own_databases=own)
+    if note:
+        print(note)
     triage_port = int(os.environ.get("TRIAGE_PORT", "8000"))
     router_port = int(os.environ.get("ROUTER_PORT", "8001"))
     ports = [("triage", triage_port), ("router", router_port), ("sink", 8025), ("smtp", 2525)]
@@ -122,7 +197,7 @@ def main() -> int:
         )
         wait_ready(f"http://127.0.0.1:{triage_port}/healthz", children)
         wait_ready(f"http://127.0.0.1:{router_port}/healthz", children)
-        print(BANNER.format(t=triage_port, r=router_port, bootstrap=bootstrap))
+        print(BANNER.format(t=triage_port, r=router_port, bootstrap=bootstrap, state=state))
         while all(c.poll() is None for c in children):
             time.sleep(0.5)
         failed = [c for c in children if c.poll() is not None]
@@ -170,6 +245,7 @@ support-triage is running (Ctrl-C stops everything)
   router API   http://127.0.0.1:{r}   Swagger UI: http://127.0.0.1:{r}/docs
   sink         http://127.0.0.1:8025/notifications  (notifications the squads received)
   Kafka        {bootstrap}
+  state        {state}  (remove it, or set STATE_DIR, to start clean)
 
 Try:
   curl -s -X POST http://127.0.0.1:{t}/v1/cases -H 'content-type: application/json' -d \\
