@@ -26,7 +26,8 @@ $(VENV)/.synced: $(UV) pyproject.toml uv.lock schemas/pyproject.toml services/tr
 ASYNCAPI_TOOL := tools/asyncapi
 $(ASYNCAPI_TOOL)/node_modules/.installed: $(ASYNCAPI_TOOL)/package.json $(ASYNCAPI_TOOL)/package-lock.json
 	@if command -v npm >/dev/null 2>&1; then \
-	  npm ci --prefix $(ASYNCAPI_TOOL) --no-audit --no-fund --loglevel=error && touch $@; \
+	  if npm ci --prefix $(ASYNCAPI_TOOL) --no-audit --no-fund --loglevel=error; then touch $@; \
+	  else echo "npm ci failed (offline?): the AsyncAPI parser test will be skipped"; fi; \
 	else echo "npm not found: the AsyncAPI parser test will be skipped"; fi
 
 install: $(VENV)/.synced $(ASYNCAPI_TOOL)/node_modules/.installed ## install everything into .venv (uv, locked) and the AsyncAPI parser (npm)
