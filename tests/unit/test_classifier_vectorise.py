@@ -27,12 +27,14 @@ NEW = [
 ]
 
 
+@pytest.mark.parametrize("sublinear", [True, False])
 @pytest.mark.parametrize("use_idf", [True, False])
-def test_compiled_matches_sklearn(use_idf: bool) -> None:
+def test_compiled_matches_sklearn(use_idf: bool, sublinear: bool) -> None:
     vectorizer = TfidfVectorizer(
         ngram_range=(1, 2),
         token_pattern=VECTORISER_TOKEN_PATTERN,
         use_idf=use_idf,
+        sublinear_tf=sublinear,
         dtype=np.float32,
     ).fit(TRAIN)
     compiled = CompiledWordVectoriser.from_sklearn(vectorizer)
@@ -49,6 +51,34 @@ def test_unsupported_options_are_refused() -> None:
     vectorizer = TfidfVectorizer(ngram_range=(1, 3)).fit(TRAIN)
     with pytest.raises(ValueError, match="1-2-gram"):
         CompiledWordVectoriser.from_sklearn(vectorizer)
-    vectorizer = TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True).fit(TRAIN)
+    vectorizer = TfidfVectorizer(ngram_range=(1, 2), binary=True).fit(TRAIN)
     with pytest.raises(ValueError, match="1-2-gram"):
         CompiledWordVectoriser.from_sklearn(vectorizer)
+
+
+@pytest.mark.parametrize(("idf", "sublinear"), [(True, False), (True, True), (False, False)])
+def test_fit_learns_what_sklearn_learns(idf: bool, sublinear: bool) -> None:
+    sk = TfidfVectorizer(
+        ngram_range=(1, 2),
+        token_pattern=VECTORISER_TOKEN_PATTERN,
+        use_idf=idf,
+        sublinear_tf=sublinear,
+        dtype=np.float32,
+    )
+    expected = sk.fit_transform(TRAIN)
+    fitted, counts = CompiledWordVectoriser.fit(TRAIN, VECTORISER_TOKEN_PATTERN)
+    ours = fitted.variant(idf=idf, sublinear=sublinear)
+    names = {
+        **{u: c for u, c in ours.unigrams.items()},
+        **{" ".join(b): c for b, c in ours.bigrams.items()},
+    }
+    assert set(names) == set(sk.vocabulary_)
+    order = np.empty(ours.n_features, dtype=np.int64)
+    for term, column in names.items():
+        order[column] = sk.vocabulary_[term]
+    np.testing.assert_allclose(
+        ours.weigh(counts).toarray(), expected[:, order].toarray(), atol=1e-6
+    )
+    np.testing.assert_allclose(
+        ours.transform(NEW).toarray(), sk.transform(NEW)[:, order].toarray(), atol=1e-6
+    )
