@@ -115,7 +115,7 @@ def test_predict_threshold_from_environment(
     assert next(csv.DictReader(out.read_text().splitlines()))["decision"] == "escalate"
 
 
-def test_evaluate_prints_figures_and_writes_plots(
+def test_evaluate_prints_figures_and_writes_a_report(
     tmp_path: Path, model_dir: Path, small_catalogue_dir: Path, history: History
 ) -> None:
     csv_path = _write_history(tmp_path / "eval.csv", history(50, seed=11))
@@ -137,8 +137,9 @@ def test_evaluate_prints_figures_and_writes_plots(
     assert result.exit_code == 0, result.output
     for label in ("accuracy", "macro-F1", "top-3", "auto-assigned", "precision"):
         assert label in result.output
-    for name in ("confusion_matrix.png", "precision_coverage.png"):
-        assert (report / name).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    page = (report / "index.html").read_text()
+    assert page.startswith("<!DOCTYPE html>") and page.count("<svg") == 3
+    assert "Per squad" in page and "checkout" in page
 
 
 def _assert_clean_error(result: object, *needles: str) -> None:

@@ -179,7 +179,8 @@ async def test_concurrent_posts_share_classifier_calls(
 
 async def test_model_info_and_refused_reload(client: httpx.AsyncClient, container) -> None:
     info = (await client.get("/v1/model")).json()
-    assert info["version"] == "keyword-1" and info["threshold"] == 0.6
+    assert info["version"] == "keyword-1" and info["threshold"] is None
+    assert info["target_precision"] == 0.9
     assert "checkout" in info["squads"]
     old = container.state
     container.store = FakeModelStore(refuse="hash_mismatch")

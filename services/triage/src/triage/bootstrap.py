@@ -287,7 +287,11 @@ def build_container(
         store = (
             FakeModelStore(lambda _c: classifier)
             if classifier is not None
-            else DirModelStore(settings.model_dir, history_path=settings.history_path)
+            else DirModelStore(
+                settings.model_dir,
+                history_path=settings.history_path,
+                target_precision=settings.target_precision,
+            )
         )
     state = service.start_state(
         store=store,

@@ -19,17 +19,20 @@ from rich.table import Table
 
 from contracts.catalogue import Catalogue, CatalogueError, load_catalogue
 from triage.classifier import (
-    DEFAULT_THRESHOLD,
+    DEFAULT_TARGET,
+    MIN_EXAMPLES,
     CaseText,
     ClassifierError,
     EvaluationReport,
+    TriageModel,
     evaluate_model,
     load_model,
     read_history_csv,
     save_model,
     train_model,
-    write_plots,
+    write_report,
 )
+from triage.cli_tables import print_operating_point, print_selection
 
 app = typer.Typer(
     name="triage",
@@ -56,13 +59,25 @@ CatalogueOpt = Annotated[
 ]
 ModelOpt = Annotated[Path, typer.Option("--model", help="Model directory.")]
 ThresholdOpt = Annotated[
-    float,
+    float | None,
     typer.Option(
         "--threshold",
         envvar="ASSIGN_THRESHOLD",
         min=0.0,
         max=1.0,
-        help="Minimum confidence to assign (env ASSIGN_THRESHOLD).",
+        help="One explicit confidence to assign for every squad, instead of the per-squad "
+        "thresholds of the target precision (env ASSIGN_THRESHOLD).",
+    ),
+]
+TargetOpt = Annotated[
+    float,
+    typer.Option(
+        "--target-precision",
+        envvar="TARGET_PRECISION",
+        min=0.5,
+        max=0.999,
+        help="Precision the automatic assignments should reach; per-squad thresholds are "
+        "derived for it (env TARGET_PRECISION).",
     ),
 ]
 
@@ -94,7 +109,12 @@ def print_report(report: EvaluationReport, title: str) -> None:
         table.add_row("accuracy", pct(report.accuracy))
         table.add_row("macro-F1", pct(report.macro_f1))
         table.add_row("top-3 accuracy", pct(report.top3_accuracy))
-        table.add_row(f"auto-assigned at threshold {report.threshold}", pct(report.coverage))
+        at = (
+            f"threshold {report.threshold}"
+            if report.threshold is not None
+            else f"target precision {report.target_precision}"
+        )
+        table.add_row(f"auto-assigned at {at}", pct(report.coverage))
         table.add_row("precision of auto-assigned", pct(report.precision))
         table.add_row("coverage at >= 90% precision", pct(report.coverage_at_90))
     console.print(table)
@@ -111,17 +131,39 @@ def train(
         typer.Option("--history", help="Labelled CSV (title,description,squad); optional."),
     ] = None,
     seed: Annotated[int, typer.Option(help="Random seed.")] = 0,
+    target: TargetOpt = DEFAULT_TARGET,
+    min_examples: Annotated[
+        int,
+        typer.Option(
+            "--min-examples",
+            min=1,
+            help="History cases a squad needs to be assigned from history alone.",
+        ),
+    ] = MIN_EXAMPLES,
 ) -> None:
-    """Train a model (catalogue-only cold start without --history) and print its evaluation."""
+    """Train a model (catalogue-only cold start without --history) and print its evaluation.
+
+    Candidates are cross-validated on the history and one is chosen; the report shows
+    every candidate's scores, the out-of-fold evaluation, and per squad the threshold,
+    expected precision and coverage for the target precision.
+    """
     cat = _catalogue(catalogue)
     try:
         examples = read_history_csv(history) if history is not None else []
-        model, report = train_model(examples, cat, progress=True, seed=seed)
+        model, report = train_model(
+            examples, cat, progress=True, seed=seed, target=target, min_examples=min_examples
+        )
         save_model(model, out)
     except ClassifierError as exc:
         fail(str(exc))
-    print_report(report, f"Held-out evaluation of {model.version}")
-    console.print(f"model {model.version} ({len(model.squads)} squads) written to {out}")
+    print_selection(console, model.info)
+    print_report(report, f"Out-of-fold evaluation of {model.version}")
+    if model.operating is not None:
+        print_operating_point(console, model.operating)
+    console.print(
+        f"model {model.version} ({len(model.squads)} squads, {model.scorer.kind}) trained in "
+        f"{model.info.get('train_seconds')} s, written to {out}"
+    )
 
 
 @app.command()
@@ -130,14 +172,15 @@ def predict(
     catalogue: CatalogueOpt,
     input: Annotated[Path, typer.Option("--input", help="CSV with id,title,description.")],
     output: Annotated[Path, typer.Option("--output", help="CSV to write predictions to.")],
-    threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    threshold: ThresholdOpt = None,
+    target: TargetOpt = DEFAULT_TARGET,
 ) -> None:
-    """Predict squads for a CSV of cases; writes id,squad,confidence,decision,candidates."""
-    cat = _catalogue(catalogue)
-    try:
-        loaded = load_model(model, cat)
-    except ClassifierError as exc:
-        fail(f"the model at {model} was refused ({exc.code}): {exc}")
+    """Predict squads for a CSV of cases; writes id,squad,confidence,decision,candidates.
+
+    `decision` is what the service answers with the same settings: per-squad thresholds
+    for the target precision, or the explicit threshold.
+    """
+    loaded = _load(model, catalogue, target)
     rows = _read_cases(input)
     from rich.progress import track
 
@@ -166,23 +209,34 @@ def evaluate(
     model: ModelOpt,
     catalogue: CatalogueOpt,
     history: Annotated[Path, typer.Option("--history", help="Labelled CSV to evaluate on.")],
-    threshold: ThresholdOpt = DEFAULT_THRESHOLD,
+    threshold: ThresholdOpt = None,
+    target: TargetOpt = DEFAULT_TARGET,
     report: Annotated[
-        Path | None, typer.Option("--report", help="Directory for PNG plots.")
+        Path | None,
+        typer.Option("--report", help="Directory to write an HTML report (index.html) to."),
     ] = None,
 ) -> None:
-    """Evaluate a model on labelled cases; optionally write plots."""
-    cat = _catalogue(catalogue)
+    """Evaluate a model on labelled cases; optionally write an HTML report with plots."""
+    loaded = _load(model, catalogue, target)
     try:
-        loaded = load_model(model, cat)
         examples = read_history_csv(history)
     except ClassifierError as exc:
         fail(f"{exc}")
     result = evaluate_model(loaded, examples, threshold=threshold)
     print_report(result, f"Evaluation of {loaded.version} on {history}")
+    if loaded.operating is not None:
+        print_operating_point(console, loaded.operating)
     if report is not None:
-        for path in write_plots(result, report):
-            console.print(f"wrote {path}")
+        page = write_report(result, loaded, report, source=str(history))
+        console.print(f"wrote {page}")
+
+
+def _load(model: Path, catalogue: Path, target: float) -> TriageModel:
+    cat = _catalogue(catalogue)
+    try:
+        return load_model(model, cat).use_target(target)
+    except ClassifierError as exc:
+        fail(f"the model at {model} was refused ({exc.code}): {exc}")
 
 
 def _read_cases(path: Path) -> list[tuple[str, str, str, str | None]]:

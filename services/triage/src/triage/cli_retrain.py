@@ -52,7 +52,11 @@ def retrain(
     settings = Settings()
     cat = _catalogue(catalogue)
     engine = make_engine(database_url or settings.database_url)
-    store = DirModelStore(model_dir, history_path=history or settings.history_path)
+    store = DirModelStore(
+        model_dir,
+        history_path=history or settings.history_path,
+        target_precision=settings.target_precision,
+    )
     try:
         result = training.retrain(
             repo=SqlCaseRepository(engine), store=store, catalogue=cat, progress=True

@@ -24,7 +24,20 @@ class Settings(ServiceSettings):
     topic_received: str = _TOPICS.received
     model_dir: Path = Path(".state/model")
     history_path: Path | None = None
-    assign_threshold: float = Field(default=0.6, ge=0.0, le=1.0)
+    target_precision: float = Field(
+        default=0.9,
+        ge=0.5,
+        le=0.999,
+        description="Precision the automatic assignments should reach: the model assigns a "
+        "case when its confidence reaches the squad's threshold derived for this target.",
+    )
+    assign_threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="One explicit confidence threshold for every squad, overriding the "
+        "per-squad thresholds of TARGET_PRECISION.",
+    )
     span_margin: float = Field(default=0.1, ge=0.0, le=1.0)
     access_log: bool = Field(
         default=False,

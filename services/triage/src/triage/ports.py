@@ -49,10 +49,15 @@ class Classifier(Protocol):
         """When the model was trained."""
         ...
 
+    @property
+    def operating_point(self) -> dict[str, Any] | None:
+        """Thresholds in force with their expected precision and coverage (None: unknown)."""
+        ...
+
     def predict(
-        self, cases: Sequence[CaseSubmission], *, threshold: float, margin: float = 0.1
+        self, cases: Sequence[CaseSubmission], *, threshold: float | None, margin: float = 0.1
     ) -> list[TriageResult]:
-        """One result per case, in order."""
+        """One result per case, in order; `threshold` None uses the model's thresholds."""
         ...
 
 

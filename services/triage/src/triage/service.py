@@ -41,7 +41,7 @@ Outcome = Accepted | Duplicate | IdempotencyConflict
 class Policy:
     """How cases are classified and where their events go."""
 
-    threshold: float = 0.6
+    threshold: float | None = None  # None: the model's per-squad thresholds
     margin: float = 0.1
     triaged_topic: str = "support.case.triaged.v1"
 

@@ -37,13 +37,16 @@ class KeywordClassifier:
         self.metrics: dict[str, Any] = {"kind": "keyword fake"}
         self.trained_at: datetime | None = datetime(2026, 1, 1, tzinfo=UTC)
         self.calls: list[int] = []
+        self.default_threshold = 0.6
+        self.operating_point: dict[str, Any] | None = None
 
     def predict(
-        self, cases: Sequence[CaseSubmission], *, threshold: float, margin: float = 0.1
+        self, cases: Sequence[CaseSubmission], *, threshold: float | None, margin: float = 0.1
     ) -> list[TriageResult]:
         """Score each case; one call per batch is recorded in `calls`."""
         self.calls.append(len(cases))
-        return [self._one(c, threshold) for c in cases]
+        limit = self.default_threshold if threshold is None else threshold
+        return [self._one(c, limit) for c in cases]
 
     def _one(self, case: CaseSubmission, threshold: float) -> TriageResult:
         text = f"{case.title} {case.description} {case.component or ''}".lower()

@@ -49,6 +49,12 @@ class TriageModelClassifier:
         self.model = model
 
     @property
+    def operating_point(self) -> dict[str, Any] | None:
+        """The model's thresholds in force, as in its manifest."""
+        op = getattr(self.model, "operating", None)
+        return op.as_dict() if op is not None else None
+
+    @property
     def version(self) -> str:
         """Model version."""
         return str(self.model.version)
@@ -69,7 +75,7 @@ class TriageModelClassifier:
         return getattr(self.model, "trained_at", None)
 
     def predict(
-        self, cases: Sequence[CaseSubmission], *, threshold: float, margin: float = 0.1
+        self, cases: Sequence[CaseSubmission], *, threshold: float | None, margin: float = 0.1
     ) -> list[TriageResult]:
         """Classify a batch in one call."""
         from triage.classifier import CaseText
@@ -79,11 +85,22 @@ class TriageModelClassifier:
 
 
 class DirModelStore:
-    """`ModelStore` on a model folder; trains from `history_path` or the catalogue alone."""
+    """`ModelStore` on a model folder; trains from `history_path` or the catalogue alone.
 
-    def __init__(self, model_dir: Path, *, history_path: Path | None = None) -> None:
+    Loaded models use the thresholds for `target_precision` (`TARGET_PRECISION`), derived
+    from the out-of-fold evidence the model carries.
+    """
+
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        history_path: Path | None = None,
+        target_precision: float | None = None,
+    ) -> None:
         self.model_dir = Path(model_dir)
         self.history_path = history_path
+        self.target_precision = target_precision
 
     def exists(self) -> bool:
         """Whether the folder holds a saved model."""
@@ -94,9 +111,12 @@ class DirModelStore:
         from triage.classifier import ModelLoadError, load_model
 
         try:
-            return TriageModelClassifier(load_model(self.model_dir, catalogue))
+            model = load_model(self.model_dir, catalogue)
         except ModelLoadError as exc:
             raise ModelRefused(str(exc), reason=exc.code) from exc
+        if self.target_precision is not None:
+            model.use_target(self.target_precision)
+        return TriageModelClassifier(model)
 
     def train(self, catalogue: Catalogue) -> None:
         """Train (from the history CSV when configured) and save to the folder."""

@@ -1,11 +1,15 @@
 """Model artifacts: a directory holding `model.joblib` and `manifest.json`.
 
 The manifest records the version id, the training-data SHA-256, the scikit-learn, numpy,
-scipy and Python versions, the squads, the catalogue digest, the metrics and the SHA-256 of
-the model file. `load_model` checks all of that **before** unpickling anything, and refuses
-(`ModelLoadError.code`):
+scipy and Python versions, the squads, the catalogue digest, the out-of-fold metrics, the
+candidates cross-validated and the one chosen (`info.selection`), the operating point
+(per-squad thresholds, expected precision and coverage at the target precision; rare
+squads) and the SHA-256 of the model file. `load_model` checks all of that **before**
+unpickling anything, and refuses (`ModelLoadError.code`):
 
 * `missing` — no manifest or no model file;
+* `outdated_format` — written by an earlier triage (manifest `format` 1, a calibrated
+  ensemble without out-of-fold evidence or thresholds); it cannot be read: retrain;
 * `corrupt` — unreadable manifest, or a model file that does not load as a scorer;
 * `sklearn_version_mismatch` — trained with another scikit-learn version;
 * `hash_mismatch` — the model file is not the one the manifest describes;
@@ -34,10 +38,11 @@ from contracts.catalogue import Catalogue
 from triage.classifier.errors import ModelLoadError
 from triage.classifier.model import TriageModel
 from triage.classifier.pipeline import Scorer
+from triage.classifier.thresholds import OperatingPoint
 
 MANIFEST = "manifest.json"
 MODEL_FILE = "model.joblib"
-FORMAT = 1
+FORMAT = 2
 
 
 def _sha256(path: Path) -> str:
@@ -63,6 +68,7 @@ def save_model(model: TriageModel, directory: Path) -> None:
         "catalogue_digest": model.info.get("catalogue_digest", model.catalogue.digest),
         "squads": list(model.squads),
         "metrics": model.metrics,
+        "operating_point": model.operating.as_dict() if model.operating else None,
         "info": model.info,
         "sklearn_version": sklearn.__version__,
         "numpy_version": np.__version__,
@@ -110,6 +116,13 @@ def load_model(directory: Path, catalogue: Catalogue) -> TriageModel:
     """
     directory = Path(directory)
     manifest = read_manifest(directory)
+    if manifest.get("format") != FORMAT:
+        raise ModelLoadError(
+            f"model {manifest['version']} at {directory} has artifact format "
+            f"{manifest.get('format')!r}, this triage reads format {FORMAT} (models with "
+            "per-squad thresholds); retrain it with `triage train` or `triage retrain`",
+            code="outdated_format",
+        )
     model_path = directory / str(manifest.get("model_file", MODEL_FILE))
     if not model_path.is_file():
         raise ModelLoadError(f"no model file at {model_path}", code="missing")
@@ -152,4 +165,17 @@ def load_model(directory: Path, catalogue: Catalogue) -> TriageModel:
         scorer=scorer,
         catalogue=catalogue,
         info=dict(manifest.get("info") or {}),
+        operating=_operating(manifest),
     )
+
+
+def _operating(manifest: dict[str, Any]) -> OperatingPoint | None:
+    data = manifest.get("operating_point")
+    if not isinstance(data, dict):
+        return None
+    try:
+        return OperatingPoint.from_dict(data)
+    except (TypeError, KeyError) as exc:
+        raise ModelLoadError(
+            f"the manifest's operating_point is malformed: {exc}", code="corrupt"
+        ) from exc

@@ -4,8 +4,9 @@
 ClassifierError                 code: "classifier"
 ├── HistoryError                code: "history_invalid"   (unreadable or malformed history CSV)
 ├── TrainingError               code: "training_invalid"  (nothing usable to learn from)
-└── ModelLoadError              code: "missing" | "corrupt" | "hash_mismatch"
-                                      | "sklearn_version_mismatch" | "unknown_squads"
+└── ModelLoadError              code: "missing" | "corrupt" | "outdated_format"
+                                      | "hash_mismatch" | "sklearn_version_mismatch"
+                                      | "unknown_squads"
 ```
 """
 

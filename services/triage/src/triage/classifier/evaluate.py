@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -33,18 +32,21 @@ class EvaluationReport:
     macro_f1: float | None = None
     top3_accuracy: float | None = None
     threshold: float | None = None
+    target_precision: float | None = None
     coverage: float | None = None
     precision: float | None = None
     coverage_at_90: float | None = None
     labels: list[str] = field(default_factory=list)
     confusion: list[list[int]] = field(default_factory=list)
     curve: list[tuple[float, float, float]] = field(default_factory=list)
+    reliability: list[tuple[float, float, int]] = field(default_factory=list)
+    squads: list[dict[str, Any]] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
     def summary(self) -> dict[str, Any]:
-        """The headline figures (no matrix, no curve), e.g. for a manifest."""
+        """The headline figures (no matrix, curves or per-squad rows), e.g. for a manifest."""
         data = asdict(self)
-        for key in ("labels", "confusion", "curve"):
+        for key in ("labels", "confusion", "curve", "reliability", "squads"):
             data.pop(key)
         return data
 
@@ -72,6 +74,47 @@ def precision_coverage_curve(
     picks = np.unique(np.linspace(0, len(order) - 1, min(_CURVE_POINTS, len(order))).astype(int))
     n = len(order)
     return [(float((i + 1) / n), float(running[i]), float(confidence[order[i]])) for i in picks]
+
+
+def reliability_curve(
+    confidence: np.ndarray, correct: np.ndarray, bins: int = 10
+) -> list[tuple[float, float, int]]:
+    """`(mean confidence, share correct, cases)` per confidence bin (empty bins left out)."""
+    edges = np.linspace(0.0, 1.0, bins + 1)
+    which = np.clip(np.digitize(confidence, edges[1:-1]), 0, bins - 1)
+    out = []
+    for b in range(bins):
+        mask = which == b
+        if mask.any():
+            out.append(
+                (float(confidence[mask].mean()), float(correct[mask].mean()), int(mask.sum()))
+            )
+    return out
+
+
+def per_squad(
+    truth: np.ndarray, pred: np.ndarray, assigned: np.ndarray | None, squads: Sequence[str]
+) -> list[dict[str, Any]]:
+    """Support, precision and recall of each squad, and of its automatic assignments."""
+    rows = []
+    for squad in sorted(set(squads) | set(truth.tolist())):
+        actual = truth == squad
+        said = pred == squad
+        hit = actual & said
+        row: dict[str, Any] = {
+            "squad": squad,
+            "support": int(actual.sum()),
+            "precision": float(hit.sum() / said.sum()) if said.any() else None,
+            "recall": float(hit.sum() / actual.sum()) if actual.any() else None,
+        }
+        if assigned is not None:
+            auto = said & assigned
+            row["assigned"] = int(auto.sum())
+            row["assigned_precision"] = (
+                float((auto & actual).sum() / auto.sum()) if auto.any() else None
+            )
+        rows.append(row)
+    return rows
 
 
 def evaluate_scores(
@@ -119,6 +162,8 @@ def evaluate_scores(
         labels=labels,
         confusion=confusion_matrix(y, pred, labels=labels).tolist(),
         curve=precision_coverage_curve(confidence, correct),
+        reliability=reliability_curve(confidence, correct),
+        squads=per_squad(y, pred, assigned, squads),
     )
     if assigned is not None:
         report.coverage = float(assigned.mean())
@@ -130,9 +175,12 @@ def evaluate_scores(
 
 
 def evaluate_model(
-    model: TriageModel, examples: Sequence[LabelledCase], *, threshold: float
+    model: TriageModel, examples: Sequence[LabelledCase], *, threshold: float | None = None
 ) -> EvaluationReport:
-    """Evaluate a model on labelled cases; coverage counts cases decided `assign`."""
+    """Evaluate a model on labelled cases; coverage counts cases decided `assign`.
+
+    The decision uses the model's thresholds in force, or the explicit `threshold`.
+    """
     from triage.classifier.model import CaseText
 
     cases = [CaseText(e.title, e.description) for e in examples]
@@ -141,55 +189,9 @@ def evaluate_model(
     proba = model.predict_proba(cases)
     results = model.predict(cases, threshold=threshold)
     assigned = np.array([r.decision == "assign" for r in results])
-    return evaluate_scores(
+    report = evaluate_scores(
         [e.squad for e in examples], model.squads, proba, assigned=assigned, threshold=threshold
     )
-
-
-def write_plots(report: EvaluationReport, directory: Path) -> list[Path]:
-    """Write `confusion_matrix.png` and `precision_coverage.png` into `directory`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    directory.mkdir(parents=True, exist_ok=True)
-    written: list[Path] = []
-    if report.confusion:
-        fig, ax = plt.subplots(figsize=(7, 6))
-        matrix = np.asarray(report.confusion)
-        ax.imshow(matrix, cmap="Blues")
-        ax.set_xticks(range(len(report.labels)), report.labels, rotation=45, ha="right")
-        ax.set_yticks(range(len(report.labels)), report.labels)
-        ax.set_xlabel("predicted")
-        ax.set_ylabel("true")
-        for (i, j), value in np.ndenumerate(matrix):
-            if value:
-                ax.text(j, i, str(value), ha="center", va="center", fontsize=7)
-        ax.set_title(f"Confusion matrix (n={report.n}, accuracy={report.accuracy:.3f})")
-        fig.tight_layout()
-        written.append(directory / "confusion_matrix.png")
-        fig.savefig(written[-1], dpi=100)
-        plt.close(fig)
-    if report.curve:
-        cov, prec, _ = zip(*report.curve, strict=True)
-        fig, ax = plt.subplots(figsize=(6, 4.5))
-        ax.plot(cov, prec, label="model")
-        ax.axhline(TARGET_PRECISION, color="grey", linestyle="--", label="90% precision")
-        if report.coverage is not None and report.precision is not None:
-            ax.scatter(
-                [report.coverage],
-                [report.precision],
-                color="red",
-                label=f"threshold {report.threshold}",
-            )
-        ax.set_xlabel("share auto-assigned (coverage)")
-        ax.set_ylabel("precision")
-        ax.set_ylim(0, 1.01)
-        ax.legend(loc="lower left")
-        ax.set_title("Precision vs coverage")
-        fig.tight_layout()
-        written.append(directory / "precision_coverage.png")
-        fig.savefig(written[-1], dpi=100)
-        plt.close(fig)
-    return written
+    if threshold is None and model.operating is not None:
+        report.target_precision = model.operating.target
+    return report

@@ -1,10 +1,15 @@
-"""The trained model as others use it: `TriageModel.predict(cases, threshold=...)`.
+"""The trained model as others use it: `TriageModel.predict(cases)`.
 
 Decision rules for one case (reasons are a subset of these, in this order):
 
 * `unowned` — the case names (by name, title, alias or hint) a component with no owner.
   Unowned components never produce a squad label.
-* `low_confidence` — the top squad's calibrated probability is below `threshold`.
+* `low_confidence` — the top squad's calibrated probability is below its threshold: the
+  squad's own threshold for the model's target precision (`operating`, see
+  `thresholds`), or the explicit `threshold` when one is given (`ASSIGN_THRESHOLD`). A
+  *rare* squad (too few history cases) has no threshold: it is assigned only when the case
+  names one of its components, at the global threshold (or the explicit one), else the
+  reason is `low_confidence`.
 * `cross_squad` — components of different squads are named (by name, title, alias or
   hint; keyword matches alone are too loose to call a case cross-squad), or the two most
   likely squads are less than `margin` apart.
@@ -26,8 +31,25 @@ from contracts.cases import Decision, TriageResult
 from contracts.catalogue import Catalogue
 from triage.classifier.features import CatalogueMatcher, Match
 from triage.classifier.pipeline import Scorer
+from triage.classifier.thresholds import DEFAULT_TARGET, MIN_EXAMPLES, OperatingPoint, derive
 
 TOP_K = 3
+DEFAULT_MARGIN = 0.1
+#: Threshold for a case naming a rare squad's component when no global threshold exists.
+CATALOGUE_FALLBACK_THRESHOLD = 0.6
+#: Probabilities are reported at most this high: a linear model is never certain, and a
+#: threshold of 1.0 then means "never".
+MAX_PROBABILITY = 0.9999
+
+
+def other_reasons(found: Sequence[Match], p1: float, p2: float, margin: float) -> list[str]:
+    """The reasons besides confidence: `unowned`, `cross_squad` (see the module docstring)."""
+    reasons = []
+    if any(m.owner is None and m.strong for m in found):
+        reasons.append("unowned")
+    if p1 - p2 < margin or len({m.owner for m in found if m.strong and m.owner}) > 1:
+        reasons.append("cross_squad")
+    return reasons
 
 
 @dataclass(frozen=True)
@@ -65,8 +87,9 @@ class TriageModel:
     Attributes:
         version: Version id of the trained model (also recorded in its manifest).
         squads: Squads the model can predict, sorted.
-        metrics: Held-out evaluation figures from training (empty for a cold start).
+        metrics: Out-of-fold evaluation figures from training (empty for a cold start).
         trained_at: When it was trained (UTC).
+        operating: The thresholds in force (see `use_target`).
     """
 
     version: str
@@ -76,6 +99,7 @@ class TriageModel:
     scorer: Scorer
     catalogue: Catalogue
     info: dict[str, Any] = field(default_factory=dict)
+    operating: OperatingPoint | None = None
     _matcher: CatalogueMatcher | None = field(default=None, repr=False)
     matcher: CatalogueMatcher = field(init=False, repr=False)
     """The catalogue matcher: the one given as `_matcher`, else built with the model."""
@@ -83,6 +107,52 @@ class TriageModel:
     def __post_init__(self) -> None:
         # At load, not on the first predict (which runs inside an intake transaction).
         self.matcher = self._matcher or CatalogueMatcher(self.catalogue)
+        if self.operating is None:
+            self.operating = self.operating_point(DEFAULT_TARGET)
+
+    def operating_point(self, target: float, *, min_examples: int | None = None) -> OperatingPoint:
+        """Thresholds for `target` precision from the training evidence (`thresholds`).
+
+        Without evidence (cold start) every squad is rare: only cases naming a component
+        are assigned.
+        """
+        minimum = min_examples if min_examples is not None else self._min_examples()
+        ev = self.scorer.evidence
+        if ev is None:
+            empty = np.zeros(0, dtype=np.int64)
+            return derive(
+                self.squads, {}, empty, empty.astype(float), empty.astype(bool),
+                empty.astype(bool), target=target, min_examples=max(minimum, 1),
+            )  # fmt: skip
+        return derive(
+            self.squads, ev.support, ev.predicted, ev.confidence, ev.correct, ev.eligible,
+            target=target, min_examples=minimum,
+        )  # fmt: skip
+
+    def _min_examples(self) -> int:
+        return self.operating.min_examples if self.operating is not None else MIN_EXAMPLES
+
+    def use_target(self, target: float) -> TriageModel:
+        """Make the thresholds for `target` precision the ones in force; returns self."""
+        if self.operating is None or self.operating.target != target:
+            self.operating = self.operating_point(target)
+        return self
+
+    def assigned_mask(
+        self,
+        predicted: np.ndarray,
+        confidence: np.ndarray,
+        eligible: np.ndarray,
+        operating: OperatingPoint,
+    ) -> np.ndarray:
+        """Which cases (top squad index, confidence, eligibility) the thresholds assign.
+
+        Cases naming components are not known here: rare squads count as never assigned.
+        """
+        limits = np.array(
+            [np.inf if (t := operating.threshold(s)) is None else t for s in self.squads]
+        )
+        return eligible & (confidence >= limits[predicted]) if len(predicted) else eligible
 
     def match(self, cases: Sequence[CaseText]) -> list[list[Match]]:
         """Catalogue matches of each case."""
@@ -94,13 +164,18 @@ class TriageModel:
         return self.scorer.predict_proba([c.text for c in cases], self.match(cases))
 
     def predict(
-        self, cases: Sequence[CaseText], *, threshold: float, margin: float = 0.1
+        self,
+        cases: Sequence[CaseText],
+        *,
+        threshold: float | None = None,
+        margin: float = DEFAULT_MARGIN,
     ) -> list[TriageResult]:
-        """Predict the owning squad of each case with a decision at `threshold`.
+        """Predict the owning squad of each case with a decision.
 
         Args:
             cases: The cases to classify.
-            threshold: Minimum calibrated probability to suggest `assign`.
+            threshold: One explicit minimum probability for every squad instead of the
+                per-squad thresholds in force (`operating`).
             margin: Top-2 probability gap under which a case spans squads.
 
         Returns:
@@ -119,7 +194,7 @@ class TriageModel:
                 gc.enable()
 
     def _predict(
-        self, cases: Sequence[CaseText], threshold: float, margin: float
+        self, cases: Sequence[CaseText], threshold: float | None, margin: float
     ) -> list[TriageResult]:
         matches = self.match(cases)
         proba = self.scorer.predict_proba([c.text for c in cases], matches)
@@ -132,23 +207,37 @@ class TriageModel:
             results.append(self._result([squads[i] for i in row], probs, found, threshold, margin))
         return results
 
+    def threshold_for(
+        self, squad: str, found: Sequence[Match], explicit: float | None = None
+    ) -> float | None:
+        """The confidence `squad` needs for this case (None: it cannot be assigned)."""
+        op = self.operating
+        assert op is not None
+        if squad in op.squads and op.squads[squad].source == "rare":
+            if not any(m.strong and m.owner == squad for m in found):
+                return None
+            if explicit is not None:
+                return explicit
+            glob = op.global_threshold
+            return glob if glob is not None else CATALOGUE_FALLBACK_THRESHOLD
+        return explicit if explicit is not None else op.threshold(squad)
+
     def _result(
         self,
         names: list[str],
         probs: list[float],
         found: list[Match],
-        threshold: float,
+        threshold: float | None,
         margin: float,
     ) -> TriageResult:
-        confidence = min(max(probs[0], 0.0), 1.0)
-        reasons = []
-        if any(m.owner is None and m.strong for m in found):
-            reasons.append("unowned")
-        if confidence < threshold:
+        probs = [min(max(p, 0.0), MAX_PROBABILITY) for p in probs]
+        confidence = probs[0]
+        others = other_reasons(found, probs[0], probs[1] if len(probs) > 1 else 0.0, margin)
+        reasons = [r for r in others if r == "unowned"]
+        limit = self.threshold_for(names[0], found, threshold)
+        if limit is None or confidence < limit:
             reasons.append("low_confidence")
-        named_owners = {m.owner for m in found if m.strong and m.owner}
-        close = len(probs) > 1 and probs[0] - probs[1] < margin
-        spans = len(named_owners) > 1 or close
+        spans = "cross_squad" in others
         if spans:
             reasons.append("cross_squad")
         # One validation call per result (pydantic-core builds the nested models).
@@ -157,8 +246,7 @@ class TriageModel:
                 "squad": names[0],
                 "confidence": confidence,
                 "candidates": [
-                    {"squad": s, "probability": min(max(p, 0.0), 1.0)}
-                    for s, p in zip(names, probs, strict=True)
+                    {"squad": s, "probability": p} for s, p in zip(names, probs, strict=True)
                 ],
                 "matched_components": [
                     {

@@ -3,32 +3,48 @@
 `train_model` always adds pseudo-documents synthesised from the catalogue, so a squad
 with little or no history is still predictable from its components' names, aliases and
 keywords; with no history at all the model is a catalogue-only cold start. With history,
-a stratified, seeded hold-out (20%) is scored first, then the model is refit on everything.
+the configuration is chosen by cross-validation (`selection`), calibrated and given
+thresholds from its out-of-fold predictions (`calibration`, `thresholds`), and refitted
+on every case. The returned report holds the out-of-fold figures.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
+
+import numpy as np
 
 from contracts.catalogue import Catalogue
+from triage.classifier.calibration import fit_temperature, softmax
+from triage.classifier.candidates import Candidate, Vectorised, candidates
 from triage.classifier.errors import HistoryError, TrainingError
-from triage.classifier.evaluate import EvaluationReport, evaluate_model
-from triage.classifier.features import CatalogueMatcher, pseudo_documents
-from triage.classifier.model import LabelledCase, TriageModel
+from triage.classifier.evaluate import EvaluationReport, evaluate_scores
+from triage.classifier.features import CatalogueMatcher, Match, pseudo_documents
+from triage.classifier.model import DEFAULT_MARGIN, LabelledCase, TriageModel, other_reasons
 from triage.classifier.pipeline import (
     COLD_START_CATALOGUE_WEIGHT,
     HISTORY_CATALOGUE_WEIGHT,
-    fit_scorer,
+    Evidence,
+    Scorer,
+    fit_logistic,
 )
+from triage.classifier.selection import FOLDS, fit_linear, linear_weights, select
+from triage.classifier.thresholds import DEFAULT_TARGET, MIN_EXAMPLES
 
-DEFAULT_THRESHOLD = 0.6
-HOLDOUT = 0.2
+#: History cases needed to cross-validate candidates (fewer: logistic regression).
+MIN_HISTORY_TO_SELECT = 30
+#: The cold-start configuration: word 1-2-grams and the catalogue block.
+COLD_START = Candidate(
+    "cold-start", char=False, words="tfidf", weighting="none", c=1.0, catalogue=True
+)
 REQUIRED_COLUMNS = ("title", "description", "squad")
 
 
@@ -77,75 +93,61 @@ def train_model(
     *,
     progress: bool = False,
     seed: int = 0,
-    holdout: float = HOLDOUT,
+    target: float = DEFAULT_TARGET,
+    min_examples: int = MIN_EXAMPLES,
 ) -> tuple[TriageModel, EvaluationReport]:
     """Train a model from labelled cases and the catalogue.
+
+    With enough history (`MIN_HISTORY_TO_SELECT` cases of two squads or more) the
+    candidates are cross-validated, one is chosen (`selection`), calibrated on its
+    out-of-fold scores, refitted on every case, and the assignment thresholds for
+    `target` are derived from the out-of-fold predictions (`thresholds`). Otherwise the
+    model is a logistic regression on the history and the catalogue's pseudo documents,
+    assigning only cases that name a squad's component.
 
     Args:
         examples: Labelled history; may be empty (catalogue-only cold start).
         catalogue: The service catalogue; labels must be its squads.
         progress: Show a progress display on the terminal.
-        seed: Seed for the hold-out split and the cross-validation folds.
-        holdout: Share of the history held out for the returned report (0 to skip).
+        seed: Seed for the subsample, the folds and the models.
+        target: Target precision of automatic assignments.
+        min_examples: History cases a squad needs to be assigned from history alone.
 
     Returns:
-        The model (refit on all usable examples) and the held-out evaluation.
+        The model and the out-of-fold evaluation of the chosen configuration.
 
     Raises:
         TrainingError: Nothing usable to learn from.
     """
+    started = time.perf_counter()
     usable, notes = _usable(examples, catalogue)
     pseudo = [LabelledCase("", text, squad) for text, squad in pseudo_documents(catalogue)]
     matcher = CatalogueMatcher(catalogue)
     trained_at = datetime.now(UTC).replace(microsecond=0)
     sha = data_digest(usable)
     version = f"{trained_at:%Y%m%dT%H%M%SZ}-{sha[:8]}"
-    report = EvaluationReport(notes=["catalogue-only cold start: no history to hold out"])
-    weight = HISTORY_CATALOGUE_WEIGHT if usable else COLD_START_CATALOGUE_WEIGHT
-    with _progress(progress) as step:
-        train_part, test_part = _split(usable, holdout, seed)
-        if test_part:
-            step("fitting on the training split")
-            model = _fit(
-                [*train_part, *pseudo], catalogue, matcher, seed, version, trained_at, weight
-            )
-            step("scoring the held-out split")
-            report = evaluate_model(model, test_part, threshold=DEFAULT_THRESHOLD)
-        step("fitting on all examples")
-        model = _fit([*usable, *pseudo], catalogue, matcher, seed, version, trained_at, weight)
-    report.notes.extend(notes)
-    model.metrics = report.summary()
-    model.info = {
-        "training_data_sha256": sha,
-        "catalogue_digest": catalogue.digest,
-        "examples": len(usable),
-        "pseudo_documents": len(pseudo),
-        "estimator": model.scorer.kind,
-        "catalogue_weight": weight,
-        "seed": seed,
-    }
-    return model, report
-
-
-def _fit(
-    examples: Sequence[LabelledCase],
-    catalogue: Catalogue,
-    matcher: CatalogueMatcher,
-    seed: int,
-    version: str,
-    trained_at: datetime,
-    weight: float,
-) -> TriageModel:
-    if not examples:
+    rows = [*usable, *pseudo]
+    labels = [e.squad for e in rows]
+    squads = sorted(set(labels))
+    if len(squads) < 2:
         raise TrainingError(
-            "nothing to learn from: no usable history and no owned components in the catalogue"
+            "nothing to learn from: need examples of at least two squads (history or owned "
+            f"components in the catalogue), found {squads or 'none'}"
         )
-    texts = [e.text for e in examples]
-    matches = [matcher.find(t) for t in texts]
-    scorer = fit_scorer(
-        texts, [e.squad for e in examples], matches, seed=seed, catalogue_weight=weight
-    )
-    return TriageModel(
+    support = dict(Counter(e.squad for e in usable))
+    with _progress(progress) as step:
+        step("matching the catalogue")
+        texts = [e.text for e in rows]
+        matches = [matcher.find(t) for t in texts]
+        if len(usable) >= MIN_HISTORY_TO_SELECT and len(support) >= 2:
+            scorer, report, selection_info = _fit_selected(
+                texts, matches, labels, len(usable), squads, support, seed, step
+            )
+        else:
+            scorer, report, selection_info = _fit_cold(
+                texts, matches, labels, bool(usable), squads, support, seed, step
+            )
+    model = TriageModel(
         version=version,
         squads=list(scorer.squads),
         metrics={},
@@ -154,6 +156,135 @@ def _fit(
         catalogue=catalogue,
         _matcher=matcher,
     )
+    operating = model.operating_point(target, min_examples=min_examples)
+    model.operating = operating
+    if scorer.evidence is not None:
+        ev = scorer.evidence
+        assigned = model.assigned_mask(ev.predicted, ev.confidence, ev.eligible, operating)
+        report.coverage = float(assigned.mean()) if len(assigned) else None
+        report.precision = float(ev.correct[assigned].mean()) if assigned.any() else None
+    report.target_precision = target
+    report.notes.extend([*notes, *operating.notes])
+    model.metrics = report.summary()
+    model.info = {
+        "training_data_sha256": sha,
+        "catalogue_digest": catalogue.digest,
+        "examples": len(usable),
+        "pseudo_documents": len(pseudo),
+        "estimator": scorer.kind,
+        "seed": seed,
+        "train_seconds": round(time.perf_counter() - started, 2),
+        **selection_info,
+    }
+    return model, report
+
+
+def _fit_selected(
+    texts: list[str],
+    matches: list[list[Match]],
+    labels: list[str],
+    n_history: int,
+    squads: list[str],
+    support: dict[str, int],
+    seed: int,
+    step: Callable[[str], None],
+) -> tuple[Scorer, EvaluationReport, dict[str, Any]]:
+    """Cross-validate the candidates, calibrate the winner, refit it on everything."""
+    evidence_found = any(matches[:n_history])
+    pool = candidates(catalogue_evidence=evidence_found)
+    step(f"vectorising {len(texts)} texts")
+    vectorised = Vectorised(
+        texts, matches, squads, HISTORY_CATALOGUE_WEIGHT, need_chars=any(c.char for c in pool)
+    )
+    y = np.asarray(labels)
+    chosen = select(
+        pool, vectorised.matrix, y, n_history, squads, seed=seed, step=step, clock=time.perf_counter
+    )
+    step("calibrating")
+    index = {s: i for i, s in enumerate(squads)}
+    truth = np.array([index[s] for s in y[chosen.rows]])
+    temperature = fit_temperature(chosen.oof, truth)
+    proba = softmax(chosen.oof, temperature)
+    order = np.argsort(-proba, axis=1, kind="stable")
+    top = proba[np.arange(len(proba)), order[:, 0]]
+    second = proba[np.arange(len(proba)), order[:, 1]]
+    found = [matches[r] for r in chosen.rows.tolist()]
+    eligible = np.array(
+        [
+            not other_reasons(f, p1, p2, DEFAULT_MARGIN)
+            for f, p1, p2 in zip(found, top.tolist(), second.tolist(), strict=True)
+        ],
+        dtype=bool,
+    )
+    evidence = Evidence(
+        predicted=order[:, 0].astype(np.int32),
+        confidence=top,
+        correct=order[:, 0] == truth,
+        eligible=eligible,
+        truth=truth.astype(np.int32),
+        support=support,
+    )
+    step(f"fitting {chosen.chosen.name} on all {len(texts)} examples")
+    weights, bias = linear_weights(
+        fit_linear(vectorised.matrix(chosen.chosen), y, chosen.chosen, seed), squads
+    )
+    scorer = Scorer(
+        squads=squads,
+        features=vectorised.feature_set(chosen.chosen),
+        weights=np.ascontiguousarray(weights),
+        intercepts=bias,
+        temperature=temperature,
+        kind=chosen.chosen.name,
+        evidence=evidence,
+    )
+    report = evaluate_scores(y[chosen.rows].tolist(), squads, proba, threshold=None)
+    report.notes.append(
+        f"figures are out-of-fold ({FOLDS}-fold cross-validation on {len(chosen.rows)} "
+        "history cases) for the chosen configuration"
+    )
+    info = {
+        "selection": {
+            "criterion": chosen.criterion,
+            "chosen": chosen.chosen.name,
+            "folds": FOLDS,
+            "cases": len(chosen.rows),
+            "candidates": [s.as_dict() for s in chosen.scores],
+        },
+        "temperature": round(temperature, 4),
+    }
+    return scorer, report, info
+
+
+def _fit_cold(
+    texts: list[str],
+    matches: list[list[Match]],
+    labels: list[str],
+    has_history: bool,
+    squads: list[str],
+    support: dict[str, int],
+    seed: int,
+    step: Callable[[str], None],
+) -> tuple[Scorer, EvaluationReport, dict[str, Any]]:
+    """Too little history to cross-validate: logistic regression on all, no evidence."""
+    step("fitting a logistic regression")
+    weight = HISTORY_CATALOGUE_WEIGHT if has_history else COLD_START_CATALOGUE_WEIGHT
+    vectorised = Vectorised(texts, matches, squads, weight, need_chars=False)
+    x = vectorised.matrix(COLD_START)
+    weights, bias = fit_logistic(x, labels, squads, seed)
+    scorer = Scorer(
+        squads=squads,
+        features=vectorised.feature_set(COLD_START),
+        weights=weights,
+        intercepts=bias,
+        temperature=1.0,
+        kind="catalogue-logreg" if not has_history else "small-history-logreg",
+    )
+    note = (
+        "catalogue-only cold start: no history to evaluate on"
+        if not has_history
+        else f"fewer than {MIN_HISTORY_TO_SELECT} history cases: no cross-validation"
+    )
+    return scorer, EvaluationReport(notes=[note]), {}
 
 
 def _usable(
@@ -178,22 +309,6 @@ def _usable(
     if empty:
         notes.append(f"skipped {empty} case(s) with no text")
     return usable, notes
-
-
-def _split(
-    examples: list[LabelledCase], holdout: float, seed: int
-) -> tuple[list[LabelledCase], list[LabelledCase]]:
-    from sklearn.model_selection import train_test_split
-
-    counts = Counter(e.squad for e in examples)
-    if holdout <= 0 or len(examples) < 10 or len(counts) < 2:
-        return examples, []
-    stratify = [e.squad for e in examples] if min(counts.values()) >= 2 else None
-    test_size = max(holdout, len(counts) / len(examples)) if stratify else holdout
-    train, test = train_test_split(
-        examples, test_size=test_size, stratify=stratify, random_state=seed
-    )
-    return list(train), list(test)
 
 
 @contextmanager

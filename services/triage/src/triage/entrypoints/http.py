@@ -52,6 +52,8 @@ def _model_info(container: Container, state: ModelState) -> ModelInfo:
         squads=list(clf.squads),
         metrics=dict(clf.metrics),
         threshold=container.policy.threshold,
+        target_precision=container.settings.target_precision,
+        operating_point=getattr(clf, "operating_point", None),
         margin=container.policy.margin,
         loaded_at=state.loaded_at,
     )
@@ -61,7 +63,11 @@ def _model_info(container: Container, state: ModelState) -> ModelInfo:
     "/v1/model",
     response_model=ModelInfo,
     summary="The model in use",
-    description="Version, training time, squads, evaluation metrics and the decision threshold.",
+    description=(
+        "Version, training time, squads, out-of-fold evaluation metrics, the target precision "
+        "and the thresholds in force: per squad and overall, with the precision and coverage "
+        "they are expected to reach (`operating_point`), or one explicit `threshold`."
+    ),
     responses=PROBLEM_RESPONSES,
 )
 async def get_model(container: ContainerDep) -> ModelInfo:

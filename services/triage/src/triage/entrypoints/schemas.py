@@ -51,8 +51,29 @@ class ModelInfo(BaseModel):
                 "version": "2026-11-26T18-00-00-3f2a9c",
                 "trained_at": "2026-11-26T18:00:00Z",
                 "squads": ["checkout", "payments"],
-                "metrics": {"accuracy": 0.91},
-                "threshold": 0.6,
+                "metrics": {"accuracy": 0.91, "macro_f1": 0.84},
+                "threshold": None,
+                "target_precision": 0.9,
+                "operating_point": {
+                    "target": 0.9,
+                    "min_examples": 10,
+                    "global_threshold": 0.62,
+                    "precision": 0.93,
+                    "coverage": 0.71,
+                    "n": 4000,
+                    "squads": {
+                        "checkout": {
+                            "threshold": 0.55,
+                            "source": "own",
+                            "support": 1200,
+                            "predicted": 1180,
+                            "assigned": 960,
+                            "precision": 0.94,
+                            "coverage": 0.81,
+                        }
+                    },
+                    "notes": [],
+                },
                 "margin": 0.1,
                 "loaded_at": "2026-11-26T18:05:00Z",
             }
@@ -63,7 +84,17 @@ class ModelInfo(BaseModel):
     trained_at: datetime | None
     squads: list[str]
     metrics: dict[str, Any]
-    threshold: float = Field(description="Confidence at or above which triage suggests assign.")
+    threshold: float | None = Field(
+        description="The explicit threshold for every squad (`ASSIGN_THRESHOLD`), or null when "
+        "the per-squad thresholds of `operating_point` apply."
+    )
+    target_precision: float = Field(description="`TARGET_PRECISION` the thresholds are for.")
+    operating_point: dict[str, Any] | None = Field(
+        default=None,
+        description="Per squad and overall: threshold (null: never from history alone), "
+        "where it comes from (own, global, rare), history support, and the precision and "
+        "coverage expected from the out-of-fold predictions of the training history.",
+    )
     margin: float = Field(description="Gap between the top two squads that counts as a span.")
     loaded_at: datetime
 

@@ -1,0 +1,182 @@
+"""The configurations `train` chooses from, and the feature blocks they are built of.
+
+Every candidate is a linear SVM (scikit-learn's `LinearSVC`, one-vs-rest) over l2-normalised
+TF-IDF blocks; they differ in what they read and how they weigh the squads:
+
+| name | word 1-2-grams | char_wb 3-5 | class weights | C | catalogue |
+|---|---|---|---|---|---|
+| `baseline` | tf-idf | - | none | 1.0 | - |
+| `word-soft` | sublinear tf-idf | - | soft | 1.0 | yes |
+| `word-char-soft` | sublinear tf-idf | sublinear tf-idf | soft | 0.5 | yes |
+| `word-char-soft-nocat` | sublinear tf-idf | sublinear tf-idf | soft | 0.5 | - |
+
+`baseline` is the plain TF-IDF word 1-2 + LinearSVC every history is compared with.
+Character n-grams inside words survive typos, inflections, compounds and other languages;
+*soft* class weights (`(mean count / count) ** 0.5`, capped at 10) lift small squads without
+the accuracy loss of fully balanced weights (which cost 3-5 pt accuracy on the many-class
+proxies in `bench/proxies.py`); `C = 0.5` with character n-grams converges ~1.5x faster
+with no loss there. Character n-grams without class weights scored below `word-char-soft`
+on every proxy and seed tried, so they are not a candidate of their own (each candidate
+costs a cross-validation: ~1 s per 1,000 cases and 50 squads). Plain term frequency
+(no idf) with character n-grams reached 87.1% on the public set's 80/20 split (labels
+made by topic clustering of term frequencies) but never won a cross-validation on the
+proxies, and on the public set it lost to `word-char-soft` on an 8,000-case subsample:
+not a candidate. The `-nocat` variant is
+only tried when the history names catalogue components at all (otherwise it is the same
+model). NMF topic features, which helped only on the public set whose labels came from
+topic clustering, are not a candidate.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import scipy.sparse as sp
+
+from triage.classifier.charwb import CharWbVectoriser
+from triage.classifier.features import VECTORISER_TOKEN_PATTERN, Match, squad_features
+from triage.classifier.vectorise import CompiledWordVectoriser
+
+SOFT_POWER = 0.5
+MAX_CLASS_WEIGHT = 10.0
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """One configuration (see the module docstring's table)."""
+
+    name: str
+    char: bool
+    words: str  # "tfidf" | "sublinear" | "tf"
+    weighting: str  # "none" | "soft"
+    c: float
+    catalogue: bool
+
+    def class_weight(self, labels: Sequence[str]) -> dict[str, float] | None:
+        """The per-squad weights for LinearSVC from the training labels (None: equal)."""
+        if self.weighting == "none":
+            return None
+        counts = Counter(labels)
+        mean = len(labels) / len(counts)
+        return {s: min(MAX_CLASS_WEIGHT, (mean / n) ** SOFT_POWER) for s, n in counts.items()}
+
+
+BASELINE = Candidate(
+    "baseline", char=False, words="tfidf", weighting="none", c=1.0, catalogue=False
+)
+CANDIDATES = (
+    BASELINE,
+    Candidate("word-soft", char=False, words="sublinear", weighting="soft", c=1.0, catalogue=True),
+    Candidate(
+        "word-char-soft", char=True, words="sublinear", weighting="soft", c=0.5, catalogue=True
+    ),
+)
+NO_CATALOGUE = Candidate(
+    "word-char-soft-nocat", char=True, words="sublinear", weighting="soft", c=0.5, catalogue=False
+)
+
+
+def candidates(*, catalogue_evidence: bool) -> list[Candidate]:
+    """The candidates worth scoring: `-nocat` only when the catalogue finds something."""
+    return [*CANDIDATES, NO_CATALOGUE] if catalogue_evidence else list(CANDIDATES)
+
+
+@dataclass
+class FeatureSet:
+    """Fitted feature blocks of one candidate: words, optional characters, catalogue.
+
+    Attributes:
+        words: The word 1-2-gram TF-IDF.
+        chars: The char_wb 3-5-gram TF-IDF, or None.
+        squads: Squads in column order of the catalogue block.
+        catalogue_weight: Scale of the catalogue block (0: no block).
+    """
+
+    words: CompiledWordVectoriser
+    chars: CharWbVectoriser | None
+    squads: list[str]
+    catalogue_weight: float
+
+    @property
+    def n_features(self) -> int:
+        """Total number of columns."""
+        chars = self.chars.n_features if self.chars is not None else 0
+        catalogue = 2 * len(self.squads) if self.catalogue_weight else 0
+        return self.words.n_features + chars + catalogue
+
+    def blocks(
+        self, texts: Sequence[str], matches: Sequence[Sequence[Match]]
+    ) -> list[sp.csr_matrix]:
+        """The column blocks for `texts`, left to right."""
+        out = [self.words.transform(texts)]
+        if self.chars is not None:
+            out.append(self.chars.transform(texts))
+        if self.catalogue_weight:
+            out.append(squad_features(matches, self.squads) * self.catalogue_weight)
+        return out
+
+    def transform(self, texts: Sequence[str], matches: Sequence[Sequence[Match]]) -> sp.csr_matrix:
+        """The whole input matrix."""
+        return sp.hstack(self.blocks(texts, matches), format="csr", dtype=np.float32)
+
+
+class Vectorised:
+    """Every block any candidate needs, computed once for all training texts.
+
+    The vectorisers are fitted on every training text (history and catalogue pseudo
+    documents) before cross-validation: the vocabulary and idf see the held-out folds'
+    words, never their labels. That keeps selection within its time budget (one
+    vectorisation instead of one per fold and candidate) at the price of a slightly
+    optimistic score for unseen words, the same for every candidate.
+    """
+
+    def __init__(
+        self,
+        texts: Sequence[str],
+        matches: Sequence[Sequence[Match]],
+        squads: list[str],
+        catalogue_weight: float,
+        *,
+        need_chars: bool,
+    ) -> None:
+        fitted, counts = CompiledWordVectoriser.fit(texts, VECTORISER_TOKEN_PATTERN)
+        self.words = {
+            "tfidf": fitted.variant(idf=True, sublinear=False),
+            "sublinear": fitted.variant(idf=True, sublinear=True),
+            "tf": fitted.variant(idf=False, sublinear=False),
+        }
+        self.chars = CharWbVectoriser() if need_chars else None
+        self.squads = squads
+        self.catalogue_weight = catalogue_weight
+        self._counts = counts
+        self._blocks: dict[str, sp.csr_matrix] = {
+            "catalogue": squad_features(matches, squads) * catalogue_weight,
+        }
+        if self.chars is not None:
+            self._blocks["chars"] = self.chars.fit_transform(texts)
+        self._stacked: dict[str, sp.csr_matrix] = {}
+
+    def matrix(self, candidate: Candidate) -> sp.csr_matrix:
+        """The training matrix of `candidate` (all texts, cached)."""
+        if candidate.name not in self._stacked:
+            if candidate.words not in self._blocks:
+                self._blocks[candidate.words] = self.words[candidate.words].weigh(self._counts)
+            parts = [self._blocks[candidate.words]]
+            if candidate.char:
+                parts.append(self._blocks["chars"])
+            if candidate.catalogue and self.catalogue_weight:
+                parts.append(self._blocks["catalogue"])
+            self._stacked[candidate.name] = sp.hstack(parts, format="csr", dtype=np.float32)
+        return self._stacked[candidate.name]
+
+    def feature_set(self, candidate: Candidate) -> FeatureSet:
+        """The fitted blocks of `candidate`, for serving."""
+        return FeatureSet(
+            words=self.words[candidate.words],
+            chars=self.chars if candidate.char else None,
+            squads=self.squads,
+            catalogue_weight=self.catalogue_weight if candidate.catalogue else 0.0,
+        )

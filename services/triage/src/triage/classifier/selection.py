@@ -1,0 +1,239 @@
+"""Choosing a configuration per history: stratified cross-validation of the candidates.
+
+Each candidate (`candidates.CANDIDATES`) is scored by `FOLDS`-fold stratified
+cross-validation on the history; the catalogue's pseudo documents join every training
+fold and are never scored. The out-of-fold decision scores of every case are kept: they
+are what calibration and the assignment thresholds are derived from.
+
+**Criterion.** `score = (accuracy + macro-F1) / 2` of the out-of-fold predictions. The
+plain `baseline` is chosen unless a candidate scores at least `MIN_GAIN` more *and* is
+no worse than the baseline by more than `MAX_LOSS` on accuracy and on macro-F1 alone.
+Among those, the highest score wins (ties: the earlier, simpler candidate).
+
+**Budget.** Histories larger than `MAX_SELECTION_CASES` are cross-validated on a
+stratified subsample of that size (every squad keeps at least `min(count, 10)` cases);
+the chosen configuration is then fitted on the whole history.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import scipy.sparse as sp
+from sklearn.metrics import f1_score
+from sklearn.svm import LinearSVC
+
+from triage.classifier.candidates import BASELINE, Candidate
+
+FOLDS = 3
+MAX_SELECTION_CASES = 8000
+MIN_KEEP_PER_SQUAD = 10
+MIN_GAIN = 0.002
+MAX_LOSS = 0.01
+#: Score of a squad a fold model never saw (it cannot predict it).
+ABSENT_SCORE = -10.0
+
+
+@dataclass
+class CandidateScore:
+    """Cross-validated figures of one candidate."""
+
+    name: str
+    accuracy: float
+    macro_f1: float
+    seconds: float
+    chosen: bool = False
+    note: str = ""
+
+    @property
+    def score(self) -> float:
+        """The selection criterion: mean of accuracy and macro-F1."""
+        return (self.accuracy + self.macro_f1) / 2
+
+    def as_dict(self) -> dict[str, Any]:
+        """For the manifest and reports."""
+        return {
+            "name": self.name,
+            "accuracy": round(self.accuracy, 4),
+            "macro_f1": round(self.macro_f1, 4),
+            "score": round(self.score, 4),
+            "seconds": round(self.seconds, 2),
+            "chosen": self.chosen,
+            "note": self.note,
+        }
+
+
+@dataclass
+class Selection:
+    """The outcome of cross-validation: scores of all, the winner and its OOF scores."""
+
+    scores: list[CandidateScore]
+    chosen: Candidate
+    oof: np.ndarray  # decision scores of the evaluated history rows, (n, n_squads)
+    rows: np.ndarray  # which history rows were evaluated (all, or the subsample)
+    criterion: str = field(
+        default=(
+            "mean of out-of-fold accuracy and macro-F1; the baseline unless a candidate "
+            f"beats it by >= {MIN_GAIN} without losing > {MAX_LOSS} on either"
+        )
+    )
+
+
+def assign_folds(labels: Sequence[str], k: int, seed: int) -> np.ndarray:
+    """A fold number per case, stratified: each squad's cases are dealt round-robin.
+
+    Works for squads with fewer cases than folds (they miss some folds), where
+    scikit-learn's `StratifiedKFold` warns.
+    """
+    rng = np.random.default_rng(seed)
+    y = np.asarray(labels)
+    folds = np.empty(len(y), dtype=np.int64)
+    for squad in np.unique(y):
+        idx = np.flatnonzero(y == squad)
+        rng.shuffle(idx)
+        folds[idx] = (np.arange(len(idx)) + rng.integers(k)) % k
+    return folds
+
+
+def subsample(labels: Sequence[str], limit: int, seed: int) -> np.ndarray:
+    """Row indices of a stratified subsample of about `limit` rows (all when fewer)."""
+    y = np.asarray(labels)
+    if len(y) <= limit:
+        return np.arange(len(y))
+    rng = np.random.default_rng(seed)
+    share = limit / len(y)
+    keep: list[np.ndarray] = []
+    for squad in np.unique(y):
+        idx = np.flatnonzero(y == squad)
+        n = max(min(len(idx), MIN_KEEP_PER_SQUAD), round(share * len(idx)))
+        keep.append(rng.choice(idx, size=n, replace=False))
+    return np.sort(np.concatenate(keep))
+
+
+def fit_linear(x: sp.csr_matrix, y: np.ndarray, candidate: Candidate, seed: int) -> LinearSVC:
+    """Fit the candidate's linear SVM."""
+    clf = LinearSVC(
+        C=candidate.c, class_weight=candidate.class_weight(y.tolist()), random_state=seed
+    )
+    return clf.fit(x, y)
+
+
+def linear_weights(clf: Any, squads: Sequence[str]) -> tuple[np.ndarray, np.ndarray]:
+    """`(weights (n_features, len(squads)), intercepts)` of a fitted linear model.
+
+    Squads the model never saw get zero weights and `ABSENT_SCORE` as intercept; a binary
+    model's single column becomes `[0, w]` (softmax of that is the sigmoid of `w`).
+    """
+    coef = np.asarray(clf.coef_, dtype=np.float64)
+    intercept = np.atleast_1d(np.asarray(clf.intercept_, dtype=np.float64))
+    classes = list(clf.classes_)
+    if len(classes) == 2:
+        coef = np.vstack([np.zeros_like(coef[0]), coef[0]])
+        intercept = np.array([0.0, intercept[0]])
+    weights = np.zeros((coef.shape[1], len(squads)), dtype=np.float32)
+    bias = np.full(len(squads), ABSENT_SCORE)
+    index = {s: i for i, s in enumerate(squads)}
+    for row, squad in enumerate(classes):
+        weights[:, index[squad]] = coef[row]
+        bias[index[squad]] = intercept[row]
+    return weights, bias
+
+
+def cross_validate(
+    candidate: Candidate,
+    x: sp.csr_matrix,
+    y: np.ndarray,
+    extra_x: sp.csr_matrix,
+    extra_y: np.ndarray,
+    folds: np.ndarray,
+    squads: list[str],
+    seed: int,
+) -> np.ndarray:
+    """Out-of-fold decision scores of `candidate`, shape `(len(y), len(squads))`.
+
+    `extra_x`/`extra_y` (catalogue pseudo documents) join every training fold.
+    """
+    out = np.empty((len(y), len(squads)))
+    for fold in np.unique(folds):
+        test = folds == fold
+        train_x = sp.vstack([x[~test], extra_x], format="csr")
+        train_y = np.concatenate([y[~test], extra_y])
+        if len(np.unique(train_y)) < 2:
+            out[test] = 0.0
+            continue
+        weights, bias = linear_weights(fit_linear(train_x, train_y, candidate, seed), squads)
+        out[test] = np.asarray(x[test] @ weights) + bias
+    return out
+
+
+def measure(y: np.ndarray, scores: np.ndarray, squads: Sequence[str]) -> tuple[float, float]:
+    """`(accuracy, macro-F1)` of the argmax of `scores` (macro over the squads in `y`)."""
+    pred = np.asarray(squads)[np.argmax(scores, axis=1)]
+    labels = sorted(set(y.tolist()))
+    f1 = f1_score(y, pred, labels=labels, average="macro", zero_division=0)
+    return float((pred == y).mean()), float(f1)
+
+
+def choose(scores: Sequence[CandidateScore]) -> CandidateScore:
+    """The winner by the module's criterion; `scores` must contain the baseline."""
+    base = next(s for s in scores if s.name == BASELINE.name)
+    best = base
+    for s in scores:
+        if (
+            s is not base
+            and s.score >= base.score + MIN_GAIN
+            and s.accuracy >= base.accuracy - MAX_LOSS
+            and s.macro_f1 >= base.macro_f1 - MAX_LOSS
+            and s.score > best.score
+        ):
+            best = s
+    return best
+
+
+def select(
+    pool: Sequence[Candidate],
+    matrix: Callable[[Candidate], sp.csr_matrix],
+    y: np.ndarray,
+    n_history: int,
+    squads: list[str],
+    *,
+    seed: int,
+    step: Callable[[str], None] = lambda _label: None,
+    clock: Callable[[], float],
+) -> Selection:
+    """Cross-validate every candidate in `pool` and choose one.
+
+    Args:
+        pool: Candidates, the baseline among them.
+        matrix: The training matrix of a candidate: history rows first (`n_history`),
+            then the catalogue's pseudo documents.
+        y: Labels of every row of those matrices.
+        n_history: How many leading rows are history (scored) rather than pseudo documents.
+        squads: Column order of the scores.
+        seed: Seed for the subsample, the folds and the SVMs.
+        step: Called with a label before each candidate (progress display).
+        clock: A monotonic clock (seconds).
+    """
+    history_y = y[:n_history]
+    rows = subsample(history_y.tolist(), MAX_SELECTION_CASES, seed)
+    folds = assign_folds(history_y[rows].tolist(), FOLDS, seed)
+    extra = np.arange(n_history, len(y))
+    results: list[CandidateScore] = []
+    oof: dict[str, np.ndarray] = {}
+    for candidate in pool:
+        step(f"cross-validating {candidate.name} ({FOLDS} folds, {len(rows)} cases)")
+        started = clock()
+        x = matrix(candidate)
+        scores = cross_validate(
+            candidate, x[rows], history_y[rows], x[extra], y[extra], folds, squads, seed
+        )
+        accuracy, macro_f1 = measure(history_y[rows], scores, squads)
+        results.append(CandidateScore(candidate.name, accuracy, macro_f1, clock() - started))
+        oof[candidate.name] = scores
+    best = choose(results)
+    best.chosen = True
+    chosen = next(c for c in pool if c.name == best.name)
+    return Selection(results, chosen, oof[best.name], rows)
