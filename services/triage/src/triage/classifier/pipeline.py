@@ -4,7 +4,7 @@
 (compiled word 1-2-gram TF-IDF, optional per-word char_wb n-grams, catalogue evidence),
 each multiplied by its slice of one dense weight matrix (no stacking), plus intercepts,
 then `calibration.softmax`. With history the weights come from the configuration
-`selection` chose, refitted on every case; the temperature and the out-of-fold
+`selection` chose (the mean of its fold models; see `train`); the temperature and the out-of-fold
 evidence (`Evidence`, used to derive thresholds for any target precision) come from its
 cross-validation. From the catalogue alone (no history, or a single squad) the model is a
 multinomial logistic regression on the pseudo documents, used with temperature 1.

@@ -74,6 +74,7 @@ class Selection:
     chosen: Candidate
     oof: np.ndarray  # decision scores of the evaluated history rows, (n, n_squads)
     rows: np.ndarray  # which history rows were evaluated (all, or the subsample)
+    fold_weights: tuple[np.ndarray, np.ndarray]  # the winner's folds, averaged
     criterion: str = field(
         default=(
             "mean of out-of-fold accuracy and macro-F1; the baseline unless a candidate "
@@ -151,12 +152,16 @@ def cross_validate(
     folds: np.ndarray,
     squads: list[str],
     seed: int,
-) -> np.ndarray:
-    """Out-of-fold decision scores of `candidate`, shape `(len(y), len(squads))`.
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Out-of-fold decision scores of `candidate`, shape `(len(y), len(squads))`, and the
+    mean of the fold models' weights and intercepts.
 
     `extra_x`/`extra_y` (catalogue pseudo documents) join every training fold.
     """
     out = np.empty((len(y), len(squads)))
+    total_w = np.zeros((x.shape[1], len(squads)), dtype=np.float32)
+    total_b = np.zeros(len(squads))
+    n = 0
     for fold in np.unique(folds):
         test = folds == fold
         train_x = sp.vstack([x[~test], extra_x], format="csr")
@@ -166,7 +171,10 @@ def cross_validate(
             continue
         weights, bias = linear_weights(fit_linear(train_x, train_y, candidate, seed), squads)
         out[test] = np.asarray(x[test] @ weights) + bias
-    return out
+        total_w += weights
+        total_b += bias
+        n += 1
+    return out, total_w / max(n, 1), total_b / max(n, 1)
 
 
 def measure(y: np.ndarray, scores: np.ndarray, squads: Sequence[str]) -> tuple[float, float]:
@@ -223,17 +231,19 @@ def select(
     extra = np.arange(n_history, len(y))
     results: list[CandidateScore] = []
     oof: dict[str, np.ndarray] = {}
+    averaged: dict[str, tuple[np.ndarray, np.ndarray]] = {}
     for candidate in pool:
         step(f"cross-validating {candidate.name} ({FOLDS} folds, {len(rows)} cases)")
         started = clock()
         x = matrix(candidate)
-        scores = cross_validate(
+        scores, weights, bias = cross_validate(
             candidate, x[rows], history_y[rows], x[extra], y[extra], folds, squads, seed
         )
+        averaged[candidate.name] = (weights, bias)
         accuracy, macro_f1 = measure(history_y[rows], scores, squads)
         results.append(CandidateScore(candidate.name, accuracy, macro_f1, clock() - started))
         oof[candidate.name] = scores
     best = choose(results)
     best.chosen = True
     chosen = next(c for c in pool if c.name == best.name)
-    return Selection(results, chosen, oof[best.name], rows)
+    return Selection(results, chosen, oof[best.name], rows, averaged[best.name])
