@@ -121,3 +121,32 @@ def test_file_that_is_not_a_scorer_is_corrupt(saved: Path, small_catalogue: Cata
     digest = hashlib.sha256((saved / "model.joblib").read_bytes()).hexdigest()
     _rewrite(saved, model_sha256=digest)
     assert _refusal(saved, small_catalogue).code == "corrupt"
+
+
+def test_manifest_carries_the_choice_and_the_operating_point(
+    saved: Path, trained: Trained, small_catalogue: Catalogue
+) -> None:
+    manifest = _manifest(saved)
+    assert manifest["format"] == 2
+    selection = manifest["info"]["selection"]
+    names = [c["name"] for c in selection["candidates"]]
+    assert names[0] == "baseline" and selection["chosen"] in names
+    assert sum(c["chosen"] for c in selection["candidates"]) == 1
+    op = manifest["operating_point"]
+    assert op["target"] == 0.9 and set(op["squads"]) == set(trained[0].squads)
+    for point in op["squads"].values():
+        assert {"threshold", "precision", "coverage", "support", "source"} <= set(point)
+    loaded = load_model(saved, small_catalogue)
+    assert loaded.operating == trained[0].operating
+    assert loaded.use_target(0.8).operating is not None
+    assert loaded.operating.target == 0.8
+
+
+def test_a_format_1_model_is_refused_with_the_way_out(
+    saved: Path, small_catalogue: Catalogue
+) -> None:
+    _rewrite(saved, format=1)
+    with pytest.raises(ModelLoadError) as info:
+        load_model(saved, small_catalogue)
+    assert info.value.code == "outdated_format"
+    assert "retrain" in str(info.value)

@@ -1,0 +1,96 @@
+"""Choosing a configuration per history: the baseline unless a candidate beats it."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from contracts.catalogue import Catalogue, Squad
+from triage.classifier import LabelledCase, train_model
+from triage.classifier.selection import (
+    MAX_LOSS,
+    MIN_GAIN,
+    CandidateScore,
+    assign_folds,
+    choose,
+    subsample,
+)
+
+
+def _scores(*rows: tuple[str, float, float]) -> list[CandidateScore]:
+    return [CandidateScore(name, acc, f1, 1.0) for name, acc, f1 in rows]
+
+
+def test_the_baseline_wins_unless_beaten() -> None:
+    tie = _scores(("baseline", 0.8, 0.6), ("word-soft", 0.8, 0.6 + MIN_GAIN))
+    assert choose(tie).name == "baseline"  # +MIN_GAIN/2 on the mean: noise
+    worse = _scores(("baseline", 0.8, 0.6), ("word-soft", 0.79, 0.55))
+    assert choose(worse).name == "baseline"
+    lopsided = _scores(("baseline", 0.8, 0.4), ("word-soft", 0.8 - 2 * MAX_LOSS, 0.5))
+    assert choose(lopsided).name == "baseline"  # better mean, but loses accuracy
+
+
+def test_the_best_clear_winner_is_chosen() -> None:
+    scores = _scores(
+        ("baseline", 0.70, 0.35), ("word-soft", 0.71, 0.40), ("word-char-soft", 0.72, 0.42)
+    )
+    assert choose(scores).name == "word-char-soft"
+
+
+def test_folds_are_stratified_even_for_tiny_squads() -> None:
+    labels = ["a"] * 30 + ["b"] * 7 + ["c"] * 2 + ["d"]
+    folds = assign_folds(labels, 3, seed=0)
+    y = np.array(labels)
+    for squad in "ab":
+        counts = np.bincount(folds[y == squad], minlength=3)
+        assert counts.max() - counts.min() <= 1
+    assert len(set(folds[y == "c"].tolist())) == 2
+
+
+def test_subsample_keeps_every_squad() -> None:
+    labels = ["big"] * 5000 + ["small"] * 12 + ["tiny"] * 3
+    rows = subsample(labels, 1000, seed=0)
+    kept = [labels[i] for i in rows]
+    assert kept.count("small") == 10 and kept.count("tiny") == 3
+    assert 900 <= len(kept) <= 1100
+    assert len(subsample(labels[:50], 1000, seed=0)) == 50
+
+
+def _label_catalogue(labels: list[str]) -> Catalogue:
+    squads = {s: Squad(name=s, title=s) for s in sorted(set(labels))}
+    squads["sd"] = Squad(name="sd", title="Service Delivery", service_delivery=True)
+    return Catalogue(squads=squads, components={}, digest="t", source="t")
+
+
+def _inflected_history(n: int, seed: int) -> list[LabelledCase]:
+    """Squads told apart by word stems that never repeat as whole words (typos, endings)."""
+    rng = random.Random(seed)
+    stems = {"billing": "invoic", "network": "router", "identity": "passw", "storage": "backu"}
+    filler = ["please", "help", "issue", "today", "user", "cannot", "again", "error"]
+    out = []
+    for _ in range(n):
+        squad = rng.choice(sorted(stems))
+        ending = "".join(rng.choices("abcdefghijklmnopqrstuvwxyz", k=4))
+        words = [*rng.sample(filler, 3), stems[squad] + ending]
+        rng.shuffle(words)
+        out.append(LabelledCase("", " ".join(words), squad))
+    return out
+
+
+def test_train_picks_character_ngrams_when_words_do_not_repeat() -> None:
+    history = _inflected_history(400, seed=1)
+    model, report = train_model(history, _label_catalogue([e.squad for e in history]), seed=0)
+    selection = model.info["selection"]
+    scores = {c["name"]: c for c in selection["candidates"]}
+    assert selection["chosen"].startswith("word-char")
+    assert scores["baseline"]["accuracy"] < 0.5 < scores[selection["chosen"]]["accuracy"]
+    assert report.accuracy == pytest.approx(scores[selection["chosen"]]["accuracy"], abs=1e-3)
+
+
+def test_train_keeps_the_baseline_when_every_candidate_is_as_good(trained) -> None:
+    model, _ = trained
+    selection = model.info["selection"]
+    assert all(c["accuracy"] == 1.0 for c in selection["candidates"])
+    assert selection["chosen"] == "baseline" and model.scorer.kind == "baseline"
