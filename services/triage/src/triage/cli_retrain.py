@@ -74,6 +74,6 @@ def retrain(
         table.add_row(name.replace("_", " "), str(value))
     console.print(table)
     if result.model.report is not None:
-        print_report(result.model.report, f"Held-out evaluation of {result.model.version}")
+        print_report(result.model.report, f"Out-of-fold evaluation of {result.model.version}")
     console.print(f"model {result.model.version} written to {result.model.path} and installed")
     console.print(f"in {model_dir}; a running service picks it up on POST /v1/model/reload")

@@ -78,7 +78,7 @@ async def start_retrain(response: Response, container: ContainerDep) -> RetrainJ
     response_model=RetrainJobView,
     summary="A retrain job",
     description=(
-        "Status (`running`, `succeeded`, `failed`), the training-set counts, the held-out "
+        "Status (`running`, `succeeded`, `failed`), the training-set counts, the out-of-fold "
         "metrics of the new model, and the previous and new model versions. Jobs are kept in "
         "memory: after a restart their ids are unknown (404)."
     ),

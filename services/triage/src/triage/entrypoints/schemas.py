@@ -169,7 +169,7 @@ class RetrainJobView(BaseModel):
     previous_version: str = Field(description="The model in use when the new one was swapped in.")
     new_version: str | None
     counts: TrainingCountsView | None
-    metrics: dict[str, Any] = Field(description="Held-out evaluation of the new model.")
+    metrics: dict[str, Any] = Field(description="Out-of-fold evaluation of the new model.")
     error: str | None
     error_code: str | None
 
