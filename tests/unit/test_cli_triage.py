@@ -217,3 +217,37 @@ def test_predict_input_without_columns_exits_2(
         ],
     )
     _assert_clean_error(result, "title", "description")
+
+
+def test_predict_decides_as_the_service_does(
+    tmp_path: Path, model_dir: Path, small_catalogue_dir: Path, history: History
+) -> None:
+    from contracts import CaseSubmission
+    from contracts.catalogue import load_catalogue
+    from triage.adapters.model import DirModelStore
+
+    cases = [
+        *history(80, seed=21),
+        LabelledCase("", "something about nothing in particular", "checkout"),
+        LabelledCase("Slot booker", "payment gateway and slot booker fail", "delivery"),
+    ]
+    source = tmp_path / "in.csv"
+    with source.open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["id", "title", "description"])
+        writer.writerows([f"c{i}", c.title, c.description] for i, c in enumerate(cases))
+    out = tmp_path / "out.csv"
+    args = ["predict", "--model", str(model_dir), "--catalogue", str(small_catalogue_dir)]
+    result = runner.invoke(app, [*args, "--input", str(source), "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    rows = list(csv.DictReader(out.read_text().splitlines()))
+    catalogue = load_catalogue(small_catalogue_dir)
+    served = DirModelStore(model_dir, target_precision=0.9).load(catalogue)
+    submissions = [
+        CaseSubmission(title=c.title or "(none)", description=c.description, reporter={"name": "a"})
+        for c in cases
+    ]
+    answers = served.predict(submissions, threshold=None, margin=0.1)
+    assert [r["decision"] for r in rows] == [a.decision.value for a in answers]
+    assert [r["squad"] for r in rows] == [a.squad for a in answers]
+    assert {r["decision"] for r in rows} == {"assign", "escalate"}

@@ -174,11 +174,22 @@ def predict(
     output: Annotated[Path, typer.Option("--output", help="CSV to write predictions to.")],
     threshold: ThresholdOpt = None,
     target: TargetOpt = DEFAULT_TARGET,
+    margin: Annotated[
+        float,
+        typer.Option(
+            "--margin",
+            envvar="SPAN_MARGIN",
+            min=0.0,
+            max=1.0,
+            help="Top-2 gap under which a case spans squads (env SPAN_MARGIN).",
+        ),
+    ] = 0.1,
 ) -> None:
     """Predict squads for a CSV of cases; writes id,squad,confidence,decision,candidates.
 
-    `decision` is what the service answers with the same settings: per-squad thresholds
-    for the target precision, or the explicit threshold.
+    `decision` is what the service answers with the same settings (TARGET_PRECISION,
+    ASSIGN_THRESHOLD, SPAN_MARGIN): per-squad thresholds for the target precision, or the
+    explicit threshold.
     """
     loaded = _load(model, catalogue, target)
     rows = _read_cases(input)
@@ -191,7 +202,8 @@ def predict(
         for start in track(starts, description="predicting", console=errors, transient=True):
             batch = rows[start : start + PREDICT_BATCH]
             cases = [CaseText(r[1], r[2], r[3]) for r in batch]
-            for row, res in zip(batch, loaded.predict(cases, threshold=threshold), strict=True):
+            results = loaded.predict(cases, threshold=threshold, margin=margin)
+            for row, res in zip(batch, results, strict=True):
                 writer.writerow(
                     [
                         row[0],

@@ -34,7 +34,13 @@ from triage.classifier.candidates import Candidate, Vectorised, candidates
 from triage.classifier.errors import HistoryError, TrainingError
 from triage.classifier.evaluate import EvaluationReport, evaluate_scores
 from triage.classifier.features import CatalogueMatcher, Match, pseudo_documents
-from triage.classifier.model import DEFAULT_MARGIN, LabelledCase, TriageModel, other_reasons
+from triage.classifier.model import (
+    DEFAULT_MARGIN,
+    MAX_PROBABILITY,
+    LabelledCase,
+    TriageModel,
+    other_reasons,
+)
 from triage.classifier.pipeline import (
     COLD_START_CATALOGUE_WEIGHT,
     HISTORY_CATALOGUE_WEIGHT,
@@ -212,7 +218,8 @@ def _fit_selected(
     temperature = fit_temperature(chosen.oof, truth)
     proba = softmax(chosen.oof, temperature)
     order = np.argsort(-proba, axis=1, kind="stable")
-    top = proba[np.arange(len(proba)), order[:, 0]]
+    # capped as `predict` reports it, so a threshold can be reached by served confidences
+    top = np.minimum(proba[np.arange(len(proba)), order[:, 0]], MAX_PROBABILITY)
     second = proba[np.arange(len(proba)), order[:, 1]]
     found = [matches[r] for r in chosen.rows.tolist()]
     eligible = np.array(
