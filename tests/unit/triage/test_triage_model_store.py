@@ -34,3 +34,33 @@ def test_missing_model_is_refused_with_the_loader_code(tmp_path: Path, catalogue
     with pytest.raises(ModelRefused) as refused:
         DirModelStore(tmp_path / "nothing").load(catalogue)
     assert refused.value.reason == "missing"
+
+
+def test_loaded_models_use_the_target_precision(tmp_path: Path, catalogue: Catalogue) -> None:
+    DirModelStore(tmp_path / "model").train(catalogue)
+    strict = DirModelStore(tmp_path / "model", target_precision=0.97).load(catalogue)
+    default = DirModelStore(tmp_path / "model").load(catalogue)
+    assert strict.operating_point is not None and strict.operating_point["target"] == 0.97
+    assert default.operating_point is not None and default.operating_point["target"] == 0.9
+    assert set(strict.operating_point["squads"]) == set(strict.squads)
+
+
+def test_an_outdated_model_is_replaced_at_start(tmp_path: Path, catalogue: Catalogue) -> None:
+    import json
+
+    from triage import service
+
+    store = DirModelStore(tmp_path / "model")
+    store.train(catalogue)
+    manifest_path = tmp_path / "model" / "manifest.json"
+    manifest = json.loads(manifest_path.read_text())
+    manifest["format"] = 1
+    manifest_path.write_text(json.dumps(manifest))
+    with pytest.raises(ModelRefused) as refused:
+        store.load(catalogue)
+    assert refused.value.reason == "outdated_format"
+    source = catalogue.source
+    assert source
+    state = service.start_state(store=store, catalogue_path=Path(source))
+    assert json.loads(manifest_path.read_text())["format"] == 2
+    assert state.classifier.version

@@ -29,7 +29,7 @@ from triage.domain import (
     encode_cursor,
     triaged_event,
 )
-from triage.errors import CaseNotFound, CatalogueInvalid, IdempotencyConflict
+from triage.errors import CaseNotFound, CatalogueInvalid, IdempotencyConflict, ModelRefused
 from triage.ports import CaseRepository, ModelStore
 
 log = logging.getLogger(__name__)
@@ -208,12 +208,25 @@ def read_catalogue(path: Path, service_delivery_group: str | None = None) -> Cat
 def start_state(
     *, store: ModelStore, catalogue_path: Path, service_delivery_group: str | None = None
 ) -> ModelState:
-    """The state at start: the catalogue, and the saved model (trained first when absent)."""
+    """The state at start: the catalogue, and the saved model (trained first when absent).
+
+    A saved model in an artifact format this triage no longer reads (`outdated_format`)
+    is replaced by a newly trained one, so an upgrade starts; any other refusal raises.
+    """
     catalogue = read_catalogue(catalogue_path, service_delivery_group)
     if not store.exists():
         log.info("no saved model; training one")
         store.train(catalogue)
-    return ModelState(store.load(catalogue), catalogue)
+    try:
+        return ModelState(store.load(catalogue), catalogue)
+    except ModelRefused as exc:
+        if exc.reason != "outdated_format":
+            raise
+        log.warning(
+            "the saved model was written by an earlier triage (%s); training a new one", exc
+        )
+        store.train(catalogue)
+        return ModelState(store.load(catalogue), catalogue)
 
 
 def reload_model(*, store: ModelStore, current: ModelState) -> ModelState:
