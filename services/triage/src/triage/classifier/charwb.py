@@ -48,16 +48,22 @@ def _word_counts(
     columns: list[int] = []
     get = index.get
     for i, text in enumerate(texts):
-        for word in text.lower().split():
-            col = get(word)
-            if col is None:
+        words = text.lower().split()
+        found = list(map(get, words))
+        if None in found:  # the rare path: words not seen yet
+            for j, word in enumerate(words):
+                if found[j] is not None:
+                    continue
                 if grow:
-                    col = index[word] = len(index)
+                    col = index.get(word)
+                    if col is None:
+                        col = index[word] = len(index)
                 else:
                     col = unknown.get(word)
                     if col is None:
                         col = unknown[word] = known + len(unknown)
-            columns.append(col)
+                found[j] = col
+        columns.extend(found)  # type: ignore[arg-type]
         indptr[i + 1] = len(columns)
     width = len(index) + len(unknown)
     d = sp.csr_matrix(

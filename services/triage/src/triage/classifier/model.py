@@ -199,7 +199,12 @@ class TriageModel:
         matches = self.match(cases)
         proba = self.scorer.predict_proba([c.text for c in cases], matches)
         k = min(TOP_K, len(self.squads))
-        order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
+        if proba.shape[1] > 2 * k:  # the k largest first, then only those sorted
+            top = np.argpartition(-proba, k - 1, axis=1)[:, :k]
+            within = np.argsort(-np.take_along_axis(proba, top, axis=1), axis=1, kind="stable")
+            order = np.take_along_axis(top, within, axis=1)
+        else:
+            order = np.argsort(-proba, axis=1, kind="stable")[:, :k]
         top_p = np.take_along_axis(proba, order, axis=1).tolist()
         squads = self.squads
         results = []
