@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from contracts.catalogue import Catalogue, Squad
-from triage.classifier import LabelledCase, train_model
+from triage.classifier import CaseText, LabelledCase, train_model
 from triage.classifier.selection import (
     MAX_LOSS,
     MIN_GAIN,
@@ -94,3 +94,13 @@ def test_train_keeps_the_baseline_when_every_candidate_is_as_good(trained) -> No
     selection = model.info["selection"]
     assert all(c["accuracy"] == 1.0 for c in selection["candidates"])
     assert selection["chosen"] == "baseline" and model.scorer.kind == "baseline"
+
+
+def test_a_squad_with_one_case_is_still_predicted_for_its_own_text() -> None:
+    history = _inflected_history(300, seed=2)
+    history.append(LabelledCase("", "quarterly zyxwvut ledger reconciliation", "finance"))
+    model, _ = train_model(history, _label_catalogue([e.squad for e in history]), seed=0)
+    assert "finance" in model.squads
+    assert model.operating is not None and "finance" in model.operating.rare
+    [res] = model.predict([CaseText("", "quarterly zyxwvut ledger reconciliation")])
+    assert res.squad == "finance" and res.decision == "escalate"

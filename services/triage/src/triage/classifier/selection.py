@@ -161,7 +161,8 @@ def cross_validate(
     out = np.empty((len(y), len(squads)))
     total_w = np.zeros((x.shape[1], len(squads)), dtype=np.float32)
     total_b = np.zeros(len(squads))
-    n = 0
+    present = np.zeros(len(squads))
+    index = {s: i for i, s in enumerate(squads)}
     for fold in np.unique(folds):
         test = folds == fold
         train_x = sp.vstack([x[~test], extra_x], format="csr")
@@ -171,10 +172,14 @@ def cross_validate(
             continue
         weights, bias = linear_weights(fit_linear(train_x, train_y, candidate, seed), squads)
         out[test] = np.asarray(x[test] @ weights) + bias
-        total_w += weights
-        total_b += bias
-        n += 1
-    return out, total_w / max(n, 1), total_b / max(n, 1)
+        seen = np.zeros(len(squads), dtype=bool)
+        seen[[index[s] for s in np.unique(train_y)]] = True
+        total_w[:, seen] += weights[:, seen]
+        total_b[seen] += bias[seen]
+        present += seen
+    # a squad a fold never saw (one case, held out) is averaged over the folds that saw it
+    mean_b = np.where(present > 0, total_b / np.maximum(present, 1), ABSENT_SCORE)
+    return out, total_w / np.maximum(present, 1).astype(np.float32), mean_b
 
 
 def measure(y: np.ndarray, scores: np.ndarray, squads: Sequence[str]) -> tuple[float, float]:
