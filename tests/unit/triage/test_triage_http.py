@@ -230,3 +230,22 @@ async def test_openapi_documents_every_route(client: httpx.AsyncClient) -> None:
             assert op.get("summary") and op.get("description"), (method, path)
             assert op.get("tags"), (method, path)
     assert "409" in spec["paths"]["/v1/cases"]["post"]["responses"]
+
+
+async def test_model_info_shows_the_thresholds_in_force(
+    client: httpx.AsyncClient, container: Container
+) -> None:
+    point = {
+        "target": 0.9,
+        "min_examples": 10,
+        "global_threshold": 0.7,
+        "precision": 0.93,
+        "coverage": 0.6,
+        "n": 500,
+        "squads": {"checkout": {"threshold": 0.55, "source": "own", "precision": 0.95}},
+        "notes": [],
+    }
+    container.state.classifier.operating_point = point
+    info = (await client.get("/v1/model")).json()
+    assert info["operating_point"] == point
+    assert info["target_precision"] == 0.9 and info["threshold"] is None
