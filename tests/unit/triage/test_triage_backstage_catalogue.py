@@ -13,7 +13,7 @@ ACME = Path(__file__).resolve().parents[2] / "data" / "backstage-acme"
 
 def test_a_cold_model_routes_by_the_components_users_and_namespaces_own() -> None:
     catalogue = load_catalogue(ACME)
-    model, _ = train_model([], catalogue, holdout=0.0)
+    model, _ = train_model([], catalogue)
     assert {"team-booking", "team-venues", "media/team-streaming"} <= set(model.squads)
     cases = [
         CaseText("Seat picker shows no seats", "The seat picker map stays empty for row F"),
@@ -27,5 +27,5 @@ def test_a_cold_model_routes_by_the_components_users_and_namespaces_own() -> Non
 
 def test_service_delivery_named_by_configuration_is_never_a_label() -> None:
     catalogue = load_catalogue(ACME, service_delivery_group="service-desk")
-    model, _ = train_model([], catalogue, holdout=0.0)
+    model, _ = train_model([], catalogue)
     assert "service-desk" not in model.squads
