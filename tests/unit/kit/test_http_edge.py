@@ -23,7 +23,7 @@ def make_app() -> FastAPI:
     @app.post("/things")
     async def create(body: Body) -> dict[str, str]:
         if body.name == "taken":
-            raise ProblemError(409, "name_taken", "Name is taken", detail="pick another")
+            raise ProblemError("concurrent_update", "pick another")
         return {"name": body.name}
 
     @app.get("/boom")
@@ -63,7 +63,9 @@ async def test_problem_error_and_404() -> None:
         conflict = await c.post("/things", json={"name": "taken", "count": 1})
         missing = await c.get("/nowhere")
     assert conflict.status_code == 409
-    assert conflict.json()["type"].endswith("/name-taken")
+    assert conflict.json()["type"].endswith("/concurrent-update")
+    assert conflict.json()["title"] == "Concurrent update"
+    assert conflict.json()["detail"] == "pick another"
     assert conflict.json()["instance"] == "/things"
     assert missing.status_code == 404
     assert missing.json()["code"] == "not_found"

@@ -147,7 +147,7 @@ async def test_list_filters(client: httpx.AsyncClient) -> None:
     assert len(past["items"]) == 2
     bad = await client.get("/v1/cases?decision=maybe")
     assert "query.decision" in error_locs(assert_problem(bad, 422, "validation_error"))
-    assert_problem(await client.get("/v1/cases?cursor=zzz"), 400, "invalid_cursor")
+    assert_problem(await client.get("/v1/cases?cursor=zzz"), 422, "invalid_cursor")
 
 
 async def test_predict_stores_nothing_and_caps_at_1000(
@@ -205,7 +205,7 @@ async def test_catalogue_and_invalid_reload(
     (tmp_path / "broken.yaml").write_text("apiVersion: backstage.io/v1alpha1\nkind: Group\n")
     container.settings = container.settings.model_copy(update={"catalogue_path": tmp_path})
     resp = await client.post("/v1/catalogue/reload")
-    problem = assert_problem(resp, 422, "catalogue_invalid")
+    problem = assert_problem(resp, 422, "invalid_catalogue")
     assert problem["errors"] and all("broken.yaml" in e["loc"] for e in problem["errors"][:1])
     assert container.state is old
 

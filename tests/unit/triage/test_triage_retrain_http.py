@@ -158,7 +158,7 @@ async def test_labels_are_paged_newest_first_with_case_text(api, repo, make_case
     assert oldest["from_squad"] == "checkout" and oldest["squad"] == "payments"
     assert rest[0]["title"] is None  # a case triage does not have
     bad = await http.get("/v1/labels", params={"cursor": "zzz"})
-    assert bad.status_code == 400 and bad.json()["code"] == "invalid_cursor"
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_cursor"
 
 
 def test_the_openapi_document_lists_the_new_routes_under_model(container: Container) -> None:

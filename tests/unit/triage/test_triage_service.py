@@ -10,7 +10,7 @@ from uuid import uuid4
 import pytest
 
 from contracts import CaseSubmission, Decision
-from contracts.catalogue import Catalogue
+from contracts.catalogue import Catalogue, CatalogueError
 from contracts.events import CaseReassigned, CaseTriaged
 from contracts.topics import CASE_TRIAGED
 from triage import service
@@ -18,7 +18,6 @@ from triage.adapters.memory import FakeModelStore, KeywordClassifier, MemoryCase
 from triage.domain import Accepted, CaseFilter, Duplicate, Intake, ModelState
 from triage.errors import (
     CaseNotFound,
-    CatalogueInvalid,
     IdempotencyConflict,
     InvalidCursor,
     ModelRefused,
@@ -174,6 +173,6 @@ def test_reloads_raise_and_leave_the_caller_state(state, tmp_path: Path) -> None
         service.reload_model(store=FakeModelStore(refuse="hash_mismatch"), current=state)
     assert refused.value.reason == "hash_mismatch"
     (tmp_path / "bad.yaml").write_text("apiVersion: nope\nkind: Group\nmetadata: {}\n")
-    with pytest.raises(CatalogueInvalid) as invalid:
+    with pytest.raises(CatalogueError) as invalid:
         service.reload_catalogue(store=FakeModelStore(), catalogue_path=tmp_path, current=state)
     assert invalid.value.issues

@@ -1,17 +1,25 @@
 """HTTP edge shared by the services: RFC 9457 problem responses, body-size limit, metrics.
 
-Every error leaves as `application/problem+json` with a stable `code`:
+Every error leaves as `application/problem+json` with a stable `code`; its status, title and
+`type` come from the one registry, `contracts.problems.PROBLEMS`:
 
-    ProblemError (status, code)          raised by routes for domain errors
-    RequestValidationError  -> 422 validation_error (or 400 invalid_json), with `errors`
-    HTTPException           -> its status, code derived from the status
-    body over the limit     -> 413 body_too_large
-    anything else           -> 500 internal_error (logged with its traceback)
+    a service error (a class given to `install_problem_handlers`)  -> its `code`
+    ProblemError(code)                  raised by routes for errors of the HTTP edge itself
+    CatalogueError                      -> 422 invalid_catalogue, one field error per issue
+    RequestValidationError              -> 422 validation_error (or 400 invalid_json), `errors`
+    HTTPException                       -> its status, the code registered for that status
+    body over the limit                 -> 413 body_too_large
+    anything else                       -> 500 internal_error (logged with its traceback)
+
+A service error is any exception with a registered `code` class attribute and a `message`;
+it may add `field_errors()` (the `errors` list) and `headers`. Each service passes the base
+classes of its error trees, so one handler answers all of them the same way.
 """
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from http import HTTPStatus
 from typing import Any
 
@@ -22,55 +30,73 @@ from prometheus_fastapi_instrumentator import Instrumentator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from contracts.problems import PROBLEM_MEDIA_TYPE, FieldError, Problem, problem_type
+from contracts.catalogue import CatalogueError
+from contracts.problems import (
+    PROBLEM_MEDIA_TYPE,
+    FieldError,
+    Problem,
+    http_status_code,
+    problem_kind,
+)
 
 log = logging.getLogger(__name__)
 
 
 class ProblemError(Exception):
-    """An error a route answers with a problem body."""
+    """An error of the HTTP edge itself that a route answers with a problem body."""
 
     def __init__(
         self,
-        status: int,
         code: str,
-        title: str,
         detail: str | None = None,
+        *,
         errors: list[FieldError] | None = None,
         headers: dict[str, str] | None = None,
     ) -> None:
-        super().__init__(detail or title)
-        self.status = status
+        super().__init__(detail or code)
         self.code = code
-        self.title = title
-        self.detail = detail
+        self.message = detail
         self.errors = errors
         self.headers = headers
+
+    def field_errors(self) -> list[FieldError] | None:
+        """The invalid fields, if any."""
+        return self.errors
+
+
+def problem_body(
+    code: str,
+    *,
+    detail: str | None = None,
+    instance: str | None = None,
+    errors: list[FieldError] | None = None,
+) -> Problem:
+    """The problem body of a registered `code` (status, title and type from the registry)."""
+    kind = problem_kind(code)
+    return Problem(
+        type=kind.type,
+        title=kind.title,
+        status=kind.status,
+        detail=detail,
+        instance=instance,
+        code=kind.code,
+        errors=errors,
+    )
 
 
 def problem_response(
     request: Request,
-    *,
-    status: int,
     code: str,
-    title: str,
+    *,
     detail: str | None = None,
     errors: list[FieldError] | None = None,
     headers: dict[str, str] | None = None,
 ) -> JSONResponse:
-    """A problem+json response."""
-    body = Problem(
-        type=problem_type(code),
-        title=title,
-        status=status,
-        detail=detail,
-        instance=request.url.path,
-        code=code,
-        errors=errors,
-    )
+    """A problem+json response for a registered `code`."""
+    body = problem_body(code, detail=detail, instance=request.url.path, errors=errors)
     return JSONResponse(
         body.model_dump(exclude_none=True),
-        status_code=status,
+        status_code=body.status,
         media_type=PROBLEM_MEDIA_TYPE,
         headers=headers,
     )
@@ -86,32 +112,48 @@ async def _validation(request: Request, exc: Exception) -> JSONResponse:
     if any(e.get("type") == "json_invalid" for e in errors):
         return problem_response(
             request,
-            status=400,
-            code="invalid_json",
-            title="Request body is not valid JSON",
+            "invalid_json",
             detail="; ".join(str(e.get("ctx", {}).get("error", e["msg"])) for e in errors),
         )
     fields = [FieldError(loc=_loc(e["loc"]), message=e["msg"], type=e["type"]) for e in errors]
     return problem_response(
         request,
-        status=422,
-        code="validation_error",
-        title="Request is invalid",
+        "validation_error",
         detail=f"{len(fields)} field(s) invalid: " + ", ".join(f.loc for f in fields),
         errors=fields,
     )
 
 
-async def _problem(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, ProblemError)
+async def _coded(request: Request, exc: Exception) -> JSONResponse:
+    """A service error or a `ProblemError`: its registered code, message, fields, headers."""
+    code = getattr(exc, "code", None)
+    if not isinstance(code, str):  # pragma: no cover - every error class given has a code
+        return await _unhandled(request, exc)
+    field_errors = getattr(exc, "field_errors", None)
     return problem_response(
         request,
-        status=exc.status,
-        code=exc.code,
-        title=exc.title,
-        detail=exc.detail,
-        errors=exc.errors,
-        headers=exc.headers,
+        code,
+        detail=getattr(exc, "message", None),
+        errors=field_errors() if callable(field_errors) else None,
+        headers=getattr(exc, "headers", None),
+    )
+
+
+def catalogue_field_errors(exc: CatalogueError) -> list[FieldError]:
+    """One field error per catalogue issue: `loc` is `file: entity: field`."""
+    return [
+        FieldError(loc=f"{i.file}: {i.entity}: {i.field}", message=i.message, type="invalid")
+        for i in exc.issues
+    ]
+
+
+async def _catalogue(request: Request, exc: Exception) -> JSONResponse:
+    assert isinstance(exc, CatalogueError)
+    return problem_response(
+        request,
+        "invalid_catalogue",
+        detail=f"{len(exc.issues)} problem(s); the catalogue in force is unchanged",
+        errors=catalogue_field_errors(exc),
     )
 
 
@@ -120,9 +162,7 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     phrase = HTTPStatus(exc.status_code).phrase
     return problem_response(
         request,
-        status=exc.status_code,
-        code=phrase.lower().replace(" ", "_").replace("-", "_"),
-        title=phrase,
+        http_status_code(exc.status_code),
         detail=exc.detail if isinstance(exc.detail, str) and exc.detail != phrase else None,
         headers=getattr(exc, "headers", None),
     )
@@ -130,15 +170,21 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
 
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
-    return problem_response(
-        request, status=500, code="internal_error", title="Internal Server Error"
-    )
+    return problem_response(request, "internal_error")
 
 
-def install_problem_handlers(app: FastAPI) -> None:
-    """Answer every error with an RFC 9457 problem body."""
+def install_problem_handlers(app: FastAPI, errors: Sequence[type[Exception]] = ()) -> None:
+    """Answer every error with an RFC 9457 problem body.
+
+    Args:
+        app: The application.
+        errors: Base classes of the service's own errors (each with a registered `code`).
+    """
     app.add_exception_handler(RequestValidationError, _validation)
-    app.add_exception_handler(ProblemError, _problem)
+    app.add_exception_handler(ProblemError, _coded)
+    app.add_exception_handler(CatalogueError, _catalogue)
+    for base in errors:
+        app.add_exception_handler(base, _coded)
     app.add_exception_handler(StarletteHTTPException, _http)
     app.add_exception_handler(Exception, _unhandled)
 
@@ -187,22 +233,16 @@ class BodySizeLimit:
         await self.app(scope, replay, send)
 
     async def _refuse(self, scope: Scope, send: Send) -> None:
-        body = (
-            Problem(
-                type=problem_type("body_too_large"),
-                title="Request body too large",
-                status=413,
-                detail=f"the limit is {self.max_bytes} bytes",
-                instance=scope.get("path"),
-                code="body_too_large",
-            )
-            .model_dump_json(exclude_none=True)
-            .encode()
+        problem = problem_body(
+            "body_too_large",
+            detail=f"the limit is {self.max_bytes} bytes",
+            instance=scope.get("path"),
         )
+        body = problem.model_dump_json(exclude_none=True).encode()
         await send(
             {
                 "type": "http.response.start",
-                "status": 413,
+                "status": problem.status,
                 "headers": [
                     (b"content-type", PROBLEM_MEDIA_TYPE.encode()),
                     (b"content-length", str(len(body)).encode()),
@@ -234,7 +274,9 @@ __all__ = [
     "PROBLEM_RESPONSES",
     "BodySizeLimit",
     "ProblemError",
+    "catalogue_field_errors",
     "install_problem_handlers",
     "instrument",
+    "problem_body",
     "problem_response",
 ]

@@ -4,11 +4,14 @@ TriageError
 ├── CaseNotFound            case_not_found         (HTTP 404)
 ├── IdempotencyConflict     idempotency_conflict   (HTTP 409)
 ├── ModelRefused            model_refused          (HTTP 409; the old model stays)
-├── CatalogueInvalid        catalogue_invalid      (HTTP 422; the old catalogue stays)
-├── InvalidCursor           invalid_cursor         (HTTP 400)
+├── InvalidCursor           invalid_cursor         (HTTP 422)
 ├── RetrainRunning          retrain_running        (HTTP 409; one retrain at a time)
 ├── RetrainJobNotFound      retrain_job_not_found  (HTTP 404)
 └── TrainingFailed          training_failed        (a retrain job ends `failed` with it)
+
+The HTTP status and title of each code are registered once, in `contracts.problems.PROBLEMS`;
+the HTTP edge answers every `TriageError` through one handler (`servicekit.http`). An invalid
+catalogue is the contracts' `CatalogueError` (422 `invalid_catalogue`), as in the router.
 """
 
 from __future__ import annotations
@@ -37,23 +40,13 @@ class IdempotencyConflict(TriageError):
 
 
 class ModelRefused(TriageError):
-    """A model could not be loaded; `reason` is the loader's code."""
+    """A model could not be loaded; `reason` is the loader's code (also the message's start)."""
 
     code = "model_refused"
 
     def __init__(self, message: str, *, reason: str = "model_refused") -> None:
-        super().__init__(message)
+        super().__init__(f"{reason}: {message}")
         self.reason = reason
-
-
-class CatalogueInvalid(TriageError):
-    """The catalogue did not validate; `issues` lists every problem as (where, message)."""
-
-    code = "catalogue_invalid"
-
-    def __init__(self, message: str, *, issues: list[tuple[str, str]]) -> None:
-        super().__init__(message)
-        self.issues = issues
 
 
 class InvalidCursor(TriageError):
@@ -70,6 +63,11 @@ class RetrainRunning(TriageError):
     def __init__(self, message: str, *, job_id: str) -> None:
         super().__init__(message)
         self.job_id = job_id
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """`Location` of the running job (the problem response carries it)."""
+        return {"Location": f"/v1/model/retrain/{self.job_id}"}
 
 
 class RetrainJobNotFound(TriageError):

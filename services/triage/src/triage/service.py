@@ -15,7 +15,7 @@ from uuid import UUID
 
 from contracts import CaseSubmission, TriageResult, new_id
 from contracts.cases import Case
-from contracts.catalogue import Catalogue, CatalogueError, load_catalogue
+from contracts.catalogue import Catalogue, load_catalogue
 from contracts.events import CaseReassigned
 from triage.domain import (
     Accepted,
@@ -29,7 +29,7 @@ from triage.domain import (
     encode_cursor,
     triaged_event,
 )
-from triage.errors import CaseNotFound, CatalogueInvalid, IdempotencyConflict, ModelRefused
+from triage.errors import CaseNotFound, IdempotencyConflict, ModelRefused
 from triage.ports import CaseRepository, ModelStore
 
 log = logging.getLogger(__name__)
@@ -193,14 +193,8 @@ def list_cases(
 
 
 def read_catalogue(path: Path, service_delivery_group: str | None = None) -> Catalogue:
-    """Load the catalogue and log its report; `CatalogueInvalid` lists every problem."""
-    try:
-        catalogue = load_catalogue(path, service_delivery_group=service_delivery_group)
-    except CatalogueError as exc:
-        raise CatalogueInvalid(
-            f"invalid catalogue at {path}",
-            issues=[(f"{i.file}: {i.entity}: {i.field}", i.message) for i in exc.issues],
-        ) from exc
+    """Load the catalogue and log its report; `CatalogueError` lists every problem."""
+    catalogue = load_catalogue(path, service_delivery_group=service_delivery_group)
     catalogue.report.log_to(log)
     return catalogue
 

@@ -10,14 +10,17 @@ DomainError                      code "domain_error"
     └── InvalidSwarmInput        code "invalid_swarm_input"
 ```
 
-HTTP edges map `InvalidTransition` and `SwarmAlreadyClosed` to 409, `UnknownSquad` and
-`InvalidSwarmInput` to 422, `PolicyError` to a startup/reload failure.
+Each code's HTTP status and title are registered once, in `contracts.problems.PROBLEMS`:
+`InvalidTransition` and `SwarmAlreadyClosed` are 409, `UnknownSquad`, `InvalidSwarmInput` and
+`PolicyError` 422 (the policy's issues become the problem's field errors).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import ClassVar
+
+from contracts.problems import FieldError
 
 
 class DomainError(Exception):
@@ -52,6 +55,10 @@ class PolicyError(DomainError):
         lines = "\n".join(f"  - {i}" for i in issues)
         where = f" {source}" if source else ""
         super().__init__(f"invalid routing policy{where} ({len(issues)} problem(s)):\n{lines}")
+
+    def field_errors(self) -> list[FieldError]:
+        """One field error per issue (the problem body's `errors`)."""
+        return [FieldError(loc=i.field, message=i.message, type="invalid") for i in self.issues]
 
 
 class InvalidTransition(DomainError):

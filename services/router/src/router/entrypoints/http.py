@@ -2,7 +2,9 @@
 
 `create_app(container)` only translates: HTTP -> service call (in a worker thread, the
 database is blocking) -> JSON. Every error is RFC 9457 problem+json with a stable `code`:
-service and domain errors are mapped here (409 `invalid_transition`, 422 naming the field).
+service and domain errors reach one handler (`servicekit.http`), which takes each code's
+status and title from the registry in `contracts.problems` (409 `invalid_transition`, 422
+naming the field).
 """
 
 from __future__ import annotations
@@ -14,22 +16,12 @@ from collections.abc import AsyncIterator, Callable
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 from fastapi import Depends, FastAPI, Request
-from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 
-from contracts.catalogue import CatalogueError
-from contracts.problems import FieldError
 from router.bootstrap import Container, background
-from router.domain.errors import (
-    DomainError,
-    InvalidSwarmInput,
-    InvalidTransition,
-    PolicyError,
-    SwarmAlreadyClosed,
-    UnknownSquad,
-)
+from router.domain.errors import DomainError
 from router.service.errors import RouterError
-from servicekit.http import BodySizeLimit, install_problem_handlers, instrument, problem_response
+from servicekit.http import BodySizeLimit, install_problem_handlers, instrument
 
 TAGS = [
     {"name": "queue", "description": "The cases waiting for people, least confident first."},
@@ -75,60 +67,6 @@ async def run_desk_action(
     return result
 
 
-async def _router_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, RouterError)
-    errors = [FieldError(loc=exc.field, message=exc.message, type=exc.code)] if exc.field else None
-    return problem_response(
-        request,
-        status=exc.status,
-        code=exc.code,
-        title=exc.code.replace("_", " ").capitalize(),
-        detail=exc.message,
-        errors=errors,
-    )
-
-
-_DOMAIN_STATUS: list[tuple[type[DomainError], int]] = [
-    (InvalidTransition, 409),
-    (SwarmAlreadyClosed, 409),
-    (UnknownSquad, 422),
-    (InvalidSwarmInput, 422),
-    (PolicyError, 422),
-]
-
-
-async def _domain_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, DomainError)
-    status = next((s for kind, s in _DOMAIN_STATUS if isinstance(exc, kind)), 400)
-    errors = None
-    if isinstance(exc, PolicyError):
-        errors = [FieldError(loc=i.field, message=i.message, type="invalid") for i in exc.issues]
-    return problem_response(
-        request,
-        status=status,
-        code=exc.code,
-        title=exc.code.replace("_", " ").capitalize(),
-        detail=exc.message,
-        errors=errors,
-    )
-
-
-async def _catalogue_error(request: Request, exc: Exception) -> JSONResponse:
-    assert isinstance(exc, CatalogueError)
-    errors = [
-        FieldError(loc=f"{i.file}:{i.entity}:{i.field}", message=i.message, type="invalid")
-        for i in exc.issues
-    ]
-    return problem_response(
-        request,
-        status=422,
-        code="invalid_catalogue",
-        title="Invalid catalogue",
-        detail=f"{len(errors)} problem(s); the catalogue in force is unchanged",
-        errors=errors,
-    )
-
-
 def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
     """The API over `container`; `run_background` starts the loops in the lifespan."""
 
@@ -152,10 +90,7 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.container = container
-    install_problem_handlers(app)
-    app.add_exception_handler(RouterError, _router_error)
-    app.add_exception_handler(DomainError, _domain_error)
-    app.add_exception_handler(CatalogueError, _catalogue_error)
+    install_problem_handlers(app, errors=(RouterError, DomainError))
     app.add_middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)
     instrument(app)
 

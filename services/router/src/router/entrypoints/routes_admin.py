@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel
+from pydantic import AwareDatetime, BaseModel
 
 from contracts.catalogue import Catalogue, Component, LoadReport
 from router.adapters.notifications import targets_for
@@ -139,7 +138,7 @@ async def validate_policy(c: ContainerDep, request: Request) -> Validated:
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise ProblemError(400, "invalid_encoding", "The body is not UTF-8") from exc
+        raise ProblemError("invalid_encoding", "the body is not UTF-8") from exc
     policy = parse_policy(text, "request body")
     return Validated(
         ok=True,
@@ -172,13 +171,10 @@ async def reload_policy(c: ContainerDep) -> Reloaded:
 async def summary(
     c: ContainerDep,
     since: Annotated[
-        datetime | None, Query(description="ISO 8601 with offset, e.g. 2026-03-01T00:00:00Z")
+        AwareDatetime | None,
+        Query(description="ISO 8601 with offset, e.g. 2026-03-01T00:00:00Z"),
     ] = None,
 ) -> Summary:
-    if since is not None and since.tzinfo is None:
-        raise ProblemError(
-            422, "validation_error", "Request is invalid", detail="`since` needs a UTC offset"
-        )
     return await asyncio.to_thread(queries.metrics_summary, since, store=c.store)
 
 

@@ -1,4 +1,4 @@
-"""Errors of the router service layer, each with a stable `code` and an HTTP status.
+"""Errors of the router service layer, each with a stable `code`.
 
 ```
 RouterError                  code "router_error"
@@ -8,6 +8,7 @@ RouterError                  code "router_error"
 └── InvalidCursor            code "invalid_cursor"      422 (a cursor not given out as next_cursor)
 ```
 
+The HTTP status and title of each code are registered in `contracts.problems.PROBLEMS`.
 Domain errors (`router.domain.errors`) pass through unchanged: `InvalidTransition` and
 `SwarmAlreadyClosed` are 409, `UnknownSquad` and `InvalidSwarmInput` 422.
 """
@@ -16,45 +17,48 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from contracts.problems import FieldError
+
 
 class RouterError(Exception):
     """Base of the service errors."""
 
     code: ClassVar[str] = "router_error"
-    status: ClassVar[int] = 500
 
     def __init__(self, message: str, *, field: str | None = None) -> None:
         super().__init__(message)
         self.message = message
         self.field = field
 
+    def field_errors(self) -> list[FieldError] | None:
+        """The field the error is about, if any (the problem body's `errors`)."""
+        if self.field is None:
+            return None
+        return [FieldError(loc=self.field, message=self.message, type=self.code)]
+
 
 class NotFound(RouterError):
     """No such case or swarm."""
 
     code: ClassVar[str] = "not_found"
-    status: ClassVar[int] = 404
 
 
 class ConcurrentUpdate(RouterError):
     """The case changed between reading and writing it."""
 
     code: ClassVar[str] = "concurrent_update"
-    status: ClassVar[int] = 409
 
 
 class UnknownSquadError(RouterError):
     """The squad is not a catalogue squad that can own cases."""
 
     code: ClassVar[str] = "unknown_squad"
-    status: ClassVar[int] = 422
 
 
 class InvalidCursor(RouterError):
     """The pagination cursor is not one the endpoint gave out."""
 
     code: ClassVar[str] = "invalid_cursor"
-    status: ClassVar[int] = 422
 
     def __init__(self) -> None:
         super().__init__("cursor must be a value returned as next_cursor", field="cursor")

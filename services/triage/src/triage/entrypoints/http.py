@@ -27,7 +27,7 @@ from triage import service
 from triage.bootstrap import Container
 from triage.domain import ModelState
 from triage.entrypoints import http_cases, http_training
-from triage.entrypoints.deps import ContainerDep, raise_problem
+from triage.entrypoints.deps import ContainerDep
 from triage.entrypoints.schemas import (
     CatalogueInfo,
     ComponentView,
@@ -88,12 +88,9 @@ async def get_model(container: ContainerDep) -> ModelInfo:
 async def reload_model(container: ContainerDep) -> ModelInfo:
     """Translate POST /v1/model/reload."""
     async with container.reload_lock:
-        try:
-            state = await asyncio.to_thread(
-                service.reload_model, store=container.store, current=container.state
-            )
-        except TriageError as exc:
-            raise_problem(exc)
+        state = await asyncio.to_thread(
+            service.reload_model, store=container.store, current=container.state
+        )
         container.state = state
     return _model_info(container, state)
 
@@ -146,16 +143,13 @@ async def get_catalogue(container: ContainerDep) -> CatalogueInfo:
 async def reload_catalogue(container: ContainerDep) -> CatalogueInfo:
     """Translate POST /v1/catalogue/reload."""
     async with container.reload_lock:
-        try:
-            state = await asyncio.to_thread(
-                service.reload_catalogue,
-                store=container.store,
-                catalogue_path=container.settings.catalogue_path,
-                current=container.state,
-                service_delivery_group=container.settings.service_delivery_group,
-            )
-        except TriageError as exc:
-            raise_problem(exc)
+        state = await asyncio.to_thread(
+            service.reload_catalogue,
+            store=container.store,
+            catalogue_path=container.settings.catalogue_path,
+            current=container.state,
+            service_delivery_group=container.settings.service_delivery_group,
+        )
         container.state = state
     return _catalogue_info(state)
 
@@ -190,9 +184,7 @@ async def readyz(container: ContainerDep) -> Health:
         checks["broker"] = "ok" if await container.broker_ready(1.0) else "unreachable"
     failed = {k: v for k, v in checks.items() if v != "ok"}
     if failed:
-        raise ProblemError(
-            503, "not_ready", "Service not ready", ", ".join(f"{k}: {v}" for k, v in failed.items())
-        )
+        raise ProblemError("not_ready", ", ".join(f"{k}: {v}" for k, v in failed.items()))
     return Health(checks=checks)
 
 
@@ -239,7 +231,7 @@ def create_app(container: Container) -> FastAPI:
         ],
     )
     app.state.container = container
-    install_problem_handlers(app)
+    install_problem_handlers(app, errors=(TriageError,))
     max_bytes = container.settings.max_body_bytes
     app.add_middleware(
         _BodyLimits,

@@ -14,7 +14,7 @@ from contracts.cases import Case
 from servicekit.http import PROBLEM_RESPONSES
 from triage import service
 from triage.domain import Accepted, CaseFilter, Duplicate, Intake
-from triage.entrypoints.deps import ContainerDep, link_next, raise_problem
+from triage.entrypoints.deps import ContainerDep, link_next
 from triage.entrypoints.schemas import CasePage, PredictRequest, PredictResponse
 from triage.errors import TriageError
 
@@ -69,7 +69,7 @@ async def submit_case(
     """
     outcome = await container.submit(Intake.of(body, idempotency_key=idempotency_key))
     if isinstance(outcome, TriageError):
-        raise_problem(outcome)
+        raise outcome
     if isinstance(outcome, Duplicate):  # pragma: no cover - HTTP intake carries no event id
         raise RuntimeError("unexpected duplicate outcome")
     assert isinstance(outcome, Accepted)
@@ -93,10 +93,7 @@ async def submit_case(
 )
 async def read_case(case_id: UUID, container: ContainerDep) -> Case:
     """Translate GET /v1/cases/{id}."""
-    try:
-        return await asyncio.to_thread(service.get_case, case_id, repo=container.repo)
-    except TriageError as exc:
-        raise_problem(exc)
+    return await asyncio.to_thread(service.get_case, case_id, repo=container.repo)
 
 
 @router.get(
@@ -124,12 +121,9 @@ async def list_cases(
 ) -> CasePage:
     """Translate GET /v1/cases."""
     flt = CaseFilter(squad, decision, source, priority, received_after, received_before)
-    try:
-        page = await asyncio.to_thread(
-            service.list_cases, flt, repo=container.repo, limit=limit, cursor=cursor
-        )
-    except TriageError as exc:
-        raise_problem(exc)
+    page = await asyncio.to_thread(
+        service.list_cases, flt, repo=container.repo, limit=limit, cursor=cursor
+    )
     link_next(request, response, page.next_cursor)
     return CasePage(items=page.cases, next_cursor=page.next_cursor)
 

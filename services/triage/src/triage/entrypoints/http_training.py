@@ -17,9 +17,8 @@ from fastapi import APIRouter, Query, Request, Response
 from servicekit.http import PROBLEM_RESPONSES
 from triage import training
 from triage.domain import LabelFilter
-from triage.entrypoints.deps import ContainerDep, link_next, raise_problem
+from triage.entrypoints.deps import ContainerDep, link_next
 from triage.entrypoints.schemas import LabelPage, LabelView, RetrainJobView, TrainingCountsView
-from triage.errors import TriageError
 from triage.training import RetrainJob
 
 router = APIRouter(tags=["model"])
@@ -65,10 +64,7 @@ def _job_view(job: RetrainJob) -> RetrainJobView:
 )
 async def start_retrain(response: Response, container: ContainerDep) -> RetrainJobView:
     """Translate POST /v1/model/retrain."""
-    try:
-        job = await container.start_retrain()
-    except TriageError as exc:
-        raise_problem(exc)
+    job = await container.start_retrain()
     response.headers["Location"] = f"/v1/model/retrain/{job.id}"
     return _job_view(job)
 
@@ -86,10 +82,7 @@ async def start_retrain(response: Response, container: ContainerDep) -> RetrainJ
 )
 async def get_retrain(job_id: str, container: ContainerDep) -> RetrainJobView:
     """Translate GET /v1/model/retrain/{job_id}."""
-    try:
-        return _job_view(container.jobs.get(job_id))
-    except TriageError as exc:
-        raise_problem(exc)
+    return _job_view(container.jobs.get(job_id))
 
 
 @router.get(
@@ -113,16 +106,13 @@ async def list_labels(
     cursor: Annotated[str | None, Query(max_length=64)] = None,
 ) -> LabelPage:
     """Translate GET /v1/labels."""
-    try:
-        page = await asyncio.to_thread(
-            training.list_labels,
-            LabelFilter(squad, since),
-            repo=container.repo,
-            limit=limit,
-            cursor=cursor,
-        )
-    except TriageError as exc:
-        raise_problem(exc)
+    page = await asyncio.to_thread(
+        training.list_labels,
+        LabelFilter(squad, since),
+        repo=container.repo,
+        limit=limit,
+        cursor=cursor,
+    )
     link_next(request, response, page.next_cursor)
     return LabelPage(
         items=[
