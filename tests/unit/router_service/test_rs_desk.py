@@ -11,7 +11,7 @@ from router.domain.errors import InvalidSwarmInput, InvalidTransition, SwarmAlre
 from router.domain.lifecycle import LifecycleStatus
 from router.records import HistoryAction
 from router.service import desk
-from router.service.errors import ConcurrentUpdate, NotFound, UnknownSquadError
+from router.service.errors import CaseNotFound, ConcurrentUpdate, UnknownSquadError
 from router.service.queries import case_detail
 
 
@@ -89,7 +89,7 @@ def test_assigning_to_the_same_squad_is_an_invalid_transition(container, assigne
 
 def test_unknown_case_is_not_found(container, make_triaged):
     _, triaged = make_triaged()
-    with pytest.raises(NotFound):
+    with pytest.raises(CaseNotFound):
         desk.assign_case(triaged.case_id, squad="payments", by="sam", **_deps(container))
 
 

@@ -137,7 +137,9 @@ async def test_bad_inputs_are_problems_naming_the_field(api, container, make_tri
     bad_id = await api.get("/v1/cases/not-a-uuid")
     assert bad_id.status_code == 422 and bad_id.json()["errors"][0]["loc"] == "path.case_id"
     absent = await api.get(f"/v1/cases/{uuid4()}")
-    assert absent.status_code == 404 and absent.json()["code"] == "not_found"
+    assert absent.status_code == 404 and absent.json()["code"] == "case_not_found"
+    no_swarm = await api.get(f"/v1/swarms/{uuid4()}")
+    assert no_swarm.status_code == 404 and no_swarm.json()["code"] == "swarm_not_found"
     cursor = await api.get("/v1/cases", params={"cursor": "abc"})
     assert cursor.status_code == 422 and cursor.json()["errors"][0]["loc"] == "cursor"
     naive = await api.get("/v1/metrics/summary", params={"since": "2026-03-01T00:00:00"})

@@ -62,7 +62,7 @@ def assign_case(
 
     Raises:
         UnknownSquadError: `squad` is not an owning squad of the catalogue.
-        NotFound: No such case.
+        CaseNotFound: No such case.
         InvalidTransition: The case cannot be assigned now (e.g. resolved, same squad).
         ConcurrentUpdate: The case changed meanwhile.
     """
@@ -89,7 +89,7 @@ def acknowledge_case(
     """The assigned squad acknowledges the case.
 
     Raises:
-        NotFound: No such case.
+        CaseNotFound: No such case.
         InvalidTransition: Not assigned, or assigned to another squad.
         ConcurrentUpdate: The case changed meanwhile.
     """
@@ -144,7 +144,7 @@ def resolve_case(
     """Resolve a case (an open swarm on it closes with the resolution).
 
     Raises:
-        NotFound: No such case.
+        CaseNotFound: No such case.
         InvalidTransition: Not in a status that can be resolved.
         ConcurrentUpdate: The case changed meanwhile.
     """
@@ -200,7 +200,7 @@ def add_swarm_member(
     """Invite a squad into a swarm (notified like the first members).
 
     Raises:
-        NotFound: No such swarm.
+        SwarmNotFound: No such swarm.
         SwarmAlreadyClosed: The swarm is closed.
         UnknownSquad / UnknownSquadError: Not an owning squad of the catalogue.
     """
@@ -237,7 +237,7 @@ def add_swarm_note(
     """Append a note to an open swarm.
 
     Raises:
-        NotFound: No such swarm.
+        SwarmNotFound: No such swarm.
         SwarmAlreadyClosed: The swarm is closed.
         InvalidSwarmInput: Empty author or text.
     """
@@ -265,7 +265,7 @@ def close_swarm(
     """Close a swarm: the owner squad takes the case (assigned, swarm.closed + assigned).
 
     Raises:
-        NotFound: No such swarm.
+        SwarmNotFound: No such swarm.
         SwarmAlreadyClosed: The swarm is closed.
         UnknownSquadError: The owner is not an owning squad of the catalogue.
         InvalidSwarmInput: Empty outcome.

@@ -1,9 +1,9 @@
 """Steps of the manual triage desk, each run inside the caller's transaction.
 
 `router.service.desk` composes them into its use cases (one transaction each): loading a case
-or swarm (`NotFound`), checking a squad against the catalogue, applying a lifecycle action
-with the optimistic version check (`ConcurrentUpdate`), closing a swarm, and the whole of a
-manual assignment (shared by `assign_case` and `close_swarm`).
+or swarm (`CaseNotFound`, `SwarmNotFound`), checking a squad against the catalogue, applying a
+lifecycle action with the optimistic version check (`ConcurrentUpdate`), closing a swarm, and
+the whole of a manual assignment (shared by `assign_case` and `close_swarm`).
 """
 
 from __future__ import annotations
@@ -22,7 +22,12 @@ from router.domain.policy import Policy
 from router.ports import OutboundEvent, RouterTransaction
 from router.records import CaseRecord, HistoryAction, HistoryEntry, SwarmRecord, SwarmStatus
 from router.service.common import Publishing, notifications_for, to_domain
-from router.service.errors import ConcurrentUpdate, NotFound, UnknownSquadError
+from router.service.errors import (
+    CaseNotFound,
+    ConcurrentUpdate,
+    SwarmNotFound,
+    UnknownSquadError,
+)
 
 MANUAL = "person"
 
@@ -40,10 +45,10 @@ def check_owning_squad(squad: str, catalogue: Catalogue, field: str) -> None:
 
 
 def load_case(tx: RouterTransaction, case_id: UUID) -> CaseRecord:
-    """The case, or `NotFound`."""
+    """The case, or `CaseNotFound`."""
     case = tx.get_case(case_id)
     if case is None:
-        raise NotFound(f"no case {case_id}")
+        raise CaseNotFound(f"no case {case_id}")
     return case
 
 
@@ -209,8 +214,8 @@ def assign_in_tx(
 
 
 def load_swarm(tx: RouterTransaction, swarm_id: UUID) -> SwarmRecord:
-    """The swarm, or `NotFound`."""
+    """The swarm, or `SwarmNotFound`."""
     swarm = tx.get_swarm(swarm_id)
     if swarm is None:
-        raise NotFound(f"no swarm {swarm_id}")
+        raise SwarmNotFound(f"no swarm {swarm_id}")
     return swarm

@@ -3,6 +3,8 @@
 ```
 RouterError                  code "router_error"
 ├── NotFound                 code "not_found"           404
+│   ├── CaseNotFound         code "case_not_found"      404 (as in triage)
+│   └── SwarmNotFound        code "swarm_not_found"     404
 ├── ConcurrentUpdate         code "concurrent_update"   409 (someone changed it first; retry)
 ├── UnknownSquadError        code "unknown_squad"       422 (names the field)
 └── InvalidCursor            code "invalid_cursor"      422 (a cursor not given out as next_cursor)
@@ -41,6 +43,18 @@ class NotFound(RouterError):
     """No such case or swarm."""
 
     code: ClassVar[str] = "not_found"
+
+
+class CaseNotFound(NotFound):
+    """No case has this id."""
+
+    code: ClassVar[str] = "case_not_found"
+
+
+class SwarmNotFound(NotFound):
+    """No swarm has this id."""
+
+    code: ClassVar[str] = "swarm_not_found"
 
 
 class ConcurrentUpdate(RouterError):

@@ -41,7 +41,7 @@ from router.records import (
     SwarmRecord,
 )
 from router.service.common import ROUTER
-from router.service.errors import InvalidCursor, NotFound
+from router.service.errors import CaseNotFound, InvalidCursor, SwarmNotFound
 
 
 def list_cases(
@@ -117,12 +117,12 @@ def case_detail(case_id: UUID, *, store: RouterStore) -> CaseDetail:
     """Everything about one case.
 
     Raises:
-        NotFound: No such case.
+        CaseNotFound: No such case.
     """
     with store.transaction() as tx:
         case = tx.get_case(case_id)
     if case is None:
-        raise NotFound(f"no case {case_id}")
+        raise CaseNotFound(f"no case {case_id}")
     return CaseDetail(
         case=case,
         history=store.history(case_id),
@@ -135,11 +135,11 @@ def get_swarm(swarm_id: UUID, *, store: RouterStore) -> SwarmRecord:
     """One swarm.
 
     Raises:
-        NotFound: No such swarm.
+        SwarmNotFound: No such swarm.
     """
     swarm = store.get_swarm(swarm_id)
     if swarm is None:
-        raise NotFound(f"no swarm {swarm_id}")
+        raise SwarmNotFound(f"no swarm {swarm_id}")
     return swarm
 
 
