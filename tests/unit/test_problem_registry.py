@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
@@ -65,47 +66,91 @@ def test_the_generated_problem_schema_lists_every_code_with_its_status_and_title
     assert committed == generate.json_schemas()["problem"]
 
 
-async def _reload_broken(app: object, base_url: str) -> dict[str, object]:
-    transport = httpx.ASGITransport(app=app)  # type: ignore[arg-type]
-    async with httpx.AsyncClient(transport=transport, base_url=base_url) as http:
-        resp = await http.post("/v1/catalogue/reload")
-    assert resp.status_code == 422
+@pytest.fixture
+def catalogue_folder(tmp_path: Path) -> Path:
+    """A copy of the demo catalogue both services read."""
+    folder = tmp_path / "catalogue"
+    shutil.copytree(DEMO, folder)
+    return folder
+
+
+@pytest.fixture
+async def triage_http(tmp_path: Path, catalogue_folder: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """Triage on fakes (no Kafka), over HTTP in process."""
+    container = build_container(
+        TriageSettings(
+            database_url=f"sqlite:///{tmp_path / 'triage.db'}",
+            catalogue_path=catalogue_folder,
+            model_dir=tmp_path / "model",
+            consumer_enabled=False,
+        ),
+        classifier=KeywordClassifier(load_catalogue(catalogue_folder)),
+        repo=MemoryCaseRepository(),
+        kafka=False,
+    )
+    transport = httpx.ASGITransport(app=triage_app(container))
+    async with httpx.AsyncClient(transport=transport, base_url="http://triage") as http:
+        yield http
+    await container.committer.close()
+
+
+@pytest.fixture
+async def router_http(tmp_path: Path, catalogue_folder: Path) -> AsyncIterator[httpx.AsyncClient]:
+    """The router on SQLite (no Kafka, no background loops), over HTTP in process."""
+    settings = RouterSettings(
+        database_url=f"sqlite:///{tmp_path / 'router.db'}", catalogue_path=catalogue_folder
+    )
+    container = build_router(settings)
+    transport = httpx.ASGITransport(app=router_app(container, run_background=False))
+    async with httpx.AsyncClient(transport=transport, base_url="http://router") as http:
+        yield http
+    container.engine.dispose()
+
+
+def _problem(resp: httpx.Response, status: int) -> dict[str, object]:
+    assert resp.status_code == status, resp.text
     assert resp.headers["content-type"] == "application/problem+json"
     body: dict[str, object] = resp.json()
+    body.pop("instance")
     return body
 
 
 async def test_an_invalid_catalogue_reload_answers_the_same_in_both_services(
-    tmp_path: Path,
+    triage_http: httpx.AsyncClient, router_http: httpx.AsyncClient, catalogue_folder: Path
 ) -> None:
-    folder = tmp_path / "catalogue"
-    shutil.copytree(DEMO, folder)
-    triage = build_container(
-        TriageSettings(
-            database_url=f"sqlite:///{tmp_path / 'triage.db'}",
-            catalogue_path=folder,
-            model_dir=tmp_path / "model",
-            consumer_enabled=False,
-        ),
-        classifier=KeywordClassifier(load_catalogue(folder)),
-        repo=MemoryCaseRepository(),
-        kafka=False,
+    (catalogue_folder / "broken.yaml").write_text(
+        "apiVersion: backstage.io/v1alpha1\nkind: Group\n"
     )
-    router = build_router(
-        RouterSettings(database_url=f"sqlite:///{tmp_path / 'router.db'}", catalogue_path=folder)
-    )
-    (folder / "broken.yaml").write_text("apiVersion: backstage.io/v1alpha1\nkind: Group\n")
-    try:
-        from_triage = await _reload_broken(triage_app(triage), "http://triage")
-        from_router = await _reload_broken(
-            router_app(router, run_background=False), "http://router"
-        )
-    finally:
-        await triage.committer.close()
-        router.engine.dispose()
+    from_triage = _problem(await triage_http.post("/v1/catalogue/reload"), 422)
+    from_router = _problem(await router_http.post("/v1/catalogue/reload"), 422)
     assert from_triage == from_router
     assert from_triage["code"] == "invalid_catalogue"
     assert from_triage["title"] == "Invalid catalogue"
     errors = from_triage["errors"]
     assert isinstance(errors, list) and errors
-    assert all(str(e["loc"]).startswith(str(folder / "broken.yaml") + ": ") for e in errors)
+    broken = str(catalogue_folder / "broken.yaml")
+    assert all(str(e["loc"]).startswith(broken + ": ") for e in errors)
+
+
+LISTINGS = [
+    ("triage", "/v1/cases"),
+    ("triage", "/v1/labels"),
+    ("router", "/v1/cases"),
+    ("router", "/v1/swarms"),
+]
+BAD_CURSORS = ["²", "9" * 10_000, "zzz", "W10"]
+
+
+@pytest.mark.parametrize("cursor", BAD_CURSORS, ids=["superscript", "10k-digits", "zzz", "[]"])
+async def test_a_malformed_cursor_is_the_same_422_on_every_listing(
+    triage_http: httpx.AsyncClient, router_http: httpx.AsyncClient, cursor: str
+) -> None:
+    clients = {"triage": triage_http, "router": router_http}
+    answers = [
+        _problem(await clients[service].get(path, params={"cursor": cursor}), 422)
+        for service, path in LISTINGS
+    ]
+    assert all(answer == answers[0] for answer in answers)
+    assert answers[0]["code"] == "invalid_cursor"
+    errors = answers[0]["errors"]
+    assert isinstance(errors, list) and [e["loc"] for e in errors] == ["query.cursor"]

@@ -63,5 +63,5 @@ async def check_poison_is_dead_lettered(c) -> None:
     records = [record(0, good_id, good), record(1, "x" * 250, poisoned)]
     rejected = await make_handler(c)(records)
     assert [(r.record.offset, r.reason) for r in rejected] == [(1, "routing_failed")]
-    routed = c.store.list_cases(CaseFilter(), offset=0, limit=10)
+    routed = c.store.list_cases(CaseFilter(), limit=10)
     assert [case.id for case in routed] == [good.case_id]

@@ -22,9 +22,9 @@ from contracts.ids import new_event_id, new_id
 from router.bootstrap import build
 from router.config import Settings
 from router.ports import ManualClock
-from router.records import CaseFilter, DeliveryStatus, HistoryAction
+from router.records import CaseFilter, CaseRecord, DeliveryStatus, HistoryAction
 from router.service import desk
-from router.service.queries import case_detail, metrics_summary
+from router.service.queries import case_detail, list_cases, metrics_summary
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 ROOT = Path(__file__).resolve().parents[3]
@@ -88,7 +88,7 @@ def test_routing_desk_and_queries(make):
     build_one, clock = make
     c = build_one()
     c.route([triaged("payments"), triaged("payments", 0.2), triaged("checkout")] * 1)
-    page = c.store.list_cases(CaseFilter(), offset=0, limit=10)
+    page = c.store.list_cases(CaseFilter(), limit=10)
     assert [p.confidence for p in page] == sorted(p.confidence for p in page)
     assigned = next(p for p in page if p.squad == "payments")
     deps = {"store": c.store, "clock": clock, "pub": c.pub}
@@ -110,6 +110,48 @@ def test_routing_desk_and_queries(make):
     assert detail.case.moved_away_from == ["payments"]
     summary = metrics_summary(None, store=c.store)
     assert summary.cases_routed == 3 and summary.reassigned == 1
+
+
+def _case(confidence: float | None, received_at: datetime) -> CaseRecord:
+    return CaseRecord(
+        id=new_id(),
+        title="t",
+        description="d",
+        priority="P3",
+        source="web",
+        received_at=received_at,
+        confidence=confidence,
+        updated_at=NOW,
+    )
+
+
+def test_the_queue_pages_by_keyset_in_its_order(make):
+    """Ties on confidence and receipt time, cases without confidence (first), and a case
+    that arrives between pages before the cursor: every case once, in order."""
+    build_one, clock = make
+    c = build_one()
+    t0, t1 = NOW - timedelta(hours=2), NOW - timedelta(hours=1)
+    confidences = [None, None, 0.1, 0.1, 0.1, 0.35, 0.35, 0.9, None, 0.1]
+    cases = [_case(x, t0 if i % 2 else t1) for i, x in enumerate(confidences)]
+    with c.store.transaction() as tx:
+        tx.insert_cases(cases)
+
+    def key(r: CaseRecord) -> tuple[bool, float, datetime, str]:
+        return (r.confidence is not None, r.confidence or 0.0, r.received_at, str(r.id))
+
+    expected = [r.id for r in sorted(cases, key=key)]
+    seen, cursor, pages = [], None, 0
+    while True:
+        page = list_cases(CaseFilter(), limit=3, cursor=cursor, store=c.store, clock=clock)
+        seen += [r.id for r in page.items]
+        pages += 1
+        if pages == 2:  # sorts before everything seen: must not shift or repeat later pages
+            with c.store.transaction() as tx:
+                tx.insert_cases([_case(None, t0 - timedelta(hours=1))])
+        if page.next_cursor is None:
+            break
+        cursor = page.next_cursor
+    assert seen == expected and pages == 4
 
 
 def test_sweepers_race_and_claims_do_not_overlap(make):

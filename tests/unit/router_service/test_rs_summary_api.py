@@ -141,7 +141,7 @@ async def test_bad_inputs_are_problems_naming_the_field(api, container, make_tri
     no_swarm = await api.get(f"/v1/swarms/{uuid4()}")
     assert no_swarm.status_code == 404 and no_swarm.json()["code"] == "swarm_not_found"
     cursor = await api.get("/v1/cases", params={"cursor": "abc"})
-    assert cursor.status_code == 422 and cursor.json()["errors"][0]["loc"] == "cursor"
+    assert cursor.status_code == 422 and cursor.json()["errors"][0]["loc"] == "query.cursor"
     naive = await api.get("/v1/metrics/summary", params={"since": "2026-03-01T00:00:00"})
     assert naive.status_code == 422
 

@@ -8,6 +8,7 @@ from uuid import UUID, uuid4
 import pytest
 
 from contracts.catalogue import Catalogue
+from servicekit.paging import InvalidCursor, encode_cursor
 from triage import service, training
 from triage.adapters.memory import FakeModelStore, KeywordClassifier, MemoryCaseRepository
 from triage.domain import (
@@ -17,9 +18,8 @@ from triage.domain import (
     Label,
     LabelFilter,
     ModelState,
-    encode_cursor,
 )
-from triage.errors import InvalidCursor, RetrainJobNotFound, RetrainRunning
+from triage.errors import RetrainJobNotFound, RetrainRunning
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -162,8 +162,12 @@ def test_labels_filter_by_squad_and_since() -> None:
 
 @pytest.mark.parametrize(
     "cursor",
-    ["not-a-cursor!", encode_cursor(UUID("0190a1b2-0000-7000-8000-00000000abcd")), "bGFiZWw6eA"],
-    ids=["garbage", "case-cursor", "label-prefix-without-id"],
+    [
+        "not-a-cursor!",
+        encode_cursor("cases", UUID("0190a1b2-0000-7000-8000-00000000abcd")),
+        encode_cursor("labels", "x"),
+    ],
+    ids=["garbage", "case-cursor", "label-cursor-without-id"],
 )
 def test_foreign_cursors_are_refused(cursor: str) -> None:
     repo, _ = labelled_repo(2)

@@ -5,6 +5,7 @@ Every error leaves as `application/problem+json` with a stable `code`; its statu
 
     a service error (a class given to `install_problem_handlers`)  -> its `code`
     ProblemError(code)                  raised by routes for errors of the HTTP edge itself
+    InvalidCursor (servicekit.paging)   -> 422 invalid_cursor naming `query.cursor`
     CatalogueError                      -> 422 invalid_catalogue, one field error per issue
     RequestValidationError              -> 422 validation_error (or 400 invalid_json), `errors`
     HTTPException                       -> its status, the code registered for that status
@@ -38,6 +39,7 @@ from contracts.problems import (
     http_status_code,
     problem_kind,
 )
+from servicekit.paging import InvalidCursor
 
 log = logging.getLogger(__name__)
 
@@ -182,6 +184,7 @@ def install_problem_handlers(app: FastAPI, errors: Sequence[type[Exception]] = (
     """
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(ProblemError, _coded)
+    app.add_exception_handler(InvalidCursor, _coded)
     app.add_exception_handler(CatalogueError, _catalogue)
     for base in errors:
         app.add_exception_handler(base, _coded)

@@ -171,8 +171,16 @@ class RouterStore(Protocol):
         """Assigned cases whose acknowledgement deadline has passed, oldest deadline first."""
         ...
 
-    def list_cases(self, filters: CaseFilter, *, offset: int, limit: int) -> list[CaseRecord]:
-        """Cases matching `filters`, least confident then oldest first."""
+    def list_cases(
+        self,
+        filters: CaseFilter,
+        *,
+        after: tuple[float | None, datetime, UUID] | None = None,
+        limit: int,
+    ) -> list[CaseRecord]:
+        """Cases matching `filters`, least confident (no confidence first), then oldest, then
+        by id; with `after`, only those after that (confidence, received_at, id) position in
+        this order."""
         ...
 
     def history(self, case_id: UUID) -> list[HistoryEntry]:

@@ -5,9 +5,6 @@ Nothing here does I/O; `service` composes these with the ports.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import contextlib
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,7 +16,6 @@ from contracts.cases import Case
 from contracts.catalogue import Catalogue
 from contracts.events import CaseTriaged
 from contracts.topics import CASE_TRIAGED
-from triage.errors import InvalidCursor
 
 if TYPE_CHECKING:
     from triage.ports import Classifier
@@ -184,48 +180,3 @@ def triaged_event(case: Case, *, topic: str) -> OutboundEvent:
     )
     event = CloudEvent.of(type=CASE_TRIAGED, source=EVENT_SOURCE, subject=str(case.id), data=data)
     return OutboundEvent(topic=topic, event=event, key=str(case.id))
-
-
-def _to_cursor(raw: bytes) -> str:
-    """Bytes as an opaque cursor: URL-safe base64 without padding."""
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _from_cursor(cursor: str) -> bytes:
-    """The bytes inside a cursor; `InvalidCursor` when it is not unpadded URL-safe base64."""
-    try:
-        return base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-    except (ValueError, binascii.Error) as exc:
-        raise InvalidCursor(f"invalid cursor {cursor!r}") from exc
-
-
-def encode_cursor(case_id: UUID) -> str:
-    """An opaque cursor pointing after `case_id` (newest first)."""
-    return _to_cursor(case_id.bytes)
-
-
-def decode_cursor(cursor: str) -> UUID:
-    """The case id inside a cursor; `InvalidCursor` when it is not one of ours."""
-    raw = _from_cursor(cursor)
-    try:
-        return UUID(bytes=raw)
-    except ValueError as exc:
-        raise InvalidCursor(f"invalid cursor {cursor!r}") from exc
-
-
-_LABEL_CURSOR = "label:"
-
-
-def encode_label_cursor(label_id: int) -> str:
-    """An opaque cursor pointing after label row `label_id` (newest first)."""
-    return _to_cursor(f"{_LABEL_CURSOR}{label_id}".encode())
-
-
-def decode_label_cursor(cursor: str) -> int:
-    """The label row id inside a cursor; `InvalidCursor` when it is not one of ours."""
-    raw = _from_cursor(cursor)
-    with contextlib.suppress(ValueError):  # UnicodeDecodeError is one
-        text = raw.decode()
-        if text.startswith(_LABEL_CURSOR):
-            return int(text.removeprefix(_LABEL_CURSOR))
-    raise InvalidCursor(f"invalid cursor {cursor!r}")

@@ -4,14 +4,14 @@ TriageError
 ├── CaseNotFound            case_not_found         (HTTP 404)
 ├── IdempotencyConflict     idempotency_conflict   (HTTP 409)
 ├── ModelRefused            model_refused          (HTTP 409; the old model stays)
-├── InvalidCursor           invalid_cursor         (HTTP 422)
 ├── RetrainRunning          retrain_running        (HTTP 409; one retrain at a time)
 ├── RetrainJobNotFound      retrain_job_not_found  (HTTP 404)
 └── TrainingFailed          training_failed        (a retrain job ends `failed` with it)
 
 The HTTP status and title of each code are registered once, in `contracts.problems.PROBLEMS`;
 the HTTP edge answers every `TriageError` through one handler (`servicekit.http`). An invalid
-catalogue is the contracts' `CatalogueError` (422 `invalid_catalogue`), as in the router.
+catalogue is the contracts' `CatalogueError` (422 `invalid_catalogue`) and an unknown paging
+cursor servicekit's `InvalidCursor` (422 `invalid_cursor`), as in the router.
 """
 
 from __future__ import annotations
@@ -47,12 +47,6 @@ class ModelRefused(TriageError):
     def __init__(self, message: str, *, reason: str = "model_refused") -> None:
         super().__init__(f"{reason}: {message}")
         self.reason = reason
-
-
-class InvalidCursor(TriageError):
-    """A pagination cursor that this service did not issue."""
-
-    code = "invalid_cursor"
 
 
 class RetrainRunning(TriageError):

@@ -17,6 +17,7 @@ from contracts import CaseSubmission, TriageResult, new_id
 from contracts.cases import Case
 from contracts.catalogue import Catalogue, load_catalogue
 from contracts.events import CaseReassigned
+from servicekit.paging import as_uuid, decode_cursor, encode_cursor
 from triage.domain import (
     Accepted,
     CaseFilter,
@@ -25,8 +26,6 @@ from triage.domain import (
     Intake,
     Label,
     ModelState,
-    decode_cursor,
-    encode_cursor,
     triaged_event,
 )
 from triage.errors import CaseNotFound, IdempotencyConflict, ModelRefused
@@ -35,6 +34,7 @@ from triage.ports import CaseRepository, ModelStore
 log = logging.getLogger(__name__)
 
 Outcome = Accepted | Duplicate | IdempotencyConflict
+CASES_CURSOR = "cases"
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,12 +184,16 @@ def get_case(case_id: UUID, *, repo: CaseRepository) -> Case:
 def list_cases(
     flt: CaseFilter, *, repo: CaseRepository, limit: int, cursor: str | None = None
 ) -> Page:
-    """A page of cases, newest first (keyset on the time-ordered id)."""
-    before = decode_cursor(cursor) if cursor else None
+    """A page of cases, newest first (keyset on the time-ordered id).
+
+    Raises:
+        InvalidCursor: The cursor is not a `next_cursor` of this listing.
+    """
+    (before,) = decode_cursor(cursor, CASES_CURSOR, as_uuid) if cursor else (None,)
     rows = repo.find(flt, limit=limit + 1, before=before)
     more = len(rows) > limit
     rows = rows[:limit]
-    return Page(rows, encode_cursor(rows[-1].id) if more and rows else None)
+    return Page(rows, encode_cursor(CASES_CURSOR, rows[-1].id) if more and rows else None)
 
 
 def read_catalogue(path: Path, service_delivery_group: str | None = None) -> Catalogue:

@@ -24,18 +24,13 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 
 from contracts.catalogue import Catalogue
-from triage.domain import (
-    Correction,
-    Example,
-    LabelFilter,
-    TrainedModel,
-    decode_label_cursor,
-    encode_label_cursor,
-)
+from servicekit.paging import as_int, decode_cursor, encode_cursor
+from triage.domain import Correction, Example, LabelFilter, TrainedModel
 from triage.errors import RetrainJobNotFound, RetrainRunning
 from triage.ports import CaseRepository, ModelStore
 
 JobStatus = Literal["running", "succeeded", "failed"]
+LABELS_CURSOR = "labels"
 
 
 @dataclass(frozen=True, slots=True)
@@ -160,12 +155,16 @@ class LabelPage:
 def list_labels(
     flt: LabelFilter, *, repo: CaseRepository, limit: int, cursor: str | None = None
 ) -> LabelPage:
-    """A page of stored labels with their cases' text, newest first (keyset on the row id)."""
-    before = decode_label_cursor(cursor) if cursor else None
+    """A page of stored labels with their cases' text, newest first (keyset on the row id).
+
+    Raises:
+        InvalidCursor: The cursor is not a `next_cursor` of this listing.
+    """
+    (before,) = decode_cursor(cursor, LABELS_CURSOR, as_int) if cursor else (None,)
     rows = repo.corrections(flt, limit=limit + 1, before=before)
     more = len(rows) > limit
     rows = rows[:limit]
-    return LabelPage(rows, encode_label_cursor(rows[-1].id) if more and rows else None)
+    return LabelPage(rows, encode_cursor(LABELS_CURSOR, rows[-1].id) if more and rows else None)
 
 
 @dataclass(frozen=True, slots=True)

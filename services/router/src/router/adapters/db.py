@@ -312,9 +312,28 @@ class SqlStore:
         with self.engine.connect() as conn:
             return [_case(r) for r in conn.execute(stmt).mappings()]
 
-    def list_cases(self, filters: CaseFilter, *, offset: int, limit: int) -> list[CaseRecord]:
+    def list_cases(
+        self,
+        filters: CaseFilter,
+        *,
+        after: tuple[float | None, datetime, UUID] | None = None,
+        limit: int,
+    ) -> list[CaseRecord]:
         c = t.cases.c
         stmt = select(t.cases)
+        if after is not None:  # keyset: strictly after the last row of the previous page
+            confidence, received_at, last = after
+            later = or_(
+                c.received_at > received_at,
+                and_(c.received_at == received_at, c.id > str(last)),
+            )
+            if confidence is None:  # no confidence sorts first: the rest of those, then all
+                unsure = c.confidence.is_(None)
+                stmt = stmt.where(or_(and_(unsure, later), c.confidence.isnot(None)))
+            else:
+                stmt = stmt.where(
+                    or_(c.confidence > confidence, and_(c.confidence == confidence, later))
+                )
         if filters.status:
             stmt = stmt.where(c.status.in_([str(s) for s in filters.status]))
         if filters.squad:
@@ -325,11 +344,9 @@ class SqlStore:
             stmt = stmt.where(c.priority == str(filters.priority))
         if filters.received_before:
             stmt = stmt.where(c.received_at <= filters.received_before)
-        stmt = (
-            stmt.order_by(c.confidence.asc().nulls_first(), c.received_at.asc(), c.id.asc())
-            .offset(offset)
-            .limit(limit)
-        )
+        stmt = stmt.order_by(
+            c.confidence.asc().nulls_first(), c.received_at.asc(), c.id.asc()
+        ).limit(limit)
         with self.engine.connect() as conn:
             return [_case(r) for r in conn.execute(stmt).mappings()]
 

@@ -6,11 +6,11 @@ RouterError                  code "router_error"
 │   ├── CaseNotFound         code "case_not_found"      404 (as in triage)
 │   └── SwarmNotFound        code "swarm_not_found"     404
 ├── ConcurrentUpdate         code "concurrent_update"   409 (someone changed it first; retry)
-├── UnknownSquadError        code "unknown_squad"       422 (names the field)
-└── InvalidCursor            code "invalid_cursor"      422 (a cursor not given out as next_cursor)
+└── UnknownSquadError        code "unknown_squad"       422 (names the field)
 ```
 
-The HTTP status and title of each code are registered in `contracts.problems.PROBLEMS`.
+The HTTP status and title of each code are registered in `contracts.problems.PROBLEMS`. A
+cursor that is not a `next_cursor` is servicekit's `InvalidCursor` (422 `invalid_cursor`).
 Domain errors (`router.domain.errors`) pass through unchanged: `InvalidTransition` and
 `SwarmAlreadyClosed` are 409, `UnknownSquad` and `InvalidSwarmInput` 422.
 """
@@ -67,12 +67,3 @@ class UnknownSquadError(RouterError):
     """The squad is not a catalogue squad that can own cases."""
 
     code: ClassVar[str] = "unknown_squad"
-
-
-class InvalidCursor(RouterError):
-    """The pagination cursor is not one the endpoint gave out."""
-
-    code: ClassVar[str] = "invalid_cursor"
-
-    def __init__(self) -> None:
-        super().__init__("cursor must be a value returned as next_cursor", field="cursor")

@@ -17,8 +17,6 @@ Definitions (cases received at or after `since`):
 
 from __future__ import annotations
 
-import base64
-import binascii
 import math
 from collections import defaultdict
 from collections.abc import Sequence
@@ -41,7 +39,18 @@ from router.records import (
     SwarmRecord,
 )
 from router.service.common import ROUTER
-from router.service.errors import CaseNotFound, InvalidCursor, SwarmNotFound
+from router.service.errors import CaseNotFound, SwarmNotFound
+from servicekit.paging import (
+    as_datetime,
+    as_float,
+    as_uuid,
+    decode_cursor,
+    encode_cursor,
+    optional,
+)
+
+QUEUE_CURSOR = "queue"
+SWARMS_CURSOR = "swarms"
 
 
 def list_cases(
@@ -53,23 +62,28 @@ def list_cases(
     store: RouterStore,
     clock: Clock,
 ) -> CasePage:
-    """A page of the queue, least confident then oldest first.
+    """A page of the queue, least confident then oldest first (keyset on confidence, receipt
+    time and id: cases routed while a client pages through never shift a later page).
 
     Raises:
-        InvalidCursor: The cursor is not one this endpoint gave out.
+        InvalidCursor: The cursor is not a `next_cursor` of this listing.
     """
-    offset = 0
+    after: tuple[float | None, datetime, UUID] | None = None
     if cursor:
-        if not cursor.isdigit():
-            raise InvalidCursor()
-        offset = int(cursor)
+        confidence, received_at, case_id = decode_cursor(
+            cursor, QUEUE_CURSOR, optional(as_float), as_datetime, as_uuid
+        )
+        after = (confidence, received_at, case_id)
     if older_than_minutes is not None:
         filters = filters.model_copy(
             update={"received_before": clock.now() - timedelta(minutes=older_than_minutes)}
         )
-    rows = store.list_cases(filters, offset=offset, limit=limit + 1)
-    more = len(rows) > limit
-    return CasePage(items=rows[:limit], next_cursor=str(offset + limit) if more else None)
+    rows = store.list_cases(filters, after=after, limit=limit + 1)
+    page, next_cursor = rows[:limit], None
+    if len(rows) > limit:
+        last = page[-1]
+        next_cursor = encode_cursor(QUEUE_CURSOR, last.confidence, last.received_at, last.id)
+    return CasePage(items=page, next_cursor=next_cursor)
 
 
 def list_swarms(
@@ -87,30 +101,17 @@ def list_swarms(
         store: The database.
 
     Raises:
-        InvalidCursor: The cursor is not one this endpoint gave out.
+        InvalidCursor: The cursor is not a `next_cursor` of this listing.
     """
-    before = _decode_swarm_cursor(cursor) if cursor else None
+    before: tuple[datetime, UUID] | None = None
+    if cursor:
+        opened_at, swarm_id = decode_cursor(cursor, SWARMS_CURSOR, as_datetime, as_uuid)
+        before = (opened_at, swarm_id)
     rows = store.swarms(status, limit=limit + 1, before=before)
-    page = rows[:limit]
-    more = len(rows) > limit
-    return SwarmPage(items=page, next_cursor=_swarm_cursor(page[-1]) if more else None)
-
-
-def _swarm_cursor(swarm: SwarmRecord) -> str:
-    raw = f"{swarm.opened_at.isoformat()}|{swarm.id}".encode()
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_swarm_cursor(cursor: str) -> tuple[datetime, UUID]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)).decode()
-        at_text, id_text = raw.split("|")
-        at, swarm_id = datetime.fromisoformat(at_text), UUID(id_text)
-    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise InvalidCursor() from exc
-    if at.tzinfo is None:
-        raise InvalidCursor()
-    return at, swarm_id
+    page, next_cursor = rows[:limit], None
+    if len(rows) > limit:
+        next_cursor = encode_cursor(SWARMS_CURSOR, page[-1].opened_at, page[-1].id)
+    return SwarmPage(items=page, next_cursor=next_cursor)
 
 
 def case_detail(case_id: UUID, *, store: RouterStore) -> CaseDetail:

@@ -117,7 +117,7 @@ async def list_cases(
     received_after: Annotated[datetime | None, Query(description="Inclusive, ISO 8601")] = None,
     received_before: Annotated[datetime | None, Query(description="Exclusive, ISO 8601")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the last page.")] = None,
 ) -> CasePage:
     """Translate GET /v1/cases."""
     flt = CaseFilter(squad, decision, source, priority, received_after, received_before)

@@ -103,7 +103,7 @@ async def list_labels(
     squad: Annotated[str | None, Query(max_length=200, description="The new squad")] = None,
     since: Annotated[datetime | None, Query(description="Inclusive, ISO 8601")] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    cursor: Annotated[str | None, Query(max_length=64)] = None,
+    cursor: Annotated[str | None, Query(description="`next_cursor` of the last page.")] = None,
 ) -> LabelPage:
     """Translate GET /v1/labels."""
     page = await asyncio.to_thread(
