@@ -1,9 +1,9 @@
-"""CloudEvents 1.0 envelope."""
+"""CloudEvents 1.0 envelope, and `OutboundEvent`: a CloudEvent addressed to a topic."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -36,3 +36,14 @@ class CloudEvent(BaseModel):
         return cls(
             type=type, source=source, subject=subject, data=data.model_dump(mode="json"), **ext
         )
+
+
+class OutboundEvent(NamedTuple):
+    """An event to publish (through a service's outbox): topic, CloudEvent and Kafka key.
+
+    A tuple, so `servicekit.outbox.outbox_rows` takes these as they are.
+    """
+
+    topic: str
+    event: CloudEvent
+    key: str

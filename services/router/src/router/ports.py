@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
-from contracts.envelope import CloudEvent
+from contracts.envelope import OutboundEvent
 from router.records import (
     CaseFilter,
     CaseRecord,
@@ -54,15 +54,6 @@ class ManualClock:
     def advance(self, delta: timedelta) -> None:
         """Move forward by `delta`."""
         self._now += delta
-
-
-@dataclass(frozen=True, slots=True)
-class OutboundEvent:
-    """An event to publish through the outbox: topic, CloudEvent and Kafka key."""
-
-    topic: str
-    event: CloudEvent
-    key: str
 
 
 @dataclass(frozen=True, slots=True)

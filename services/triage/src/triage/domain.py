@@ -14,6 +14,7 @@ from uuid import UUID
 from contracts import CaseSource, CaseSubmission, CloudEvent, Decision, Priority
 from contracts.cases import Case
 from contracts.catalogue import Catalogue
+from contracts.envelope import OutboundEvent
 from contracts.events import CaseTriaged
 from contracts.topics import CASE_TRIAGED
 
@@ -76,15 +77,6 @@ class Duplicate:
     """A Kafka event whose id was processed before."""
 
     event_id: str
-
-
-@dataclass(frozen=True, slots=True)
-class OutboundEvent:
-    """An event to write to the outbox: topic, CloudEvent, key."""
-
-    topic: str
-    event: CloudEvent
-    key: str
 
 
 @dataclass(frozen=True, slots=True)

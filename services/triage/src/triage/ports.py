@@ -14,6 +14,7 @@ from uuid import UUID
 from contracts import CaseSubmission, TriageResult
 from contracts.cases import Case
 from contracts.catalogue import Catalogue
+from contracts.envelope import OutboundEvent
 from triage.domain import (
     CaseFilter,
     CaseRecord,
@@ -21,7 +22,6 @@ from triage.domain import (
     Example,
     Label,
     LabelFilter,
-    OutboundEvent,
     TrainedModel,
 )
 

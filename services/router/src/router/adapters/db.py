@@ -30,9 +30,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
+from contracts.envelope import OutboundEvent
 from contracts.ids import new_id
 from router.adapters import tables as t
-from router.ports import DeliveryOutcome, OutboundEvent
+from router.ports import DeliveryOutcome
 from router.records import (
     CaseFilter,
     CaseRecord,
@@ -194,7 +195,7 @@ class SqlTransaction:
 
     def add_events(self, events: Sequence[OutboundEvent]) -> None:
         if events:
-            rows = outbox_rows((e.topic, e.event, e.key) for e in events)
+            rows = outbox_rows(events)
             self.conn.execute(insert(t.outbox), rows)
 
     def insert_swarms(self, swarms: Sequence[SwarmRecord]) -> None:

@@ -14,11 +14,10 @@ from uuid import UUID
 from pydantic import BaseModel
 
 from contracts.catalogue import Catalogue, load_catalogue
-from contracts.envelope import CloudEvent
+from contracts.envelope import CloudEvent, OutboundEvent
 from contracts.ids import new_id
 from router.adapters.notifications import Notification, NotificationKind, excerpt, targets_for
 from router.domain.swarm import Swarm, SwarmNote
-from router.ports import OutboundEvent
 from router.records import (
     CaseRecord,
     DeliveryStatus,

@@ -27,6 +27,7 @@ from uuid import UUID
 from contracts import topics
 from contracts.cases import Decision
 from contracts.catalogue import Catalogue
+from contracts.envelope import OutboundEvent
 from contracts.events import CaseAssigned, CaseEscalated, CaseTriaged, EscalationReason
 from router import metrics
 from router.adapters.notifications import NotificationKind
@@ -35,7 +36,7 @@ from router.domain.errors import InvalidTransition
 from router.domain.lifecycle import AckTimeout, Assign, Escalate, OpenSwarm, transition
 from router.domain.policy import Policy
 from router.domain.swarm import Swarm
-from router.ports import Clock, OutboundEvent, RouterStore, RouterTransaction
+from router.ports import Clock, RouterStore, RouterTransaction
 from router.records import (
     CaseRecord,
     HistoryAction,

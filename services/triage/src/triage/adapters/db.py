@@ -38,8 +38,9 @@ from sqlmodel import Field, SQLModel
 
 from contracts import CaseSubmission, TriageResult
 from contracts.cases import Case
+from contracts.envelope import OutboundEvent
 from servicekit.outbox import outbox_rows, outbox_table
-from triage.domain import CaseFilter, CaseRecord, Correction, Label, LabelFilter, OutboundEvent
+from triage.domain import CaseFilter, CaseRecord, Correction, Label, LabelFilter
 
 
 def _tz(value: datetime) -> datetime:
@@ -200,7 +201,7 @@ class _SqlTransaction:
         if records:
             self.conn.execute(insert(CASES), [_case_row(r) for r in records])
         if events:
-            rows = outbox_rows((e.topic, e.event, e.key) for e in events)
+            rows = outbox_rows(events)
             self.conn.execute(insert(OUTBOX), rows)
         self._mark(processed_ids)
 
