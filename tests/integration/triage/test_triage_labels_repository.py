@@ -40,7 +40,7 @@ def test_corrections_join_case_text_newest_first_and_filter(repo) -> None:
         [Intake.of(sub)],
         repo=repo,
         state=ModelState(KeywordClassifier(cat), cat),
-        policy=service.Policy(triaged_topic="triaged"),
+        options=service.TriageOptions(triaged_topic="triaged"),
     )
     assert isinstance(out, Accepted)
     squad = f"squad-{uuid4().hex[:6]}"  # unique, so rows of other tests do not interfere

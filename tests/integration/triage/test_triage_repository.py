@@ -22,7 +22,7 @@ from triage.errors import IdempotencyConflict
 from triage.migrations import schema_diff
 
 DEMO = Path(__file__).resolve().parents[3] / "demo" / "catalogue"
-POLICY = service.Policy(triaged_topic="triaged")
+OPTIONS = service.TriageOptions(triaged_topic="triaged")
 
 
 @pytest.fixture(scope="module")
@@ -51,7 +51,7 @@ def test_cases_and_outbox_rows_in_one_transaction(repo, state) -> None:
     ref = f"ZD-{uuid4().hex[:6]}"
     eid = str(uuid4())
     (out,) = service.take_in(
-        [Intake.of(case(external_ref=ref), event_id=eid)], repo=repo, state=state, policy=POLICY
+        [Intake.of(case(external_ref=ref), event_id=eid)], repo=repo, state=state, options=OPTIONS
     )
     assert isinstance(out, Accepted)
     assert repo.get(out.case.id) == out.case
@@ -61,14 +61,14 @@ def test_cases_and_outbox_rows_in_one_transaction(repo, state) -> None:
     event = decode(row.value, [(n, v.encode()) for n, v in row.headers])
     assert event.subject == str(out.case.id) and row.topic == "triaged"
     again = service.take_in(
-        [Intake.of(case(external_ref=ref), event_id=eid)], repo=repo, state=state, policy=POLICY
+        [Intake.of(case(external_ref=ref), event_id=eid)], repo=repo, state=state, options=OPTIONS
     )
     assert again == [Duplicate(eid)]
     replay, conflict = service.take_in(
         [Intake.of(case(external_ref=ref)), Intake.of(case(external_ref=ref, title="other"))],
         repo=repo,
         state=state,
-        policy=POLICY,
+        options=OPTIONS,
     )
     assert isinstance(replay, Accepted) and replay.replayed and replay.case == out.case
     assert isinstance(conflict, IdempotencyConflict)
@@ -77,10 +77,10 @@ def test_cases_and_outbox_rows_in_one_transaction(repo, state) -> None:
 def test_idempotency_key_survives_a_reread(repo, state) -> None:
     key = f"key-{uuid4()}"
     (a,) = service.take_in(
-        [Intake.of(case(), idempotency_key=key)], repo=repo, state=state, policy=POLICY
+        [Intake.of(case(), idempotency_key=key)], repo=repo, state=state, options=OPTIONS
     )
     (b,) = service.take_in(
-        [Intake.of(case(), idempotency_key=key)], repo=repo, state=state, policy=POLICY
+        [Intake.of(case(), idempotency_key=key)], repo=repo, state=state, options=OPTIONS
     )
     assert isinstance(b, Accepted) and b.replayed and b.case == a.case
     assert b.case.received_at.tzinfo is not None
@@ -93,7 +93,7 @@ def test_list_keyset_and_filters(repo, state) -> None:
         [Intake.of(case(title=f"t{n}", source=source, priority="P4")) for n in range(3)],
         repo=repo,
         state=state,
-        policy=POLICY,
+        options=OPTIONS,
     )
     ids = sorted((o.case.id for o in outs if isinstance(o, Accepted)), reverse=True)
     flt = CaseFilter(source=source, priority="P4", received_after=before)  # type: ignore[arg-type]

@@ -24,7 +24,7 @@ from triage.errors import (
 )
 
 Make = Callable[..., CaseSubmission]
-POLICY = service.Policy(threshold=0.6, margin=0.1, triaged_topic="out")
+OPTIONS = service.TriageOptions(threshold=0.6, margin=0.1, triaged_topic="out")
 
 
 @pytest.fixture
@@ -33,7 +33,7 @@ def state(catalogue: Catalogue) -> ModelState:
 
 
 def take(repo: MemoryCaseRepository, state: ModelState, *items: Intake) -> list[object]:
-    return list(service.take_in(items, repo=repo, state=state, policy=POLICY))
+    return list(service.take_in(items, repo=repo, state=state, options=OPTIONS))
 
 
 def test_new_case_is_stored_with_its_triaged_event(repo, state, make_case: Make) -> None:

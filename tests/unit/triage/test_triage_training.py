@@ -107,7 +107,7 @@ def test_retrain_trains_on_history_and_the_stored_corrections(catalogue, make_ca
         [Intake.of(make_case(title="Promo code", description="voucher rejected"))],
         repo=repo,
         state=state,
-        policy=service.Policy(),
+        options=service.TriageOptions(),
     )
     repo.label_rows.append(Label(out.case.id, "payments", "correction", T0))
     store = FakeModelStore(history_rows=[Example("Card declined", "twice", "payments")])

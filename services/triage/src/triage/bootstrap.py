@@ -31,7 +31,7 @@ from triage.config import Settings
 from triage.domain import Accepted, Intake, ModelState
 from triage.errors import TriageError
 from triage.ports import CaseRepository, Classifier, ModelStore
-from triage.service import Outcome, Policy
+from triage.service import Outcome, TriageOptions
 from triage.training import RetrainJob, RetrainJobs
 
 log = logging.getLogger(__name__)
@@ -46,7 +46,7 @@ class Container:
     repo: CaseRepository
     store: ModelStore
     state: ModelState
-    policy: Policy
+    options: TriageOptions
     engine: Engine | None = None
     kafka: bool = True
     producer: AIOKafkaProducer | None = None
@@ -72,10 +72,14 @@ class Container:
         replay (or an `IdempotencyConflict`) instead of an error.
         """
         try:
-            outcomes = service.take_in(items, repo=self.repo, state=self.state, policy=self.policy)
+            outcomes = service.take_in(
+                items, repo=self.repo, state=self.state, options=self.options
+            )
         except IntegrityError:
             log.info("intake raced another writer on a unique key; reading again")
-            outcomes = service.take_in(items, repo=self.repo, state=self.state, policy=self.policy)
+            outcomes = service.take_in(
+                items, repo=self.repo, state=self.state, options=self.options
+            )
         count(outcomes)
         return outcomes
 
@@ -309,7 +313,7 @@ def build_container(
         repo=repo,
         store=store,
         state=state,
-        policy=Policy(
+        options=TriageOptions(
             threshold=settings.assign_threshold,
             margin=settings.span_margin,
             triaged_topic=settings.topics.triaged,

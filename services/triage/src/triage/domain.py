@@ -51,8 +51,9 @@ class Intake:
 
 
 @dataclass(frozen=True, slots=True)
-class CaseRecord:
-    """A stored case plus what de-duplication needs."""
+class StoredCase:
+    """A stored case plus what de-duplication needs (the router's read model of a case is
+    its `CaseRecord`)."""
 
     case: Case
     request_hash: str

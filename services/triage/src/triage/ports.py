@@ -17,11 +17,11 @@ from contracts.catalogue import Catalogue
 from contracts.envelope import OutboundEvent
 from triage.domain import (
     CaseFilter,
-    CaseRecord,
     Correction,
     Example,
     Label,
     LabelFilter,
+    StoredCase,
     TrainedModel,
 )
 
@@ -101,17 +101,17 @@ class CaseTransaction(Protocol):
         """Which of these Kafka event ids were processed before."""
         ...
 
-    def by_idempotency_keys(self, keys: Sequence[str]) -> dict[str, CaseRecord]:
+    def by_idempotency_keys(self, keys: Sequence[str]) -> dict[str, StoredCase]:
         """Stored cases by idempotency key."""
         ...
 
-    def by_external_refs(self, refs: Sequence[str]) -> dict[str, CaseRecord]:
+    def by_external_refs(self, refs: Sequence[str]) -> dict[str, StoredCase]:
         """Stored cases by external_ref."""
         ...
 
     def add(
         self,
-        records: Sequence[CaseRecord],
+        records: Sequence[StoredCase],
         events: Sequence[OutboundEvent],
         processed_ids: Sequence[str],
     ) -> None:

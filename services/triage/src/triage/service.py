@@ -21,11 +21,11 @@ from servicekit.paging import as_uuid, decode_cursor, encode_cursor
 from triage.domain import (
     Accepted,
     CaseFilter,
-    CaseRecord,
     Duplicate,
     Intake,
     Label,
     ModelState,
+    StoredCase,
     triaged_event,
 )
 from triage.errors import CaseNotFound, IdempotencyConflict, ModelRefused
@@ -38,8 +38,9 @@ CASES_CURSOR = "cases"
 
 
 @dataclass(frozen=True, slots=True)
-class Policy:
-    """How cases are classified and where their events go."""
+class TriageOptions:
+    """How triage classifies cases (decision threshold, span margin) and where their events
+    go. Not a policy: `Policy` is the router's routing policy."""
 
     threshold: float | None = None  # None: the model's per-squad thresholds
     margin: float = 0.1
@@ -54,7 +55,7 @@ class Page:
     next_cursor: str | None
 
 
-def _replay(prior: CaseRecord, item: Intake) -> Accepted | IdempotencyConflict:
+def _replay(prior: StoredCase, item: Intake) -> Accepted | IdempotencyConflict:
     if prior.request_hash == item.hash:
         return Accepted(prior.case, replayed=True)
     key = item.idempotency_key or item.submission.external_ref
@@ -68,7 +69,7 @@ def take_in(
     *,
     repo: CaseRepository,
     state: ModelState,
-    policy: Policy,
+    options: TriageOptions,
 ) -> list[Outcome]:
     """Classify and store a batch of cases with their outbox events in one transaction.
 
@@ -119,19 +120,19 @@ def take_in(
         if fresh:
             results = state.classifier.predict(
                 [items[n].submission for n in fresh],
-                threshold=policy.threshold,
-                margin=policy.margin,
+                threshold=options.threshold,
+                margin=options.margin,
             )
-        records: dict[int, CaseRecord] = {}
+        records: dict[int, StoredCase] = {}
         for n, result in zip(fresh, results, strict=True):
             case = Case(id=new_id(), received_at=now, submission=items[n].submission, triage=result)
-            records[n] = CaseRecord(case, items[n].hash, items[n].idempotency_key)
+            records[n] = StoredCase(case, items[n].hash, items[n].idempotency_key)
             outcomes[n] = Accepted(case)
         for n, m in alias.items():
             outcomes[n] = _replay(records[m], items[n])
         tx.add(
             list(records.values()),
-            [triaged_event(r.case, topic=policy.triaged_topic) for r in records.values()],
+            [triaged_event(r.case, topic=options.triaged_topic) for r in records.values()],
             new_event_ids,
         )
     return [o for o in outcomes if o is not None]
@@ -163,13 +164,13 @@ def record_corrections(items: Sequence[tuple[str, CaseReassigned]], *, repo: Cas
 
 
 def predict(
-    submissions: Sequence[CaseSubmission], *, state: ModelState, policy: Policy
+    submissions: Sequence[CaseSubmission], *, state: ModelState, options: TriageOptions
 ) -> list[TriageResult]:
     """Classify without storing anything."""
     if not submissions:
         return []
     return state.classifier.predict(
-        list(submissions), threshold=policy.threshold, margin=policy.margin
+        list(submissions), threshold=options.threshold, margin=options.margin
     )
 
 

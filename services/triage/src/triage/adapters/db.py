@@ -40,7 +40,7 @@ from contracts import CaseSubmission, TriageResult
 from contracts.cases import Case
 from contracts.envelope import OutboundEvent
 from servicekit.outbox import outbox_rows, outbox_table
-from triage.domain import CaseFilter, CaseRecord, Correction, Label, LabelFilter
+from triage.domain import CaseFilter, Correction, Label, LabelFilter, StoredCase
 
 
 def _tz(value: datetime) -> datetime:
@@ -128,7 +128,7 @@ def create_tables(engine: Engine) -> None:
     SQLModel.metadata.create_all(engine, tables=list(TABLES))
 
 
-def _case_row(record: CaseRecord) -> dict[str, Any]:
+def _case_row(record: StoredCase) -> dict[str, Any]:
     case = record.case
     sub = case.submission
     return {
@@ -170,8 +170,8 @@ def _label(row: Any) -> Label:
     )
 
 
-def _record(row: Any) -> CaseRecord:
-    return CaseRecord(_case(row), row.request_hash, row.idempotency_key)
+def _record(row: Any) -> StoredCase:
+    return StoredCase(_case(row), row.request_hash, row.idempotency_key)
 
 
 class _SqlTransaction:
@@ -184,17 +184,17 @@ class _SqlTransaction:
         stmt = select(PROCESSED.c.event_id).where(PROCESSED.c.event_id.in_(list(event_ids)))
         return set(self.conn.execute(stmt).scalars())
 
-    def by_idempotency_keys(self, keys: Sequence[str]) -> dict[str, CaseRecord]:
+    def by_idempotency_keys(self, keys: Sequence[str]) -> dict[str, StoredCase]:
         stmt = select(CASES).where(CASES.c.idempotency_key.in_(list(keys)))
         return {r.idempotency_key: _record(r) for r in self.conn.execute(stmt)}
 
-    def by_external_refs(self, refs: Sequence[str]) -> dict[str, CaseRecord]:
+    def by_external_refs(self, refs: Sequence[str]) -> dict[str, StoredCase]:
         stmt = select(CASES).where(CASES.c.external_ref.in_(list(refs)))
         return {r.external_ref: _record(r) for r in self.conn.execute(stmt)}
 
     def add(
         self,
-        records: Sequence[CaseRecord],
+        records: Sequence[StoredCase],
         events: Sequence[OutboundEvent],
         processed_ids: Sequence[str],
     ) -> None:

@@ -17,11 +17,11 @@ from contracts.catalogue import Catalogue
 from contracts.envelope import OutboundEvent
 from triage.domain import (
     CaseFilter,
-    CaseRecord,
     Correction,
     Example,
     Label,
     LabelFilter,
+    StoredCase,
     TrainedModel,
 )
 from triage.errors import ModelRefused, TrainingFailed
@@ -147,7 +147,7 @@ class FakeModelStore:
 class _MemoryTransaction:
     def __init__(self, repo: MemoryCaseRepository) -> None:
         self.repo = repo
-        self.records: list[CaseRecord] = []
+        self.records: list[StoredCase] = []
         self.events: list[OutboundEvent] = []
         self.ids: list[str] = []
         self.new_labels: list[Label] = []
@@ -155,21 +155,21 @@ class _MemoryTransaction:
     def processed(self, event_ids: Sequence[str]) -> set[str]:
         return {e for e in event_ids if e in self.repo.processed_ids}
 
-    def by_idempotency_keys(self, keys: Sequence[str]) -> dict[str, CaseRecord]:
+    def by_idempotency_keys(self, keys: Sequence[str]) -> dict[str, StoredCase]:
         return {
             r.idempotency_key: r
             for r in self.repo.records.values()
             if r.idempotency_key in set(keys)
         }
 
-    def by_external_refs(self, refs: Sequence[str]) -> dict[str, CaseRecord]:
+    def by_external_refs(self, refs: Sequence[str]) -> dict[str, StoredCase]:
         return {
             r.external_ref: r for r in self.repo.records.values() if r.external_ref in set(refs)
         }
 
     def add(
         self,
-        records: Sequence[CaseRecord],
+        records: Sequence[StoredCase],
         events: Sequence[OutboundEvent],
         processed_ids: Sequence[str],
     ) -> None:
@@ -186,7 +186,7 @@ class MemoryCaseRepository:
     """A `CaseRepository` in dicts; a transaction applies its writes only on success."""
 
     def __init__(self) -> None:
-        self.records: dict[UUID, CaseRecord] = {}
+        self.records: dict[UUID, StoredCase] = {}
         self.outbox: list[OutboundEvent] = []
         self.processed_ids: set[str] = set()
         self.label_rows: list[Label] = []

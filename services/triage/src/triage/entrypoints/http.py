@@ -51,10 +51,10 @@ def _model_info(container: Container, state: ModelState) -> ModelInfo:
         trained_at=clf.trained_at,
         squads=list(clf.squads),
         metrics=dict(clf.metrics),
-        threshold=container.policy.threshold,
+        threshold=container.options.threshold,
         target_precision=container.settings.target_precision,
         operating_point=getattr(clf, "operating_point", None),
-        margin=container.policy.margin,
+        margin=container.options.margin,
         loaded_at=state.loaded_at,
     )
 

@@ -139,6 +139,6 @@ async def predict(body: PredictRequest, container: ContainerDep) -> PredictRespo
     """Translate POST /v1/predict."""
     state = container.state
     results = await asyncio.to_thread(
-        service.predict, body.cases, state=state, policy=container.policy
+        service.predict, body.cases, state=state, options=container.options
     )
     return PredictResponse(model_version=state.classifier.version, results=results)
