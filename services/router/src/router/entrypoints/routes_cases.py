@@ -12,7 +12,7 @@ from contracts.cases import Priority
 from contracts.events import EscalationReason
 from router.domain.lifecycle import LifecycleStatus
 from router.entrypoints.bodies import AcknowledgeBody, AssignmentBody, ResolveBody
-from router.entrypoints.http import ContainerDep, run_desk_action
+from router.entrypoints.deps import ContainerDep, run_desk_action
 from router.records import CaseDetail, CaseFilter, CasePage, CaseRecord
 from router.service import desk, queries
 from servicekit.http import PROBLEM_RESPONSES

@@ -9,7 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Path, Query
 
 from router.entrypoints.bodies import CloseBody, MemberBody, NoteBody
-from router.entrypoints.http import ContainerDep, run_desk_action
+from router.entrypoints.deps import ContainerDep, run_desk_action
 from router.records import SwarmPage, SwarmRecord, SwarmStatus
 from router.service import desk, queries
 from servicekit.http import PROBLEM_RESPONSES
