@@ -19,16 +19,9 @@ from typing import Any
 import httpx
 import pytest
 
-from router.adapters.notifications import (
-    Channel,
-    DeliveryError,
-    Notification,
-    Notifier,
-    SmtpSettings,
-    Target,
-    verify,
-)
+from router.adapters.notifications import DeliveryError, Notifier, SmtpSettings, verify
 from router.devsink import SinkHandle, start_sink
+from router.domain.notifications import Notification, Target
 
 SECRET = "demo-secret"
 
@@ -81,10 +74,10 @@ async def _listed(sink: SinkHandle, **params: Any) -> list[dict[str, Any]]:
 async def test_every_channel_arrives(sink: SinkHandle, notifier: Notifier) -> None:
     n = _notification()
     base = sink.http_url
-    await notifier.send(Target(Channel.SLACK, f"{base}/slack/payments"), n)
-    await notifier.send(Target(Channel.TEAMS, f"{base}/teams/payments"), n)
-    await notifier.send(Target(Channel.WEBHOOK, f"{base}/hooks/payments", "HOOK_SECRET"), n)
-    await notifier.send(Target(Channel.EMAIL, "payments@squads.example.com"), n)
+    await notifier.send(Target("slack", f"{base}/slack/payments"), n)
+    await notifier.send(Target("teams", f"{base}/teams/payments"), n)
+    await notifier.send(Target("webhook", f"{base}/hooks/payments", "HOOK_SECRET"), n)
+    await notifier.send(Target("email", "payments@squads.example.com"), n)
 
     records = await _listed(sink, squad="payments")
     by_channel = {r["channel"]: r for r in records}
@@ -119,16 +112,16 @@ async def test_wrong_secret_is_recorded_as_invalid(sink: SinkHandle) -> None:
     smtp = SmtpSettings(host=sink.host, port=sink.smtp_port, sender="t@example.com")
     async with httpx.AsyncClient() as http:
         notifier = Notifier(http=http, smtp=smtp, environ={"S": "not-the-secret"})
-        await notifier.send(Target(Channel.WEBHOOK, f"{sink.http_url}/hooks/intruder", "S"), _n())
+        await notifier.send(Target("webhook", f"{sink.http_url}/hooks/intruder", "S"), _n())
     (record,) = await _listed(sink, squad="intruder")
     assert record["signature_valid"] is False
 
 
 async def test_listing_filters_orders_and_clears(sink: SinkHandle, notifier: Notifier) -> None:
     first, second = _notification(title="first one"), _notification(title="second one")
-    await notifier.send(Target(Channel.SLACK, f"{sink.http_url}/slack/a"), first)
-    await notifier.send(Target(Channel.SLACK, f"{sink.http_url}/slack/a"), second)
-    await notifier.send(Target(Channel.SLACK, f"{sink.http_url}/slack/b"), first)
+    await notifier.send(Target("slack", f"{sink.http_url}/slack/a"), first)
+    await notifier.send(Target("slack", f"{sink.http_url}/slack/a"), second)
+    await notifier.send(Target("slack", f"{sink.http_url}/slack/b"), first)
     titles = [r["title"] for r in await _listed(sink, squad="a")]
     assert len(titles) == 2
     assert "second one" in titles[0]
@@ -147,7 +140,7 @@ async def test_a_hanging_endpoint_times_out_retryably(sink: SinkHandle) -> None:
     async with httpx.AsyncClient() as http:
         notifier = Notifier(http=http, smtp=smtp, environ={}, timeout=0.5)
         with pytest.raises(DeliveryError) as info:
-            await notifier.send(Target(Channel.WEBHOOK, f"{sink.http_url}/hooks/stuck"), _n())
+            await notifier.send(Target("webhook", f"{sink.http_url}/hooks/stuck"), _n())
     assert (info.value.code, info.value.retryable) == ("timeout", True)
     (record,) = await _listed(sink, squad="stuck")
     assert record["outcome"] == "hung"
@@ -166,7 +159,7 @@ async def test_error_statuses_from_a_real_server(
     sink: SinkHandle, notifier: Notifier, suffix: str, code: str, retryable: bool
 ) -> None:
     with pytest.raises(DeliveryError) as info:
-        await notifier.send(Target(Channel.WEBHOOK, sink.http_url + suffix), _n())
+        await notifier.send(Target("webhook", sink.http_url + suffix), _n())
     assert (info.value.code, info.value.retryable) == (code, retryable)
 
 
@@ -175,9 +168,9 @@ async def test_a_fail_path_answers_500_and_rate_limits_carry_retry_after(
 ) -> None:
     sink.control.update({"fail_paths": ["/slack/down"]})
     with pytest.raises(DeliveryError) as down:
-        await notifier.send(Target(Channel.SLACK, f"{sink.http_url}/slack/down"), _n())
+        await notifier.send(Target("slack", f"{sink.http_url}/slack/down"), _n())
     assert (down.value.code, down.value.retryable) == ("server_error", True)
-    target = Target(Channel.SLACK, f"{sink.http_url}/slack/busy?status=429&retry_after=9")
+    target = Target("slack", f"{sink.http_url}/slack/busy?status=429&retry_after=9")
     with pytest.raises(DeliveryError) as busy:
         await notifier.send(target, _n())
     assert (busy.value.code, busy.value.retryable, busy.value.retry_after) == (
@@ -195,7 +188,7 @@ async def test_smtp_refusals_are_classified(
 ) -> None:
     sink.control.update({"fail_rcpts": {"nobody@example.com": reply}})
     with pytest.raises(DeliveryError) as info:
-        await notifier.send(Target(Channel.EMAIL, "nobody@example.com"), _n())
+        await notifier.send(Target("email", "nobody@example.com"), _n())
     assert (info.value.code, info.value.retryable) == (code, retryable)
     assert await _listed(sink, channel="email") == []
 
@@ -212,8 +205,8 @@ async def test_unreachable_smtp_and_http_are_retryable() -> None:
     async with httpx.AsyncClient() as http:
         notifier = Notifier(http=http, smtp=smtp, environ={}, timeout=2.0)
         for target in (
-            Target(Channel.EMAIL, "a@example.com"),
-            Target(Channel.SLACK, f"http://127.0.0.1:{closed}/slack/a"),
+            Target("email", "a@example.com"),
+            Target("slack", f"http://127.0.0.1:{closed}/slack/a"),
         ):
             with pytest.raises(DeliveryError) as info:
                 await notifier.send(target, _n())

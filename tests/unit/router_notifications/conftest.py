@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from router.adapters.notifications import Notification
+from router.domain.notifications import Notification
 
 
 def _make(**overrides: Any) -> Notification:

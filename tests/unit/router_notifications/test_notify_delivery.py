@@ -11,20 +11,18 @@ import httpx
 import pytest
 
 from router.adapters.notifications import (
-    Channel,
     DeliveryError,
-    Notification,
     Notifier,
     SmtpSettings,
-    Target,
     slack_payload,
     teams_payload,
     verify,
 )
+from router.domain.notifications import Notification, Target
 
 SMTP = SmtpSettings(host="127.0.0.1", port=1, sender="triage@example.com")
-SLACK = Target(Channel.SLACK, "https://hooks.slack.com/services/T0/B0/SECRETPATH")
-HOOK = Target(Channel.WEBHOOK, "https://receiver.example.com/hooks", "HOOK_SECRET")
+SLACK = Target("slack", "https://hooks.slack.com/services/T0/B0/SECRETPATH")
+HOOK = Target("webhook", "https://receiver.example.com/hooks", "HOOK_SECRET")
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -62,7 +60,7 @@ async def test_teams_posts_the_adaptive_card_message(notification: Notification)
         seen.append(request.content)
         return httpx.Response(202)
 
-    await _notifier(handler).send(Target(Channel.TEAMS, "https://t.example/wf"), notification)
+    await _notifier(handler).send(Target("teams", "https://t.example/wf"), notification)
     assert json.loads(seen[0]) == teams_payload(notification)
 
 
@@ -90,7 +88,7 @@ async def test_webhook_without_secret_env_goes_unsigned(notification: Notificati
         seen.append(request)
         return httpx.Response(200)
 
-    await _notifier(handler).send(Target(Channel.WEBHOOK, HOOK.address), notification)
+    await _notifier(handler).send(Target("webhook", HOOK.address), notification)
     assert "x-support-triage-signature" not in seen[0].headers
     assert seen[0].headers["x-support-triage-delivery"] == str(notification.id)
 
@@ -176,7 +174,7 @@ async def test_a_handler_slower_than_the_deadline_times_out(notification: Notifi
 async def test_an_unsupported_url_is_permanent(notification: Notification) -> None:
     async with httpx.AsyncClient() as http:
         notifier = Notifier(http=http, smtp=SMTP, environ={}, timeout=1.0)
-        error = await _error(notifier, Target(Channel.SLACK, "ftp://x.example/y"), notification)
+        error = await _error(notifier, Target("slack", "ftp://x.example/y"), notification)
     assert (error.code, error.retryable) == ("invalid_target", False)
 
 

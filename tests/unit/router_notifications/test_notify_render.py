@@ -12,13 +12,12 @@ import pytest
 from pydantic import ValidationError
 
 from router.adapters.notifications import (
-    Notification,
     email_message,
-    excerpt,
     slack_payload,
     teams_payload,
     webhook_body,
 )
+from router.domain.notifications import Notification, excerpt
 
 # Keys Block Kit accepts on the objects we use (api.slack.com/reference/block-kit).
 BLOCK_KEYS = {

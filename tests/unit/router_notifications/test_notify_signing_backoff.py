@@ -14,14 +14,14 @@ import pytest
 
 from contracts.catalogue import Channels, Squad
 from router.adapters.notifications import (
-    Channel,
-    Target,
+    CHANNELS,
     backoff_ceiling,
     backoff_delay,
     sign,
-    targets_for,
     verify,
 )
+from router.adapters.notifications.channels import slack
+from router.domain.notifications import Target, targets_for
 
 BODY = b'{"kind":"assigned","title":"Checkout fails"}'
 SECRET = "s3cret"
@@ -113,24 +113,24 @@ def test_targets_for_lists_every_configured_channel_in_order() -> None:
             email="payments@example.com",
         ),
     )
-    assert targets_for(squad) == [
-        Target(Channel.SLACK, "https://hooks.slack.com/services/T/B/x"),
-        Target(Channel.TEAMS, "https://prod.westeurope.logic.azure.com/workflows/1"),
-        Target(Channel.WEBHOOK, "https://payments.example.com/hooks", "PAYMENTS_WEBHOOK_SECRET"),
-        Target(Channel.EMAIL, "payments@example.com"),
+    assert targets_for(squad, CHANNELS) == [
+        Target("slack", "https://hooks.slack.com/services/T/B/x"),
+        Target("teams", "https://prod.westeurope.logic.azure.com/workflows/1"),
+        Target("webhook", "https://payments.example.com/hooks", "PAYMENTS_WEBHOOK_SECRET"),
+        Target("email", "payments@example.com"),
     ]
 
 
 def test_targets_for_a_squad_without_channels_is_empty() -> None:
-    assert targets_for(Squad(name="quiet", title="Quiet")) == []
+    assert targets_for(Squad(name="quiet", title="Quiet"), CHANNELS) == []
     only_mail = Squad(name="m", title="M", channels=Channels(email="m@example.com"))
-    assert targets_for(only_mail) == [Target(Channel.EMAIL, "m@example.com")]
+    assert targets_for(only_mail, CHANNELS) == [Target("email", "m@example.com")]
 
 
 def test_target_repr_and_display_hide_webhook_paths() -> None:
-    target = Target(Channel.SLACK, "https://hooks.slack.com/services/T000/B000/XXXXSECRET")
+    target = Target("slack", "https://hooks.slack.com/services/T000/B000/XXXXSECRET")
     assert "XXXXSECRET" not in repr(target)
-    assert target.display == "https://hooks.slack.com"
+    assert slack.CHANNEL.display(target) == "https://hooks.slack.com"
 
 
 def test_the_receiver_recipe_in_the_docs_verifies_real_signatures() -> None:

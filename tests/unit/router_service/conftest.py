@@ -18,9 +18,9 @@ from contracts.events import CaseTriaged
 from contracts.ids import new_event_id, new_id
 from contracts.wire import decode
 from router.adapters import tables
-from router.adapters.notifications import Notification, Target
 from router.bootstrap import Container, build
 from router.config import Settings
+from router.domain.notifications import Notification, Target
 from router.ports import ManualClock
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)

@@ -33,7 +33,7 @@ async def test_due_notifications_are_sent_once(container, sender, make_triaged):
     rows = container.store.notifications_for(case_id)
     assert {r.status for r in rows} == {DeliveryStatus.SENT}
     assert all(r.attempts == 1 and r.sent_at == container.clock.now() for r in rows)
-    assert sorted(t.channel.value for t, _ in sender.sent) == ["email", "webhook"]
+    assert sorted(t.channel for t, _ in sender.sent) == ["email", "webhook"]
     assert {n.case_id for _, n in sender.sent} == {case_id}
 
 

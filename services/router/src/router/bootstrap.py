@@ -25,7 +25,7 @@ from contracts.events import CaseTriaged
 from router.adapters import tables
 from router.adapters.db import SqlStore, make_router_engine
 from router.adapters.migrate import upgrade
-from router.adapters.notifications import Notifier, SmtpSettings, backoff_delay
+from router.adapters.notifications import CHANNELS, Notifier, SmtpSettings, backoff_delay
 from router.config import Settings
 from router.domain.policy import PolicyHolder, default_policy, load_policy
 from router.ports import Clock, SystemClock
@@ -129,7 +129,9 @@ def build(
         ),
         policy=PolicyHolder(policy, policy_path),
         pub=Publishing(
-            lifecycle_topic=settings.topic_lifecycle, public_base_url=settings.public_base_url
+            lifecycle_topic=settings.topic_lifecycle,
+            public_base_url=settings.public_base_url,
+            channels=CHANNELS,
         ),
         sender=sender,
     )

@@ -28,13 +28,8 @@ from datetime import datetime, timedelta
 from typing import Protocol
 
 from router import metrics
-from router.adapters.notifications import (
-    Channel,
-    DeliveryError,
-    Notification,
-    Target,
-    backoff_delay,
-)
+from router.adapters.notifications import DeliveryError, backoff_delay
+from router.domain.notifications import Notification, Target
 from router.ports import Clock, DeliveryOutcome, RouterStore
 from router.records import DeliveryStatus, NotificationRecord
 
@@ -176,7 +171,7 @@ class DeliveryWorker:
         error: str | None = None
         retry_at: datetime | None = None
         try:
-            target = Target(Channel(record.channel), record.address, record.secret_env)
+            target = Target(record.channel, record.address, record.secret_env)
             await self.sender.send(target, Notification.model_validate(record.payload))
             status = DeliveryStatus.SENT
         except DeliveryError as exc:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -10,8 +11,8 @@ from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel
 
 from contracts.catalogue import Catalogue, Component, LoadReport
-from router.adapters.notifications import targets_for
 from router.bootstrap import Container
+from router.domain.notifications import Channel, targets_for
 from router.domain.policy import Policy, parse_policy
 from router.entrypoints.deps import ContainerDep
 from router.service import queries
@@ -42,7 +43,7 @@ class CatalogueView(BaseModel):
     report: LoadReport
 
 
-def _view(cat: Catalogue) -> CatalogueView:
+def _view(cat: Catalogue, channels: Sequence[Channel]) -> CatalogueView:
     return CatalogueView(
         digest=cat.digest,
         source=cat.source,
@@ -52,7 +53,7 @@ def _view(cat: Catalogue) -> CatalogueView:
                 title=s.title,
                 description=s.description,
                 service_delivery=s.service_delivery,
-                channels=[str(t.channel) for t in targets_for(s)],
+                channels=[t.channel for t in targets_for(s, channels)],
                 components=sorted(c.name for c in cat.owned_by(s.name)),
             )
             for s in sorted(cat.squads.values(), key=lambda s: s.name)
@@ -77,7 +78,7 @@ class Reloaded(BaseModel):
     "and the load report: entities read and ignored per kind, and warnings.",
 )
 async def get_catalogue(c: ContainerDep) -> CatalogueView:
-    return _view(c.catalogue.current)
+    return _view(c.catalogue.current, c.pub.channels)
 
 
 @router.post(

@@ -16,7 +16,13 @@ from pydantic import BaseModel
 from contracts.catalogue import Catalogue, load_catalogue
 from contracts.envelope import CloudEvent, OutboundEvent
 from contracts.ids import new_id
-from router.adapters.notifications import Notification, NotificationKind, excerpt, targets_for
+from router.domain.notifications import (
+    Channel,
+    Notification,
+    NotificationKind,
+    excerpt,
+    targets_for,
+)
 from router.domain.swarm import Swarm, SwarmNote
 from router.records import (
     CaseRecord,
@@ -36,11 +42,14 @@ ROUTER = "router"
 
 @dataclass(frozen=True)
 class Publishing:
-    """Where lifecycle events go and how messages link back to the router."""
+    """Where lifecycle events go, how messages link back to the router, and the channels
+    squads are notified on (`router.adapters.notifications.channels.CHANNELS` in service;
+    none: no notification is queued)."""
 
     lifecycle_topic: str = "support.case.lifecycle.v1"
     public_base_url: str = "http://127.0.0.1:8001"
     source: str = SOURCE
+    channels: tuple[Channel, ...] = ()
 
     def case_url(self, case_id: UUID) -> str:
         """The API address of a case (Swagger UI users open it from a message)."""
@@ -140,14 +149,14 @@ def notifications_for(
     )
     payload = message.model_dump(mode="json")  # once; each target only changes the id
     rows = []
-    for i, target in enumerate(targets_for(entry)):
+    for i, target in enumerate(targets_for(entry, pub.channels)):
         one_id = first_id if i == 0 else new_id()
         rows.append(
             NotificationRecord(
                 id=one_id,
                 case_id=case.id,
                 squad=squad,
-                channel=str(target.channel),
+                channel=target.channel,
                 address=target.address,
                 secret_env=target.secret_env,
                 kind=str(kind),

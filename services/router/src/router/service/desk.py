@@ -20,9 +20,9 @@ from contracts import topics
 from contracts.catalogue import Catalogue
 from contracts.events import CaseAcknowledged, CaseResolved
 from router import metrics
-from router.adapters.notifications import NotificationKind
 from router.domain.errors import SwarmAlreadyClosed
 from router.domain.lifecycle import Acknowledge, Resolve
+from router.domain.notifications import NotificationKind
 from router.domain.policy import Policy
 from router.domain.swarm import Swarm
 from router.ports import Clock, RouterStore

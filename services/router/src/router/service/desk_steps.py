@@ -16,9 +16,9 @@ from contracts.catalogue import Catalogue
 from contracts.envelope import OutboundEvent
 from contracts.events import CaseAssigned, CaseReassigned
 from router import metrics
-from router.adapters.notifications import NotificationKind
 from router.domain.errors import SwarmAlreadyClosed
 from router.domain.lifecycle import Action, Assign, transition
+from router.domain.notifications import NotificationKind
 from router.domain.policy import Policy
 from router.ports import RouterTransaction
 from router.records import CaseRecord, HistoryAction, HistoryEntry, SwarmRecord, SwarmStatus

@@ -30,10 +30,10 @@ from contracts.catalogue import Catalogue
 from contracts.envelope import OutboundEvent
 from contracts.events import CaseAssigned, CaseEscalated, CaseTriaged, EscalationReason
 from router import metrics
-from router.adapters.notifications import NotificationKind
 from router.domain.decision import RoutingDecision, decide
 from router.domain.errors import InvalidTransition
 from router.domain.lifecycle import AckTimeout, Assign, Escalate, OpenSwarm, transition
+from router.domain.notifications import NotificationKind
 from router.domain.policy import Policy
 from router.domain.swarm import Swarm
 from router.ports import Clock, RouterStore, RouterTransaction

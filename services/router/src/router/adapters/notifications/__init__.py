@@ -1,28 +1,24 @@
-"""Notification channels of the router: message rendering and senders.
+"""Notification channels of the router: rendering and sending (the adapters side).
 
-- `model`: `Notification`, the channel-agnostic message, and its shared wording.
-- `render`: Slack Block Kit, Teams Adaptive Card, generic webhook JSON and email.
-- `delivery`: `Notifier.send(target, notification)`, one attempt, raising `DeliveryError`
-  (the package's only exception, with a stable `code` and a `retryable` flag).
+The channel-agnostic message (`Notification`), its wording and `targets_for` are pure and
+live in `router.domain.notifications`.
+
+- `channels`: one module per channel (`slack`, `teams`, `webhook`, `email`) with its
+  rendering and sending; `channels.base` holds what they share and `DeliveryError`, the
+  only exception of this package (stable `code`, `retryable` flag). Adding a channel is
+  described there.
+- `delivery`: `Notifier.send(target, notification)`, one attempt through the target's channel.
 - `signing`: HMAC-SHA256 signatures of generic webhooks (the receiver's guide is there).
 - `retry`: `backoff_delay`, exponential backoff with full jitter for the durable queue.
 """
 
-from router.adapters.notifications.delivery import (
-    Channel,
-    DeliveryError,
-    Notifier,
-    SmtpSettings,
-    Target,
-    targets_for,
-)
-from router.adapters.notifications.model import Notification, NotificationKind, excerpt
-from router.adapters.notifications.render import (
-    email_message,
-    slack_payload,
-    teams_payload,
-    webhook_body,
-)
+from router.adapters.notifications.channels import CHANNELS
+from router.adapters.notifications.channels.base import DeliveryError, SmtpSettings
+from router.adapters.notifications.channels.email import email_message
+from router.adapters.notifications.channels.slack import slack_payload
+from router.adapters.notifications.channels.teams import teams_payload
+from router.adapters.notifications.channels.webhook import webhook_body
+from router.adapters.notifications.delivery import Notifier
 from router.adapters.notifications.retry import backoff_ceiling, backoff_delay
 from router.adapters.notifications.signing import (
     DELIVERY_HEADER,
@@ -33,23 +29,18 @@ from router.adapters.notifications.signing import (
 )
 
 __all__ = [
+    "CHANNELS",
     "DELIVERY_HEADER",
     "EVENT_HEADER",
     "SIGNATURE_HEADER",
-    "Channel",
     "DeliveryError",
-    "Notification",
-    "NotificationKind",
     "Notifier",
     "SmtpSettings",
-    "Target",
     "backoff_ceiling",
     "backoff_delay",
     "email_message",
-    "excerpt",
     "sign",
     "slack_payload",
-    "targets_for",
     "teams_payload",
     "verify",
     "webhook_body",

@@ -1,21 +1,31 @@
-"""The channel-agnostic notification and the wording every channel shares.
+"""Notifications as the router's domain sees them: what happened, to whom, on which channels.
 
-A `Notification` says what the case is, why it went to this squad (prediction, confidence,
-matched components, escalation reason) and where to act on it. Renderers in
-`router.adapters.notifications.render` turn it into Slack, Teams, webhook and email messages;
-the sentences they share are built here once so every channel says the same thing.
+- `Notification`: one channel-agnostic message to one squad about one case, with the wording
+  every channel shares (headline, subject, why, reason in words), so all channels say the
+  same thing. `REASON_TEXT` words every `EscalationReason`.
+- `Target`: one address of a squad on one channel (a webhook URL, an email address).
+- `Channel`: what routing needs to know of a channel -- its name and where a squad's address
+  for it is in the catalogue. The channels themselves (rendering and sending) are adapters,
+  one module each in `router.adapters.notifications.channels`; the service is given them.
+- `targets_for(squad, channels)`: the squad's targets, one per channel it configured.
+
+Nothing here does I/O.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, Protocol
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from contracts.cases import MatchedComponent, Priority
+from contracts.catalogue import Squad
+from contracts.events import EscalationReason
 from contracts.ids import new_id
 
 EXCERPT_MAX = 280
@@ -31,14 +41,17 @@ class NotificationKind(StrEnum):
     REASSIGNED = "reassigned"
 
 
-REASON_TEXT = {
-    "unowned": "no squad owns the matched component",
-    "low_confidence": "the prediction's confidence is below the routing threshold",
-    "cross_squad": "the case spans several squads",
-    "major_incident": "P1 major incident",
-    "ack_timeout": "the assigned squad did not acknowledge it in time",
-    "manual": "escalated by a person",
+REASON_TEXT: dict[EscalationReason, str] = {
+    EscalationReason.UNOWNED: "no squad owns the matched component",
+    EscalationReason.LOW_CONFIDENCE: "the prediction's confidence is below the routing threshold",
+    EscalationReason.CROSS_SQUAD: "the case spans several squads",
+    EscalationReason.MAJOR_INCIDENT: "P1 major incident",
+    EscalationReason.ACK_TIMEOUT: "the assigned squad did not acknowledge it in time",
+    EscalationReason.MANUAL: "escalated by a person",
+    EscalationReason.REASSIGNED_LOOP: "a person already moved the case away from the predicted "
+    "squad",
 }
+"""Every escalation reason in words (a test checks that no reason is missing)."""
 
 
 def excerpt(text: str, limit: int = EXCERPT_MAX) -> str:
@@ -77,7 +90,9 @@ class Notification(BaseModel):
     predicted_squad: str | None = None
     confidence: float | None = Field(default=None, ge=0.0, le=1.0)
     matched_components: list[MatchedComponent] = Field(default_factory=list)
-    reason: str | None = Field(default=None, description="Escalation reason, if escalated.")
+    reason: EscalationReason | None = Field(
+        default=None, description="Escalation reason, if escalated."
+    )
     squads_involved: list[str] = Field(default_factory=list)
     case_url: str = Field(description="Where the recipient acts on the case.")
     swarm_id: UUID | None = None
@@ -130,9 +145,7 @@ class Notification(BaseModel):
     @property
     def reason_text(self) -> str | None:
         """The escalation reason in words, or None."""
-        if self.reason is None:
-            return None
-        return REASON_TEXT.get(self.reason, self.reason)
+        return None if self.reason is None else REASON_TEXT[self.reason]
 
     @property
     def prediction_text(self) -> str:
@@ -165,3 +178,40 @@ class Notification(BaseModel):
             out.append("Squads involved: " + ", ".join(self.squads_involved))
         out += ["", f"Open the case: {self.case_url}", f"Case id: {self.case_id}"]
         return out
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """Where one notification goes: a channel's name and the squad's address on it (a URL,
+    or an email address), with the environment variable holding a signing secret, if any.
+    The address is left out of `repr`: webhook URLs are credentials."""
+
+    channel: str
+    address: str = field(repr=False)
+    secret_env: str | None = None
+
+
+class Channel(Protocol):
+    """A notification channel as routing sees it."""
+
+    @property
+    def name(self) -> str:
+        """The channel's stable name (stored on each queued notification)."""
+        ...
+
+    def target(self, squad: Squad) -> Target | None:
+        """The squad's address on this channel, from the catalogue; None when it has none."""
+        ...
+
+
+def targets_for(squad: Squad, channels: Iterable[Channel]) -> list[Target]:
+    """List the targets configured for a squad in the catalogue.
+
+    Args:
+        squad: A catalogue squad.
+        channels: The channels in service, in their order.
+
+    Returns:
+        One target per channel the squad configured, in the channels' order.
+    """
+    return [t for t in (channel.target(squad) for channel in channels) if t is not None]
