@@ -82,21 +82,21 @@ def test_a_case_failing_to_escalate_does_not_abort_the_sweep(
     container, make_triaged, clock, monkeypatch, caplog
 ):
     from router import metrics
-    from router.service import routing
+    from router.service import effects
 
     cases = [make_triaged() for _ in range(3)]
     container.route(cases)
     clock.advance(timedelta(days=1))
     overdue = container.store.overdue_cases(clock.now(), 10)
     broken = overdue[0].id  # the first the sweep takes
-    real = routing.notifications_for
+    real = effects.notifications_for
 
     def failing(*, case, **kw):
         if case.id == broken:
             raise RuntimeError("catalogue lookup blew up")
         return real(case=case, **kw)
 
-    monkeypatch.setattr(routing, "notifications_for", failing)
+    monkeypatch.setattr(effects, "notifications_for", failing)
     errors = metrics.SWEEP_ERRORS._value.get()
 
     assert container.sweep() == 2
@@ -109,7 +109,7 @@ def test_a_case_failing_to_escalate_does_not_abort_the_sweep(
     assert statuses.pop(broken) is LifecycleStatus.ASSIGNED  # its claim was rolled back
     assert set(statuses.values()) == {LifecycleStatus.ESCALATED}
 
-    monkeypatch.setattr(routing, "notifications_for", real)
+    monkeypatch.setattr(effects, "notifications_for", real)
     assert container.sweep() == 1  # the next sweep retries it, once
     assert container.sweep() == 0
     history = container.store.history(broken)

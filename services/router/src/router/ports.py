@@ -104,11 +104,6 @@ class RouterTransaction(Protocol):
         bump the version. Return whether the row was written (False: someone else won)."""
         ...
 
-    def claim_ack_timeout(self, case: CaseRecord, now: datetime) -> bool:
-        """Escalate an overdue assigned case for `ack_timeout` in one conditional update;
-        True only for the one caller whose update changed the row."""
-        ...
-
     def add_history(self, entries: Sequence[HistoryEntry]) -> None:
         """Append routing history."""
         ...

@@ -50,6 +50,7 @@ class CaseRecord(BaseModel):
             moved_away_from=frozenset(self.moved_away_from),
             escalation_reason=self.escalation_reason,
             ack_deadline=self.ack_deadline,
+            predicted_squad=self.predicted_squad,
         )
 
     def with_state(self, state: CaseState, *, now: datetime) -> CaseRecord:

@@ -154,23 +154,6 @@ class SqlTransaction:
         )
         return result.rowcount == 1
 
-    def claim_ack_timeout(self, case: CaseRecord, now: datetime) -> bool:
-        """Escalate an overdue assigned case for `ack_timeout`, atomically; True if this
-        call did it (so it happens once however many sweepers race)."""
-        c = t.cases.c
-        result = self.conn.execute(
-            update(t.cases)
-            .where(c.id == str(case.id), c.status == "assigned", c.ack_deadline <= now)
-            .values(
-                status="escalated",
-                escalation_reason="ack_timeout",
-                ack_deadline=None,
-                updated_at=now,
-                version=c.version + 1,
-            )
-        )
-        return result.rowcount == 1
-
     def add_history(self, entries: Sequence[HistoryEntry]) -> None:
         if entries:
             self.conn.execute(insert(t.history), [_history_row(h) for h in entries])

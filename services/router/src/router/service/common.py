@@ -1,4 +1,4 @@
-"""Shared pieces of the service functions: event and notification building, the catalogue
+"""Shared pieces of the service functions: where events go (`Publishing`), the catalogue
 holder, and conversions between stored swarms and domain swarms."""
 
 from __future__ import annotations
@@ -7,7 +7,6 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from uuid import UUID
 
@@ -15,19 +14,9 @@ from pydantic import BaseModel
 
 from contracts.catalogue import Catalogue, load_catalogue
 from contracts.envelope import CloudEvent, OutboundEvent
-from contracts.ids import new_id
-from router.domain.notifications import (
-    Channel,
-    Notification,
-    NotificationKind,
-    excerpt,
-    targets_for,
-)
+from router.domain.notifications import Channel
 from router.domain.swarm import Swarm, SwarmNote
 from router.records import (
-    CaseRecord,
-    DeliveryStatus,
-    NotificationRecord,
     SwarmMember,
     SwarmNoteRecord,
     SwarmRecord,
@@ -37,7 +26,6 @@ from router.records import (
 log = logging.getLogger(__name__)
 
 SOURCE = "/support-triage/router"
-ROUTER = "router"
 
 
 @dataclass(frozen=True)
@@ -96,78 +84,6 @@ class CatalogueHolder:
             changed = new.digest != self._catalogue.digest
             self._catalogue = new
         return changed
-
-
-def notifications_for(
-    *,
-    case: CaseRecord,
-    kind: NotificationKind,
-    squad: str,
-    catalogue: Catalogue,
-    pub: Publishing,
-    event_key: str,
-    now: datetime,
-    reason: str | None = None,
-    squads_involved: Sequence[str] = (),
-    swarm_id: UUID | None = None,
-) -> list[NotificationRecord]:
-    """One queued notification per channel the squad configured (none for an unknown squad).
-
-    Args:
-        case: The case the message is about.
-        kind: What happened.
-        squad: The recipient squad.
-        catalogue: Where the squad's channels are configured.
-        pub: Links back to the router.
-        event_key: The event that caused the message: one message per event, squad, channel.
-        now: Queue time (the first attempt is due at once).
-        reason: The escalation reason, if any.
-        squads_involved: The plausible squads of an escalation or swarm.
-        swarm_id: The swarm, if any.
-    """
-    entry = catalogue.squads.get(squad)
-    if entry is None:
-        return []
-    first_id = new_id()
-    message = Notification(
-        id=first_id,
-        kind=kind,
-        case_id=case.id,
-        title=case.title,
-        description_excerpt=excerpt(case.description),
-        priority=case.priority,
-        squad=squad,
-        squad_title=entry.title,
-        predicted_squad=case.predicted_squad,
-        confidence=case.confidence,
-        matched_components=case.matched_components,
-        reason=reason,
-        squads_involved=list(squads_involved),
-        case_url=pub.case_url(case.id),
-        swarm_id=swarm_id,
-        created_at=now,
-    )
-    payload = message.model_dump(mode="json")  # once; each target only changes the id
-    rows = []
-    for i, target in enumerate(targets_for(entry, pub.channels)):
-        one_id = first_id if i == 0 else new_id()
-        rows.append(
-            NotificationRecord(
-                id=one_id,
-                case_id=case.id,
-                squad=squad,
-                channel=target.channel,
-                address=target.address,
-                secret_env=target.secret_env,
-                kind=str(kind),
-                event_key=event_key,
-                payload={**payload, "id": str(one_id)},
-                status=DeliveryStatus.QUEUED,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
-    return rows
 
 
 def to_domain(record: SwarmRecord) -> Swarm:

@@ -3,7 +3,8 @@
 Each function runs one transaction: it loads the case (or swarm), asks the domain whether the
 action is allowed (`InvalidTransition` / `SwarmAlreadyClosed` otherwise), writes the new state
 with an optimistic version check (`ConcurrentUpdate` when someone else changed it first), and
-writes history, notifications and lifecycle events in the same transaction.
+writes what the domain events cause (`router.service.effects`: history, notifications and
+lifecycle events) in the same transaction; the metrics are counted after the commit.
 
 A manual assignment to a squad other than the current one (or, when there is none, other
 than the predicted one) is a correction: it emits `support.case.reassigned.v1`, the training
@@ -16,26 +17,23 @@ from __future__ import annotations
 
 from uuid import UUID
 
-from contracts import topics
 from contracts.catalogue import Catalogue
-from contracts.events import CaseAcknowledged, CaseResolved
 from router import metrics
 from router.domain.errors import SwarmAlreadyClosed
+from router.domain.events import SwarmJoined
 from router.domain.lifecycle import Acknowledge, Resolve
-from router.domain.notifications import NotificationKind
 from router.domain.policy import Policy
 from router.domain.swarm import Swarm
 from router.ports import Clock, RouterStore
 from router.records import (
     CaseRecord,
     HistoryAction,
-    HistoryEntry,
     SwarmMember,
     SwarmNoteRecord,
     SwarmRecord,
     SwarmStatus,
 )
-from router.service.common import Publishing, notifications_for, to_domain
+from router.service.common import Publishing, to_domain
 from router.service.desk_steps import (
     apply_action,
     assign_in_tx,
@@ -44,6 +42,7 @@ from router.service.desk_steps import (
     load_case,
     load_swarm,
 )
+from router.service.effects import Effects
 
 
 def assign_case(
@@ -67,20 +66,13 @@ def assign_case(
         ConcurrentUpdate: The case changed meanwhile.
     """
     check_owning_squad(squad, catalogue, "body.squad")
-    now = clock.now()
+    effects = Effects(catalogue=catalogue, pub=pub, now=clock.now())
     with store.transaction() as tx:
         case = load_case(tx, case_id)
-        return assign_in_tx(
-            tx,
-            case,
-            squad=squad,
-            by=by,
-            note=note,
-            catalogue=catalogue,
-            policy=policy,
-            pub=pub,
-            now=now,
-        )
+        new = assign_in_tx(tx, case, squad=squad, by=by, note=note, policy=policy, effects=effects)
+        effects.write(tx)
+    effects.count()
+    return new
 
 
 def acknowledge_case(
@@ -93,30 +85,12 @@ def acknowledge_case(
         InvalidTransition: Not assigned, or assigned to another squad.
         ConcurrentUpdate: The case changed meanwhile.
     """
-    now = clock.now()
+    effects = Effects(catalogue=None, pub=pub, now=clock.now())
     with store.transaction() as tx:
         case = load_case(tx, case_id)
-        new = apply_action(tx, case, Acknowledge(squad=squad, by=by), now)
-        tx.add_history(
-            [
-                HistoryEntry(
-                    case_id=case.id,
-                    at=now,
-                    action=HistoryAction.ACKNOWLEDGED,
-                    to_squad=squad,
-                    by=by,
-                )
-            ]
-        )
-        tx.add_events(
-            [
-                pub.event(
-                    topics.CASE_ACKNOWLEDGED,
-                    case.id,
-                    CaseAcknowledged(case_id=case.id, squad=squad, by=by, acknowledged_at=now),
-                )
-            ]
-        )
+        new, happened = apply_action(tx, case, Acknowledge(squad=squad, by=by), effects.now)
+        effects.add(new, happened)
+        effects.write(tx)
         owner_at = max(
             (
                 h.at
@@ -126,7 +100,8 @@ def acknowledge_case(
             ),
             default=None,
         )
-    if owner_at is not None:
+    effects.count()
+    if owner_at is not None:  # from the history: not a fact of the acknowledgement itself
         metrics.TIME_TO_OWNER.observe(max(0.0, (owner_at - case.received_at).total_seconds()))
     return new
 
@@ -148,42 +123,23 @@ def resolve_case(
         InvalidTransition: Not in a status that can be resolved.
         ConcurrentUpdate: The case changed meanwhile.
     """
-    now = clock.now()
+    effects = Effects(catalogue=catalogue, pub=pub, now=clock.now())
     with store.transaction() as tx:
         case = load_case(tx, case_id)
-        new = apply_action(tx, case, Resolve(by=by), now)
-        events = close_open_swarm(
+        resolve = Resolve(by=by, resolution=resolution)
+        new, happened = apply_action(tx, case, resolve, effects.now)
+        closed = close_open_swarm(
             tx,
             case.id,
             owner=None,
             outcome=f"resolved: {resolution}" if resolution else "resolved",
             by=by,
-            now=now,
+            now=effects.now,
             catalogue=catalogue,
-            pub=pub,
         )
-        tx.add_history(
-            [
-                HistoryEntry(
-                    case_id=case.id,
-                    at=now,
-                    action=HistoryAction.RESOLVED,
-                    from_squad=case.squad,
-                    by=by,
-                    note=resolution,
-                )
-            ]
-        )
-        events.append(
-            pub.event(
-                topics.CASE_RESOLVED,
-                case.id,
-                CaseResolved(
-                    case_id=case.id, squad=case.squad, by=by, resolution=resolution, resolved_at=now
-                ),
-            )
-        )
-        tx.add_events(events)
+        effects.add(new, [*closed, *happened])
+        effects.write(tx)
+    effects.count()
     return new
 
 
@@ -205,29 +161,17 @@ def add_swarm_member(
         UnknownSquad / UnknownSquadError: Not an owning squad of the catalogue.
     """
     check_owning_squad(squad, catalogue, "body.squad")
-    now = clock.now()
+    effects = Effects(catalogue=catalogue, pub=pub, now=clock.now())
     with store.transaction() as tx:
         swarm = load_swarm(tx, swarm_id)
         domain = to_domain(swarm)
         joined = domain.join(squad, catalogue=catalogue)
         if joined is domain:
             return swarm
-        tx.add_member(swarm.id, SwarmMember(squad=squad, joined_at=now, invited_by=by))
+        tx.add_member(swarm.id, SwarmMember(squad=squad, joined_at=effects.now, invited_by=by))
         case = load_case(tx, swarm.case_id)
-        tx.queue_notifications(
-            notifications_for(
-                case=case,
-                kind=NotificationKind.SWARM_OPENED,
-                squad=squad,
-                catalogue=catalogue,
-                pub=pub,
-                event_key=f"join:{swarm.id}",
-                now=now,
-                reason=str(swarm.reason),
-                squads_involved=list(joined.squads),
-                swarm_id=swarm.id,
-            )
-        )
+        effects.add(case, [SwarmJoined(swarm=joined, squad=squad, by=by)])
+        effects.write(tx)
         return load_swarm(tx, swarm_id)
 
 
@@ -272,12 +216,12 @@ def close_swarm(
         InvalidTransition: The case cannot be assigned now.
     """
     check_owning_squad(owner_squad, catalogue, "body.owner_squad")
-    now = clock.now()
+    effects = Effects(catalogue=catalogue, pub=pub, now=clock.now())
     with store.transaction() as tx:
         swarm = load_swarm(tx, swarm_id)
         if swarm.status is SwarmStatus.CLOSED:
             raise SwarmAlreadyClosed(f"swarm {swarm.id} closed at {swarm.closed_at}")
-        to_domain(swarm).close(owner_squad, outcome, now=now, catalogue=catalogue)  # validates
+        to_domain(swarm).close(owner_squad, outcome, now=effects.now, catalogue=catalogue)
         case = load_case(tx, swarm.case_id)
         assign_in_tx(
             tx,
@@ -285,10 +229,11 @@ def close_swarm(
             squad=owner_squad,
             by=by,
             note=f"swarm outcome: {outcome.strip()}",
-            catalogue=catalogue,
             policy=policy,
-            pub=pub,
-            now=now,
+            effects=effects,
             swarm_outcome=outcome,
         )
-        return load_swarm(tx, swarm_id)
+        effects.write(tx)
+        closed = load_swarm(tx, swarm_id)
+    effects.count()
+    return closed

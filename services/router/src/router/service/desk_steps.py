@@ -3,7 +3,9 @@
 `router.service.desk` composes them into its use cases (one transaction each): loading a case
 or swarm (`CaseNotFound`, `SwarmNotFound`), checking a squad against the catalogue, applying a
 lifecycle action with the optimistic version check (`ConcurrentUpdate`), closing a swarm, and
-the whole of a manual assignment (shared by `assign_case` and `close_swarm`).
+the whole of a manual assignment (shared by `assign_case` and `close_swarm`). The steps
+return the domain events they caused or add them to the caller's `Effects`; nothing here
+builds an event, a history row or a notification by hand.
 """
 
 from __future__ import annotations
@@ -11,26 +13,21 @@ from __future__ import annotations
 from datetime import datetime
 from uuid import UUID
 
-from contracts import topics
 from contracts.catalogue import Catalogue
-from contracts.envelope import OutboundEvent
-from contracts.events import CaseAssigned, CaseReassigned
-from router import metrics
 from router.domain.errors import SwarmAlreadyClosed
+from router.domain.events import DomainEvent, SwarmClosed
 from router.domain.lifecycle import Action, Assign, transition
-from router.domain.notifications import NotificationKind
 from router.domain.policy import Policy
 from router.ports import RouterTransaction
-from router.records import CaseRecord, HistoryAction, HistoryEntry, SwarmRecord, SwarmStatus
-from router.service.common import Publishing, notifications_for, to_domain
+from router.records import CaseRecord, SwarmRecord, SwarmStatus
+from router.service.common import to_domain
+from router.service.effects import Effects
 from router.service.errors import (
     CaseNotFound,
     ConcurrentUpdate,
     SwarmNotFound,
     UnknownSquadError,
 )
-
-MANUAL = "person"
 
 
 def check_owning_squad(squad: str, catalogue: Catalogue, field: str) -> None:
@@ -55,12 +52,14 @@ def load_case(tx: RouterTransaction, case_id: UUID) -> CaseRecord:
 
 def apply_action(
     tx: RouterTransaction, case: CaseRecord, action: Action, now: datetime
-) -> CaseRecord:
-    """The case after `action` (the domain decides), saved with the optimistic version check."""
-    new = case.with_state(transition(case.state, action), now=now)
+) -> tuple[CaseRecord, tuple[DomainEvent, ...]]:
+    """The case after `action` (the domain decides) and the events it caused, saved with the
+    optimistic version check."""
+    step = transition(case.state, action)
+    new = case.with_state(step.state, now=now)
     if not tx.update_case(new, expect=case):
         raise ConcurrentUpdate(f"case {case.id} changed while this request ran; try again")
-    return new
+    return new, step.events
 
 
 def close_swarm_in_tx(
@@ -71,10 +70,9 @@ def close_swarm_in_tx(
     outcome: str,
     by: str,
     now: datetime,
-    catalogue: Catalogue,
-    pub: Publishing,
-) -> OutboundEvent:
-    """Close `swarm` (the domain validates), record it in history; the swarm.closed event."""
+    catalogue: Catalogue | None,
+) -> SwarmClosed:
+    """Close `swarm` (the domain validates); the event that says so."""
     closed = to_domain(swarm).close(owner, outcome, now=now, catalogue=catalogue)
     record = swarm.model_copy(
         update={
@@ -86,19 +84,7 @@ def close_swarm_in_tx(
     )
     if not tx.close_swarm(record):
         raise SwarmAlreadyClosed(f"swarm {swarm.id} is already closed")
-    tx.add_history(
-        [
-            HistoryEntry(
-                case_id=swarm.case_id,
-                at=now,
-                action=HistoryAction.SWARM_CLOSED,
-                to_squad=owner,
-                by=by,
-                note=outcome,
-            )
-        ]
-    )
-    return pub.event(topics.SWARM_CLOSED, swarm.case_id, closed.closed_event())
+    return SwarmClosed(swarm=closed, by=by)
 
 
 def close_open_swarm(
@@ -109,16 +95,15 @@ def close_open_swarm(
     outcome: str,
     by: str,
     now: datetime,
-    catalogue: Catalogue,
-    pub: Publishing,
-) -> list[OutboundEvent]:
-    """Close the open swarm on the case, if there is one; the events to publish."""
+    catalogue: Catalogue | None,
+) -> list[DomainEvent]:
+    """Close the open swarm on the case, if there is one; the event that says so, if any."""
     swarm = tx.open_swarm_for(case_id)
     if swarm is None:
         return []
     return [
         close_swarm_in_tx(
-            tx, swarm, owner=owner, outcome=outcome, by=by, now=now, catalogue=catalogue, pub=pub
+            tx, swarm, owner=owner, outcome=outcome, by=by, now=now, catalogue=catalogue
         )
     ]
 
@@ -130,87 +115,25 @@ def assign_in_tx(
     squad: str,
     by: str,
     note: str | None,
-    catalogue: Catalogue,
     policy: Policy,
-    pub: Publishing,
-    now: datetime,
+    effects: Effects,
     swarm_outcome: str | None = None,
 ) -> CaseRecord:
-    """Assign `case` by hand: state, swarm closure, events, history, notifications, metrics."""
+    """Assign `case` by hand (closing an open swarm on it); its effects go to `effects`."""
+    now = effects.now
     deadline = policy.ack_deadline(case.priority, now)
-    new = apply_action(
-        tx, case, Assign(squad=squad, by=by, manual=True, ack_deadline=deadline), now
-    )
-    events = close_open_swarm(
+    assign = Assign(squad=squad, by=by, manual=True, ack_deadline=deadline, note=note)
+    new, happened = apply_action(tx, case, assign, now)
+    closed = close_open_swarm(
         tx,
         case.id,
         owner=squad,
         outcome=swarm_outcome or f"assigned to {squad} by {by}",
         by=by,
         now=now,
-        catalogue=catalogue,
-        pub=pub,
+        catalogue=effects.catalogue,
     )
-    reassigned = squad != (case.squad if case.squad is not None else case.predicted_squad)
-    assigned = pub.event(
-        topics.CASE_ASSIGNED,
-        case.id,
-        CaseAssigned(
-            case_id=case.id,
-            squad=squad,
-            assigned_at=now,
-            by=by,
-            confidence=case.confidence if squad == case.predicted_squad else None,
-            note=note,
-            ack_deadline=deadline,
-        ),
-    )
-    events.append(assigned)
-    if reassigned:
-        events.append(
-            pub.event(
-                topics.CASE_REASSIGNED,
-                case.id,
-                CaseReassigned(
-                    case_id=case.id,
-                    from_squad=case.squad,
-                    to_squad=squad,
-                    predicted_squad=case.predicted_squad,
-                    by=by,
-                    note=note,
-                    reassigned_at=now,
-                ),
-            )
-        )
-    tx.add_history(
-        [
-            HistoryEntry(
-                case_id=case.id,
-                at=now,
-                action=HistoryAction.REASSIGNED if reassigned else HistoryAction.ASSIGNED,
-                from_squad=case.squad,
-                to_squad=squad,
-                by=by,
-                note=note,
-            )
-        ]
-    )
-    kind = NotificationKind.REASSIGNED if reassigned else NotificationKind.ASSIGNED
-    tx.queue_notifications(
-        notifications_for(
-            case=new,
-            kind=kind,
-            squad=squad,
-            catalogue=catalogue,
-            pub=pub,
-            event_key=assigned.event.id,
-            now=now,
-        )
-    )
-    tx.add_events(events)
-    metrics.CASES_ASSIGNED.labels(squad, MANUAL).inc()
-    if reassigned:
-        metrics.REASSIGNMENTS.inc()
+    effects.add(new, [*closed, *happened])
     return new
 
 

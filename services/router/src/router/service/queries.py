@@ -25,7 +25,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from router.domain.lifecycle import LifecycleStatus
+from router.domain.lifecycle import ROUTER, LifecycleStatus
 from router.ports import Clock, RouterStore
 from router.records import (
     CaseDetail,
@@ -38,7 +38,6 @@ from router.records import (
     SwarmPage,
     SwarmRecord,
 )
-from router.service.common import ROUTER
 from router.service.errors import CaseNotFound, SwarmNotFound
 from servicekit.paging import (
     as_datetime,

@@ -1,0 +1,368 @@
+"""The one place that turns what happened into what the router writes and counts.
+
+Every change to a case or swarm is a domain event (`router.domain.events`), returned by the
+lifecycle's `transition()` or made by a swarm step. `Effects.add(case, events)` maps each,
+once, to:
+
+- its lifecycle CloudEvent (the `contracts.events` payload of the same name) on the
+  lifecycle topic, keyed by the case id;
+- its routing-history entry;
+- its notifications: who is told (the squad, Service Delivery -- when the catalogue has
+  one -- the swarm's members) and how (`NotificationKind`), one queued row per channel the
+  recipient configured;
+- the metrics it counts.
+
+An `Effects` collects the writes of one transaction (a routing batch collects all its cases'
+writes); `write(tx)` stores them, one statement per table, and `count()` counts the metrics
+once the transaction committed.
+
+A notification's `event_key` (the de-duplication key of the delivery queue, with case, kind,
+squad and channel) is the id of the lifecycle event that announced it, unless the caller
+names one: routing uses the triaged event's id, so a redelivered triaged event never queues
+a message twice.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import assert_never
+from uuid import UUID
+
+from pydantic import BaseModel
+
+from contracts import events as lifecycle
+from contracts import topics
+from contracts.catalogue import Catalogue
+from contracts.envelope import OutboundEvent
+from contracts.events import EscalationReason
+from contracts.ids import new_id
+from router import metrics
+from router.domain.events import (
+    CaseAcknowledged,
+    CaseAssigned,
+    CaseEscalated,
+    CaseReassigned,
+    CaseResolved,
+    DomainEvent,
+    SwarmClosed,
+    SwarmJoined,
+    SwarmOpened,
+)
+from router.domain.lifecycle import ROUTER
+from router.domain.notifications import Notification, NotificationKind, excerpt, targets_for
+from router.domain.swarm import Swarm
+from router.ports import RouterTransaction
+from router.records import (
+    CaseRecord,
+    DeliveryStatus,
+    HistoryAction,
+    HistoryEntry,
+    NotificationRecord,
+    SwarmRecord,
+)
+from router.service.common import Publishing, to_record
+
+MANUAL = "person"
+"""The `by` label of the assignment metric for assignments made by people."""
+
+
+@dataclass
+class Effects:
+    """The writes and counts of one transaction (see the module docstring). `catalogue`
+    (where squads are notified) may be None only when nothing notifies anyone."""
+
+    catalogue: Catalogue | None
+    pub: Publishing
+    now: datetime
+    events: list[OutboundEvent] = field(default_factory=list)
+    history: list[HistoryEntry] = field(default_factory=list)
+    notifications: list[NotificationRecord] = field(default_factory=list)
+    swarms: list[SwarmRecord] = field(default_factory=list)
+    assigned: Counter[tuple[str, str]] = field(default_factory=Counter)
+    escalated: Counter[EscalationReason] = field(default_factory=Counter)
+    reassigned: int = 0
+
+    def add(
+        self, case: CaseRecord, happened: Sequence[DomainEvent], *, event_key: str | None = None
+    ) -> None:
+        """Map the events that happened to `case` (as it is now), in order.
+
+        Args:
+            case: The case the events are about, in its new state.
+            happened: The domain events, in the order they happened.
+            event_key: The notifications' de-duplication key (default: the id of the
+                lifecycle event that announced each).
+        """
+        for event in happened:
+            match event:
+                case CaseAssigned() | CaseReassigned():
+                    self._assigned(case, event, event_key)
+                case CaseEscalated():
+                    swarm = next((e.swarm for e in happened if isinstance(e, SwarmOpened)), None)
+                    self._escalated(case, event, swarm, event_key)
+                case SwarmOpened(swarm=swarm, by=by):
+                    out = self._publish(topics.SWARM_OPENED, case.id, swarm.opened_event())
+                    note = "swarm with " + ", ".join(swarm.squads)
+                    self._history(
+                        case.id, HistoryAction.SWARM_OPENED, by, note=note, reason=swarm.reason
+                    )
+                    self.swarms.append(to_record(swarm, invited_by=by))
+                    for squad in swarm.squads:
+                        self._swarm_message(case, swarm, squad, event_key or out.event.id)
+                case CaseAcknowledged(squad=squad, by=by):
+                    data = lifecycle.CaseAcknowledged(
+                        case_id=case.id, squad=squad, by=by, acknowledged_at=self.now
+                    )
+                    self._publish(topics.CASE_ACKNOWLEDGED, case.id, data)
+                    self._history(case.id, HistoryAction.ACKNOWLEDGED, by, to_squad=squad)
+                case CaseResolved(squad=squad, by=by, resolution=resolution):
+                    resolved = lifecycle.CaseResolved(
+                        case_id=case.id,
+                        squad=squad,
+                        by=by,
+                        resolution=resolution,
+                        resolved_at=self.now,
+                    )
+                    self._publish(topics.CASE_RESOLVED, case.id, resolved)
+                    self._history(
+                        case.id, HistoryAction.RESOLVED, by, from_squad=squad, note=resolution
+                    )
+                case SwarmClosed(swarm=swarm, by=by):
+                    self._publish(topics.SWARM_CLOSED, swarm.case_id, swarm.closed_event())
+                    self._history(
+                        swarm.case_id,
+                        HistoryAction.SWARM_CLOSED,
+                        by,
+                        to_squad=swarm.owner_squad,
+                        note=swarm.outcome,
+                    )
+                case SwarmJoined(swarm=swarm, squad=squad):
+                    self._swarm_message(case, swarm, squad, event_key or f"join:{swarm.id}")
+                case _:  # pragma: no cover - mypy checks that every event is mapped
+                    assert_never(event)
+
+    def _assigned(
+        self, case: CaseRecord, event: CaseAssigned | CaseReassigned, event_key: str | None
+    ) -> None:
+        squad = event.squad
+        data = lifecycle.CaseAssigned(
+            case_id=case.id,
+            squad=squad,
+            assigned_at=self.now,
+            by=event.by,
+            confidence=case.confidence if squad == case.predicted_squad else None,
+            note=event.note,
+            ack_deadline=event.ack_deadline,
+        )
+        out = self._publish(topics.CASE_ASSIGNED, case.id, data)
+        key = event_key or out.event.id
+        if isinstance(event, CaseReassigned):
+            moved = lifecycle.CaseReassigned(
+                case_id=case.id,
+                from_squad=event.from_squad,
+                to_squad=squad,
+                predicted_squad=event.predicted_squad,
+                by=event.by,
+                note=event.note,
+                reassigned_at=self.now,
+            )
+            self._publish(topics.CASE_REASSIGNED, case.id, moved)
+            action, kind, by_label = HistoryAction.REASSIGNED, NotificationKind.REASSIGNED, MANUAL
+            self.reassigned += 1
+        else:
+            action, kind = HistoryAction.ASSIGNED, NotificationKind.ASSIGNED
+            by_label = MANUAL if event.manual else ROUTER
+        self._history(
+            case.id, action, event.by, from_squad=event.from_squad, to_squad=squad, note=event.note
+        )
+        self._notify(case, kind, squad, key)
+        self.assigned[(squad, by_label)] += 1
+
+    def _escalated(
+        self, case: CaseRecord, event: CaseEscalated, swarm: Swarm | None, event_key: str | None
+    ) -> None:
+        data = lifecycle.CaseEscalated(
+            case_id=case.id,
+            reason=event.reason,
+            squads=list(event.squads),
+            escalated_at=self.now,
+            detail=event.detail,
+        )
+        out = self._publish(topics.CASE_ESCALATED, case.id, data)
+        self._history(
+            case.id,
+            HistoryAction.ESCALATED,
+            event.by,
+            from_squad=event.from_squad,
+            note=event.detail,
+            reason=event.reason,
+        )
+        timed_out = event.reason is EscalationReason.ACK_TIMEOUT
+        sd = self._directory().service_delivery
+        if sd is not None:  # without one the case waits in the queue, unannounced (README)
+            self._notify(
+                case,
+                NotificationKind.ACK_TIMEOUT if timed_out else NotificationKind.ESCALATED,
+                sd.name,
+                event_key or out.event.id,
+                reason=event.reason,
+                squads_involved=event.squads,
+                swarm_id=swarm.id if swarm is not None else None,
+            )
+        self.escalated[event.reason] += 1
+
+    def _swarm_message(self, case: CaseRecord, swarm: Swarm, squad: str, key: str) -> None:
+        self._notify(
+            case,
+            NotificationKind.SWARM_OPENED,
+            squad,
+            key,
+            reason=swarm.reason,
+            squads_involved=swarm.squads,
+            swarm_id=swarm.id,
+        )
+
+    def _publish(self, type_: str, case_id: UUID, data: BaseModel) -> OutboundEvent:
+        out = self.pub.event(type_, case_id, data)
+        self.events.append(out)
+        return out
+
+    def _history(
+        self,
+        case_id: UUID,
+        action: HistoryAction,
+        by: str,
+        *,
+        from_squad: str | None = None,
+        to_squad: str | None = None,
+        note: str | None = None,
+        reason: EscalationReason | None = None,
+    ) -> None:
+        self.history.append(
+            HistoryEntry(
+                case_id=case_id,
+                at=self.now,
+                action=action,
+                from_squad=from_squad,
+                to_squad=to_squad,
+                by=by,
+                note=note,
+                reason=None if reason is None else reason.value,
+            )
+        )
+
+    def _directory(self) -> Catalogue:
+        if self.catalogue is None:  # pragma: no cover - a use case that notifies has one
+            raise RuntimeError("these effects notify squads: give Effects the catalogue")
+        return self.catalogue
+
+    def _notify(
+        self,
+        case: CaseRecord,
+        kind: NotificationKind,
+        squad: str,
+        event_key: str,
+        **about: object,
+    ) -> None:
+        self.notifications += notifications_for(
+            case=case,
+            kind=kind,
+            squad=squad,
+            catalogue=self._directory(),
+            pub=self.pub,
+            event_key=event_key,
+            now=self.now,
+            **about,  # type: ignore[arg-type]
+        )
+
+    def write(self, tx: RouterTransaction) -> int:
+        """Store everything (new swarms first); return how many notifications were queued."""
+        tx.insert_swarms(self.swarms)
+        tx.add_history(self.history)
+        queued = tx.queue_notifications(self.notifications)
+        tx.add_events(self.events)
+        return queued
+
+    def count(self) -> None:
+        """Count the metrics (call after the commit)."""
+        for (squad, by), n in self.assigned.items():
+            metrics.CASES_ASSIGNED.labels(squad, by).inc(n)
+        for reason, n in self.escalated.items():
+            metrics.CASES_ESCALATED.labels(reason.value).inc(n)
+        if self.reassigned:
+            metrics.REASSIGNMENTS.inc(self.reassigned)
+
+
+def notifications_for(
+    *,
+    case: CaseRecord,
+    kind: NotificationKind,
+    squad: str,
+    catalogue: Catalogue,
+    pub: Publishing,
+    event_key: str,
+    now: datetime,
+    reason: EscalationReason | None = None,
+    squads_involved: Sequence[str] = (),
+    swarm_id: UUID | None = None,
+) -> list[NotificationRecord]:
+    """One queued notification per channel the squad configured (none for an unknown squad).
+
+    Args:
+        case: The case the message is about.
+        kind: What happened.
+        squad: The recipient squad.
+        catalogue: Where the squad's channels are configured.
+        pub: Links back to the router and the channels in service.
+        event_key: The event that caused the message: one message per event, squad, channel.
+        now: Queue time (the first attempt is due at once).
+        reason: The escalation reason, if any.
+        squads_involved: The plausible squads of an escalation or swarm.
+        swarm_id: The swarm, if any.
+    """
+    entry = catalogue.squads.get(squad)
+    if entry is None:
+        return []
+    first_id = new_id()
+    message = Notification(
+        id=first_id,
+        kind=kind,
+        case_id=case.id,
+        title=case.title,
+        description_excerpt=excerpt(case.description),
+        priority=case.priority,
+        squad=squad,
+        squad_title=entry.title,
+        predicted_squad=case.predicted_squad,
+        confidence=case.confidence,
+        matched_components=case.matched_components,
+        reason=reason,
+        squads_involved=list(squads_involved),
+        case_url=pub.case_url(case.id),
+        swarm_id=swarm_id,
+        created_at=now,
+    )
+    payload = message.model_dump(mode="json")  # once; each target only changes the id
+    rows = []
+    for i, target in enumerate(targets_for(entry, pub.channels)):
+        one_id = first_id if i == 0 else new_id()
+        rows.append(
+            NotificationRecord(
+                id=one_id,
+                case_id=case.id,
+                squad=squad,
+                channel=target.channel,
+                address=target.address,
+                secret_env=target.secret_env,
+                kind=str(kind),
+                event_key=event_key,
+                payload={**payload, "id": str(one_id)},
+                status=DeliveryStatus.QUEUED,
+                next_attempt_at=now,
+                created_at=now,
+            )
+        )
+    return rows
