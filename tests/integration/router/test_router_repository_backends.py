@@ -22,7 +22,7 @@ from contracts.ids import new_event_id, new_id
 from router.bootstrap import build
 from router.config import Settings
 from router.ports import ManualClock
-from router.records import CaseFilter, CaseRecord, DeliveryStatus, HistoryAction
+from router.records import CaseFilter, CaseRecord, DeliveryStatus, HistoryAction, SwarmStatus
 from router.service import desk
 from router.service.queries import case_detail, list_cases, metrics_summary
 
@@ -208,7 +208,7 @@ def test_swarm_pages_follow_the_keyset_on_both_backends(make):
     assert len(everything) == 6
     seen, cursor = [], None
     while True:
-        page = list_swarms("open", limit=2, cursor=cursor, store=c.store)
+        page = list_swarms(SwarmStatus.OPEN, limit=2, cursor=cursor, store=c.store)
         seen += page.items
         cursor = page.next_cursor
         if cursor is None:

@@ -136,10 +136,10 @@ async def test_a_late_outcome_after_the_lease_does_not_overwrite_a_newer_one(
     ]
     assert fresh.attempts == stale.attempts + 1  # each claim counts its attempt
     container.store.finish_notifications(
-        [DeliveryOutcome(fresh.id, "sent", fresh.attempts, sent_at=clock.now())]
+        [DeliveryOutcome(fresh.id, DeliveryStatus.SENT, fresh.attempts, sent_at=clock.now())]
     )
     container.store.finish_notifications(  # the stalled worker finally reports a failure
-        [DeliveryOutcome(stale.id, "failed", stale.attempts, last_error="timeout")]
+        [DeliveryOutcome(stale.id, DeliveryStatus.FAILED, stale.attempts, last_error="timeout")]
     )
     (row,) = [r for r in container.store.notifications_for(stale.case_id) if r.id == stale.id]
     assert row.status == DeliveryStatus.SENT

@@ -1,7 +1,9 @@
 """Ports of the router service: small protocols the service depends on, with fakes beside them.
 
-The real store is `router.adapters.db.SqlStore` (SQLite or Postgres); unit tests use it on an
-in-memory SQLite database. `ManualClock` is the fake clock tests move forward.
+The store is three roles: `RouterTransaction` (what a use case reads and writes in one
+transaction), `ReadQueries` and `DeliveryQueue`; `RouterStore` is all three. The real store
+is `router.adapters.db.SqlStore` (SQLite or Postgres); unit tests use it on a SQLite file.
+`ManualClock` is the fake clock tests move forward.
 """
 
 from __future__ import annotations
@@ -17,11 +19,13 @@ from contracts.envelope import OutboundEvent
 from router.records import (
     CaseFilter,
     CaseRecord,
+    DeliveryStatus,
     HistoryEntry,
     NotificationRecord,
     SwarmMember,
     SwarmNoteRecord,
     SwarmRecord,
+    SwarmStatus,
 )
 
 
@@ -68,7 +72,7 @@ class DeliveryOutcome:
     """
 
     notification_id: UUID
-    status: str
+    status: DeliveryStatus
     attempts: int
     next_attempt_at: datetime | None = None
     last_error: str | None = None
@@ -146,11 +150,11 @@ class RouterTransaction(Protocol):
         ...
 
 
-class RouterStore(Protocol):
-    """The router's database."""
+class ReadQueries(Protocol):
+    """The read side of the router's database."""
 
-    def transaction(self) -> AbstractContextManager[RouterTransaction]:
-        """A transaction: committed when the block ends, rolled back on an exception."""
+    def get_case(self, case_id: UUID) -> CaseRecord | None:
+        """One case."""
         ...
 
     def overdue_cases(self, now: datetime, limit: int) -> list[CaseRecord]:
@@ -186,7 +190,11 @@ class RouterStore(Protocol):
         ...
 
     def swarms(
-        self, status: str | None, *, limit: int, before: tuple[datetime, UUID] | None = None
+        self,
+        status: SwarmStatus | None,
+        *,
+        limit: int,
+        before: tuple[datetime, UUID] | None = None,
     ) -> list[SwarmRecord]:
         """Swarms, newest first (by opening time, then id); with `before`, only those after
         that (opened_at, id) position in this order."""
@@ -204,6 +212,15 @@ class RouterStore(Protocol):
         """How many swarms are open."""
         ...
 
+    def ping(self) -> None:
+        """Raise when the database cannot be reached."""
+        ...
+
+
+class DeliveryQueue(Protocol):
+    """The durable notification queue (notifications are queued inside a transaction,
+    `RouterTransaction.queue_notifications`)."""
+
     def claim_notifications(
         self, now: datetime, *, limit: int, lease: timedelta
     ) -> list[NotificationRecord]:
@@ -220,6 +237,10 @@ class RouterStore(Protocol):
         """How many notifications finally failed."""
         ...
 
-    def ping(self) -> None:
-        """Raise when the database cannot be reached."""
+
+class RouterStore(ReadQueries, DeliveryQueue, Protocol):
+    """The router's database: transactions (the unit of work), reads and the delivery queue."""
+
+    def transaction(self) -> AbstractContextManager[RouterTransaction]:
+        """A transaction: committed when the block ends, rolled back on an exception."""
         ...

@@ -30,7 +30,7 @@ from typing import Protocol
 from router import metrics
 from router.adapters.notifications import DeliveryError, backoff_delay
 from router.domain.notifications import Notification, Target
-from router.ports import Clock, DeliveryOutcome, RouterStore
+from router.ports import Clock, DeliveryOutcome, DeliveryQueue, RouterStore
 from router.records import DeliveryStatus, NotificationRecord
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class DeliveryWorker:
     def __init__(
         self,
         *,
-        store: RouterStore,
+        store: DeliveryQueue,
         sender: Sender,
         clock: Clock,
         max_attempts: int = 6,
@@ -130,7 +130,7 @@ class DeliveryWorker:
             self._finished[:0] = batch  # keep them for the next round
             raise
         for record, outcome in batch:
-            status = DeliveryStatus(outcome.status)
+            status = outcome.status
             outcome_label = "retry" if status is DeliveryStatus.QUEUED else status.value
             metrics.NOTIFICATIONS.labels(record.channel, outcome_label).inc()
             if status is DeliveryStatus.FAILED:
@@ -183,7 +183,7 @@ class DeliveryWorker:
         now = self.clock.now()
         outcome = DeliveryOutcome(
             notification_id=record.id,
-            status=status.value,
+            status=status,
             attempts=attempts,
             next_attempt_at=retry_at,
             last_error=error,
@@ -197,7 +197,7 @@ class DeliveryWorker:
         made = record.attempts - 1
         return DeliveryOutcome(
             notification_id=record.id,
-            status=DeliveryStatus.FAILED.value,
+            status=DeliveryStatus.FAILED,
             attempts=made,
             last_error=f"gave up: attempt {made} of {self.max_attempts} never reported an "
             f"outcome (earlier error: {record.last_error})",

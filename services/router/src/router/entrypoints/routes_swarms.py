@@ -33,7 +33,7 @@ async def list_swarms(
 ) -> SwarmPage:
     return await asyncio.to_thread(
         queries.list_swarms,
-        status.value if status else None,
+        status,
         limit=limit,
         cursor=cursor,
         store=c.store,

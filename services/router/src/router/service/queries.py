@@ -26,7 +26,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from router.domain.lifecycle import ROUTER, LifecycleStatus
-from router.ports import Clock, RouterStore
+from router.ports import Clock, ReadQueries
 from router.records import (
     CaseDetail,
     CaseFilter,
@@ -37,6 +37,7 @@ from router.records import (
     NotificationView,
     SwarmPage,
     SwarmRecord,
+    SwarmStatus,
 )
 from router.service.errors import CaseNotFound, SwarmNotFound
 from servicekit.paging import (
@@ -58,7 +59,7 @@ def list_cases(
     older_than_minutes: int | None = None,
     limit: int = 50,
     cursor: str | None = None,
-    store: RouterStore,
+    store: ReadQueries,
     clock: Clock,
 ) -> CasePage:
     """A page of the queue, least confident then oldest first (keyset on confidence, receipt
@@ -86,7 +87,11 @@ def list_cases(
 
 
 def list_swarms(
-    status: str | None, *, limit: int = 50, cursor: str | None = None, store: RouterStore
+    status: SwarmStatus | None,
+    *,
+    limit: int = 50,
+    cursor: str | None = None,
+    store: ReadQueries,
 ) -> SwarmPage:
     """A page of swarms, newest first (by opening time, then id).
 
@@ -113,14 +118,13 @@ def list_swarms(
     return SwarmPage(items=page, next_cursor=next_cursor)
 
 
-def case_detail(case_id: UUID, *, store: RouterStore) -> CaseDetail:
+def case_detail(case_id: UUID, *, store: ReadQueries) -> CaseDetail:
     """Everything about one case.
 
     Raises:
         CaseNotFound: No such case.
     """
-    with store.transaction() as tx:
-        case = tx.get_case(case_id)
+    case = store.get_case(case_id)
     if case is None:
         raise CaseNotFound(f"no case {case_id}")
     return CaseDetail(
@@ -131,7 +135,7 @@ def case_detail(case_id: UUID, *, store: RouterStore) -> CaseDetail:
     )
 
 
-def get_swarm(swarm_id: UUID, *, store: RouterStore) -> SwarmRecord:
+def get_swarm(swarm_id: UUID, *, store: ReadQueries) -> SwarmRecord:
     """One swarm.
 
     Raises:
@@ -229,7 +233,7 @@ def summarize(
     )
 
 
-def metrics_summary(since: datetime | None, *, store: RouterStore) -> Summary:
+def metrics_summary(since: datetime | None, *, store: ReadQueries) -> Summary:
     """The figures for cases received at or after `since` (all cases when None)."""
     cases = store.cases_received_since(since)
     ids = {c.id for c in cases}

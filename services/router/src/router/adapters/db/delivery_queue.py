@@ -1,0 +1,115 @@
+"""The durable notification delivery queue in the router's database.
+
+`queue_rows` queues notifications inside the caller's transaction (the routing or desk
+transaction that caused them), skipping any whose de-duplication key exists. Delivery then
+works on the queue outside any use case: `claim_notifications` takes due rows in one
+statement (a claim token and a lease, counting the attempt), `finish_notifications` records
+outcomes, but only while the claim that took a row still holds it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine, and_, bindparam, func, select, update
+
+from contracts.ids import new_id
+from router.adapters import tables as t
+from router.adapters.db.rows import insert_ignoring_conflicts, notification_from, notification_row
+from router.ports import DeliveryOutcome
+from router.records import DeliveryStatus, NotificationRecord
+
+
+def queue_rows(conn: Connection, notifications: Sequence[NotificationRecord]) -> int:
+    """Insert notifications, skipping known de-duplication keys; how many were queued."""
+    if not notifications:
+        return 0
+    # One executemany for all rows; ON CONFLICT DO NOTHING skips keys already stored and
+    # repeats within `notifications` (the first wins). SQLite reports the rows inserted in the
+    # rowcount of an executemany; psycopg does not, so Postgres counts RETURNING rows.
+    values = [notification_row(n) for n in notifications]
+    stmt = insert_ignoring_conflicts(conn, t.notifications)
+    if conn.dialect.name == "sqlite":
+        return int(conn.execute(stmt, values).rowcount)
+    result = conn.execute(stmt.returning(t.notifications.c.id), values)
+    return len(result.all())
+
+
+class SqlDeliveryQueue:
+    """`DeliveryQueue` over a SQLAlchemy engine."""
+
+    engine: Engine
+
+    def claim_notifications(
+        self, now: datetime, *, limit: int, lease: timedelta
+    ) -> list[NotificationRecord]:
+        n = t.notifications.c
+        due = and_(
+            n.status.in_([DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value]),
+            n.next_attempt_at <= now,
+        )
+        pick = select(n.id).where(due).order_by(n.next_attempt_at).limit(limit)
+        if self.engine.dialect.name == "postgresql":
+            pick = pick.with_for_update(skip_locked=True)
+        claim = (
+            update(t.notifications)
+            .where(n.id.in_(pick.scalar_subquery()), due)
+            .values(
+                status=DeliveryStatus.SENDING.value,
+                claim_token=str(new_id()),
+                next_attempt_at=now + lease,
+                attempts=n.attempts + 1,  # counted now, so a crashed send still counts
+            )
+            .returning(*t.notifications.c)
+        )
+        with self.engine.begin() as conn:
+            claimed = [notification_from(r) for r in conn.execute(claim).mappings()]
+        return sorted(claimed, key=lambda r: (r.created_at, str(r.id)))
+
+    def finish_notifications(self, outcomes: Sequence[DeliveryOutcome]) -> None:
+        if not outcomes:
+            return
+        n = t.notifications.c
+        # Only the claim that took the row may record its outcome: every claim increments
+        # `attempts`, so when a lease expired and another worker claimed the row meanwhile,
+        # `attempts` has moved on and the late outcome is dropped instead of overwriting the
+        # newer one.
+        stmt = (
+            update(t.notifications)
+            .where(n.id == bindparam("b_id"), n.attempts == bindparam("b_claimed"))
+            .values(
+                status=bindparam("b_status"),
+                attempts=bindparam("b_attempts"),
+                last_error=bindparam("b_error"),
+                sent_at=bindparam("b_sent", type_=t.UTCDateTime()),
+                next_attempt_at=func.coalesce(
+                    bindparam("b_next", type_=t.UTCDateTime()), n.next_attempt_at
+                ),
+                claim_token=None,
+            )
+        )
+        rows = [
+            {
+                "b_id": str(o.notification_id),
+                "b_claimed": o.attempts if o.claimed is None else o.claimed,
+                "b_status": o.status.value,
+                "b_attempts": o.attempts,
+                "b_error": o.last_error,
+                "b_sent": o.sent_at,
+                "b_next": o.next_attempt_at,
+            }
+            for o in outcomes
+        ]
+        with self.engine.begin() as conn:
+            conn.execute(stmt, rows)
+
+    def count_failed_notifications(self) -> int:
+        n = t.notifications.c
+        stmt = (
+            select(func.count())
+            .select_from(t.notifications)
+            .where(n.status == DeliveryStatus.FAILED.value)
+        )
+        with self.engine.connect() as conn:
+            return int(conn.execute(stmt).scalar_one())

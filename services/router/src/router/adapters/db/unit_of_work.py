@@ -1,0 +1,145 @@
+"""The unit of work of the router: `SqlTransaction`, every read and write a use case makes
+inside one transaction (`RouterTransaction`), over one open connection.
+
+`SqlStore.transaction()` opens it: one SQLAlchemy Core transaction, committed when the block
+ends and rolled back on an exception. Writes of many rows are one statement each
+(executemany); conditional updates (`update_case`, `close_swarm`) report whether they won.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import Connection, and_, insert, select, update
+
+from contracts.envelope import OutboundEvent
+from router.adapters import tables as t
+from router.adapters.db.delivery_queue import queue_rows
+from router.adapters.db.rows import case_from, case_row, history_from, history_row, load_swarm
+from router.records import (
+    CaseRecord,
+    HistoryEntry,
+    NotificationRecord,
+    SwarmMember,
+    SwarmNoteRecord,
+    SwarmRecord,
+    SwarmStatus,
+)
+from servicekit.outbox import outbox_rows
+
+
+class SqlTransaction:
+    """`RouterTransaction` over one open connection."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def processed(self, event_ids: Sequence[str]) -> set[str]:
+        if not event_ids:
+            return set()
+        pe = t.processed_events
+        rows = self.conn.execute(select(pe.c.event_id).where(pe.c.event_id.in_(event_ids)))
+        return {r[0] for r in rows}
+
+    def mark_processed(self, event_ids: Sequence[str], at: datetime) -> None:
+        if event_ids:
+            self.conn.execute(
+                insert(t.processed_events), [{"event_id": e, "processed_at": at} for e in event_ids]
+            )
+
+    def get_case(self, case_id: UUID) -> CaseRecord | None:
+        row = self.conn.execute(select(t.cases).where(t.cases.c.id == str(case_id))).mappings()
+        found = row.first()
+        return case_from(found) if found else None
+
+    def get_cases(self, case_ids: Sequence[UUID]) -> dict[UUID, CaseRecord]:
+        if not case_ids:
+            return {}
+        ids = [str(i) for i in case_ids]
+        rows = self.conn.execute(select(t.cases).where(t.cases.c.id.in_(ids))).mappings()
+        return {c.id: c for c in map(case_from, rows)}
+
+    def insert_cases(self, cases: Sequence[CaseRecord]) -> None:
+        if cases:
+            self.conn.execute(insert(t.cases), [case_row(c) for c in cases])
+
+    def update_case(self, case: CaseRecord, *, expect: CaseRecord) -> bool:
+        row = case_row(case)
+        row.pop("id")
+        row["version"] = expect.version + 1
+        c = t.cases.c
+        result = self.conn.execute(
+            update(t.cases)
+            .where(c.id == str(expect.id), c.version == expect.version)
+            .where(c.status == str(expect.status))
+            .values(**row)
+        )
+        return result.rowcount == 1
+
+    def add_history(self, entries: Sequence[HistoryEntry]) -> None:
+        if entries:
+            self.conn.execute(insert(t.history), [history_row(h) for h in entries])
+
+    def case_history(self, case_id: UUID) -> list[HistoryEntry]:
+        h = t.history.c
+        stmt = select(t.history).where(h.case_id == str(case_id)).order_by(h.at, h.id)
+        return [history_from(r) for r in self.conn.execute(stmt).mappings()]
+
+    def queue_notifications(self, notifications: Sequence[NotificationRecord]) -> int:
+        return queue_rows(self.conn, notifications)
+
+    def add_events(self, events: Sequence[OutboundEvent]) -> None:
+        if events:
+            rows = outbox_rows(events)
+            self.conn.execute(insert(t.outbox), rows)
+
+    def insert_swarms(self, swarms: Sequence[SwarmRecord]) -> None:
+        if not swarms:
+            return
+        rows, members, notes = [], [], []
+        for swarm in swarms:
+            row = swarm.model_dump(exclude={"members", "notes"})
+            row.update(id=str(swarm.id), case_id=str(swarm.case_id), status=str(swarm.status))
+            row["reason"] = str(swarm.reason)
+            rows.append(row)
+            sid = str(swarm.id)
+            members += [{"swarm_id": sid, **m.model_dump()} for m in swarm.members]
+            notes += [{"swarm_id": sid, **n.model_dump()} for n in swarm.notes]
+        self.conn.execute(insert(t.swarms), rows)
+        if members:
+            self.conn.execute(insert(t.swarm_members), members)
+        if notes:
+            self.conn.execute(insert(t.swarm_notes), notes)
+
+    def get_swarm(self, swarm_id: UUID) -> SwarmRecord | None:
+        return load_swarm(self.conn, t.swarms.c.id == str(swarm_id))
+
+    def open_swarm_for(self, case_id: UUID) -> SwarmRecord | None:
+        s = t.swarms.c
+        return load_swarm(
+            self.conn, and_(s.case_id == str(case_id), s.status == SwarmStatus.OPEN.value)
+        )
+
+    def add_member(self, swarm_id: UUID, member: SwarmMember) -> None:
+        self.conn.execute(
+            insert(t.swarm_members), [{"swarm_id": str(swarm_id), **member.model_dump()}]
+        )
+
+    def add_note(self, swarm_id: UUID, note: SwarmNoteRecord) -> None:
+        self.conn.execute(insert(t.swarm_notes), [{"swarm_id": str(swarm_id), **note.model_dump()}])
+
+    def close_swarm(self, swarm: SwarmRecord) -> bool:
+        s = t.swarms.c
+        result = self.conn.execute(
+            update(t.swarms)
+            .where(s.id == str(swarm.id), s.status == SwarmStatus.OPEN.value)
+            .values(
+                status=SwarmStatus.CLOSED.value,
+                owner_squad=swarm.owner_squad,
+                outcome=swarm.outcome,
+                closed_at=swarm.closed_at,
+            )
+        )
+        return result.rowcount == 1
