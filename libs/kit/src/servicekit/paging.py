@@ -11,7 +11,10 @@ another. `decode_cursor(cursor, scope, *parsers)` gives the key back, each part 
 its parser (`as_uuid`, `as_datetime`, `as_int`, `as_float`, `optional(...)`). Anything else
 -- not base64, not JSON, another scope, wrong arity or types, longer than
 `MAX_CURSOR_LENGTH` -- raises `InvalidCursor` (HTTP 422 `invalid_cursor` naming
-`query.cursor`), never another exception.
+`query.cursor`), never another exception. 422, not 400: the request is well-formed and one
+query parameter's value is wrong, which is how FastAPI answers every other invalid query
+parameter (422 `validation_error` with `query.<name>`), so a client meets one status for "a
+parameter is wrong" in both services.
 
 This module imports nothing beyond the standard library and `contracts`, so service layers
 may use it.

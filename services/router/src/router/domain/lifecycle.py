@@ -74,7 +74,8 @@ class LifecycleStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class CaseState:
-    """The router's state of one case."""
+    """The router's state of one case (`predicted_squad`, triage's prediction, tells a
+    correction from an assignment)."""
 
     status: LifecycleStatus = LifecycleStatus.TRIAGED
     squad: str | None = None

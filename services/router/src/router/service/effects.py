@@ -38,7 +38,6 @@ from contracts import topics
 from contracts.catalogue import Catalogue
 from contracts.envelope import OutboundEvent
 from contracts.events import EscalationReason
-from contracts.ids import new_id
 from router import metrics
 from router.domain.events import (
     CaseAcknowledged,
@@ -52,18 +51,18 @@ from router.domain.events import (
     SwarmOpened,
 )
 from router.domain.lifecycle import ROUTER
-from router.domain.notifications import Notification, NotificationKind, excerpt, targets_for
+from router.domain.notifications import NotificationKind
 from router.domain.swarm import Swarm
 from router.ports import RouterTransaction
 from router.records import (
     CaseRecord,
-    DeliveryStatus,
     HistoryAction,
     HistoryEntry,
     NotificationRecord,
     SwarmRecord,
 )
 from router.service.common import Publishing, to_record
+from router.service.notifying import notifications_for
 
 MANUAL = "person"
 """The `by` label of the assignment metric for assignments made by people."""
@@ -294,75 +293,3 @@ class Effects:
             metrics.CASES_ESCALATED.labels(reason.value).inc(n)
         if self.reassigned:
             metrics.REASSIGNMENTS.inc(self.reassigned)
-
-
-def notifications_for(
-    *,
-    case: CaseRecord,
-    kind: NotificationKind,
-    squad: str,
-    catalogue: Catalogue,
-    pub: Publishing,
-    event_key: str,
-    now: datetime,
-    reason: EscalationReason | None = None,
-    squads_involved: Sequence[str] = (),
-    swarm_id: UUID | None = None,
-) -> list[NotificationRecord]:
-    """One queued notification per channel the squad configured (none for an unknown squad).
-
-    Args:
-        case: The case the message is about.
-        kind: What happened.
-        squad: The recipient squad.
-        catalogue: Where the squad's channels are configured.
-        pub: Links back to the router and the channels in service.
-        event_key: The event that caused the message: one message per event, squad, channel.
-        now: Queue time (the first attempt is due at once).
-        reason: The escalation reason, if any.
-        squads_involved: The plausible squads of an escalation or swarm.
-        swarm_id: The swarm, if any.
-    """
-    entry = catalogue.squads.get(squad)
-    if entry is None:
-        return []
-    first_id = new_id()
-    message = Notification(
-        id=first_id,
-        kind=kind,
-        case_id=case.id,
-        title=case.title,
-        description_excerpt=excerpt(case.description),
-        priority=case.priority,
-        squad=squad,
-        squad_title=entry.title,
-        predicted_squad=case.predicted_squad,
-        confidence=case.confidence,
-        matched_components=case.matched_components,
-        reason=reason,
-        squads_involved=list(squads_involved),
-        case_url=pub.case_url(case.id),
-        swarm_id=swarm_id,
-        created_at=now,
-    )
-    payload = message.model_dump(mode="json")  # once; each target only changes the id
-    rows = []
-    for i, target in enumerate(targets_for(entry, pub.channels)):
-        one_id = first_id if i == 0 else new_id()
-        rows.append(
-            NotificationRecord(
-                id=one_id,
-                case_id=case.id,
-                squad=squad,
-                channel=target.channel,
-                address=target.address,
-                secret_env=target.secret_env,
-                kind=str(kind),
-                event_key=event_key,
-                payload={**payload, "id": str(one_id)},
-                status=DeliveryStatus.QUEUED,
-                next_attempt_at=now,
-                created_at=now,
-            )
-        )
-    return rows
