@@ -3,19 +3,25 @@
 Every candidate is a linear SVM (scikit-learn's `LinearSVC`, one-vs-rest) over l2-normalised
 TF-IDF blocks; they differ in what they read and how they weigh the squads:
 
-| name | word 1-2-grams | char_wb 3-5 | class weights | C | catalogue |
-|---|---|---|---|---|---|
-| `baseline` | tf-idf | - | none | 1.0 | - |
-| `word-soft` | sublinear tf-idf | - | soft | 1.0 | yes |
-| `word-char-soft` | sublinear tf-idf | sublinear tf-idf | soft | 0.5 | yes |
-| `word-char-soft-nocat` | sublinear tf-idf | sublinear tf-idf | soft | 0.5 | - |
+| name | word 1-2-grams | char_wb 3-5 | topics | class weights | C | catalogue |
+|---|---|---|---|---|---|---|
+| `baseline` | tf-idf | - | - | none | 1.0 | - |
+| `word-soft` | sublinear tf-idf | - | - | soft | 1.0 | yes |
+| `word-char-soft` | sublinear tf-idf | sublinear tf-idf | - | soft | 0.25 | yes |
+| `word-char-topics-soft` | sublinear tf-idf | sublinear tf-idf | LSA | soft | 0.25 | yes |
+| `word-char-soft-nocat` | sublinear tf-idf | sublinear tf-idf | - | soft | 0.25 | - |
 
 `baseline` is the plain TF-IDF word 1-2 + LinearSVC every history is compared with.
 Character n-grams inside words survive typos, inflections, compounds and other languages;
 *soft* class weights (`(mean count / count) ** 0.5`, capped at 10) lift small squads without
 the accuracy loss of fully balanced weights (which cost 3-5 pt accuracy on the many-class
-proxies in `bench/proxies.py`); `C = 0.5` with character n-grams converges ~1.5x faster
-with no loss there. Character n-grams without class weights scored below `word-char-soft`
+proxies in `bench/proxies.py`). With character n-grams (many more, correlated columns) the
+stronger regularisation `C = 0.25` beat 0.5 and 1.0 on every proxy (mean +0.5-1 pt
+accuracy and macro-F1 over three seeds) and converges faster. Topic coordinates
+(`topics.LsaTopics`, scaled by `TOPIC_WEIGHT`) help where squads differ by subject
+matter (+1 pt accuracy on the Zipf-subsampled public set) and are neutral to slightly
+harmful where a few product words decide (the many-class proxies): a candidate, not a
+default. Character n-grams without class weights scored below `word-char-soft`
 on every proxy and seed tried, so they are not a candidate of their own (each candidate
 costs a cross-validation: ~1 s per 1,000 cases and 50 squads). Plain term frequency
 (no idf) with character n-grams reached 87.1% on the public set's 80/20 split (labels
@@ -38,10 +44,13 @@ import scipy.sparse as sp
 
 from triage.classifier.charwb import CharWbVectoriser
 from triage.classifier.features import VECTORISER_TOKEN_PATTERN, Match, squad_features
+from triage.classifier.topics import LsaTopics
 from triage.classifier.vectorise import CompiledWordVectoriser
 
 SOFT_POWER = 0.5
 MAX_CLASS_WEIGHT = 10.0
+#: Scale of the topic columns relative to the (unit-norm) word and character blocks.
+TOPIC_WEIGHT = 0.5
 
 
 @dataclass(frozen=True)
@@ -54,6 +63,7 @@ class Candidate:
     weighting: str  # "none" | "soft"
     c: float
     catalogue: bool
+    topics: bool = False
 
     def class_weight(self, labels: Sequence[str]) -> dict[str, float] | None:
         """The per-squad weights for LinearSVC from the training labels (None: equal)."""
@@ -71,11 +81,20 @@ CANDIDATES = (
     BASELINE,
     Candidate("word-soft", char=False, words="sublinear", weighting="soft", c=1.0, catalogue=True),
     Candidate(
-        "word-char-soft", char=True, words="sublinear", weighting="soft", c=0.5, catalogue=True
+        "word-char-soft", char=True, words="sublinear", weighting="soft", c=0.25, catalogue=True
+    ),
+    Candidate(
+        "word-char-topics-soft",
+        char=True,
+        words="sublinear",
+        weighting="soft",
+        c=0.25,
+        catalogue=True,
+        topics=True,
     ),
 )
 NO_CATALOGUE = Candidate(
-    "word-char-soft-nocat", char=True, words="sublinear", weighting="soft", c=0.5, catalogue=False
+    "word-char-soft-nocat", char=True, words="sublinear", weighting="soft", c=0.25, catalogue=False
 )
 
 
@@ -86,34 +105,42 @@ def candidates(*, catalogue_evidence: bool) -> list[Candidate]:
 
 @dataclass
 class FeatureSet:
-    """Fitted feature blocks of one candidate: words, optional characters, catalogue.
+    """Fitted feature blocks of one candidate: words, optional characters and topics,
+    catalogue.
 
     Attributes:
         words: The word 1-2-gram TF-IDF.
         chars: The char_wb 3-5-gram TF-IDF, or None.
         squads: Squads in column order of the catalogue block.
         catalogue_weight: Scale of the catalogue block (0: no block).
+        topics: Topic coordinates computed from the word block (scaled by
+            `TOPIC_WEIGHT`), or None.
     """
 
     words: CompiledWordVectoriser
     chars: CharWbVectoriser | None
     squads: list[str]
     catalogue_weight: float
+    topics: LsaTopics | None = None
 
     @property
     def n_features(self) -> int:
         """Total number of columns."""
         chars = self.chars.n_features if self.chars is not None else 0
+        topics = self.topics.n_topics if self.topics is not None else 0
         catalogue = 2 * len(self.squads) if self.catalogue_weight else 0
-        return self.words.n_features + chars + catalogue
+        return self.words.n_features + chars + topics + catalogue
 
     def blocks(
         self, texts: Sequence[str], matches: Sequence[Sequence[Match]]
     ) -> list[sp.csr_matrix]:
         """The column blocks for `texts`, left to right."""
-        out = [self.words.transform(texts)]
+        words = self.words.transform(texts)
+        out = [words]
         if self.chars is not None:
             out.append(self.chars.transform(texts))
+        if self.topics is not None:
+            out.append(sp.csr_matrix(self.topics.transform(words) * TOPIC_WEIGHT))
         if self.catalogue_weight:
             out.append(squad_features(matches, self.squads) * self.catalogue_weight)
         return out
@@ -141,6 +168,7 @@ class Vectorised:
         catalogue_weight: float,
         *,
         need_chars: bool,
+        seed: int = 0,
     ) -> None:
         fitted, counts = CompiledWordVectoriser.fit(texts, VECTORISER_TOKEN_PATTERN)
         self.words = {
@@ -152,6 +180,8 @@ class Vectorised:
         self.squads = squads
         self.catalogue_weight = catalogue_weight
         self._counts = counts
+        self._seed = seed
+        self._topics: dict[str, LsaTopics | None] = {}
         self._blocks: dict[str, sp.csr_matrix] = {
             "catalogue": squad_features(matches, squads) * catalogue_weight,
         }
@@ -167,10 +197,27 @@ class Vectorised:
             parts = [self._blocks[candidate.words]]
             if candidate.char:
                 parts.append(self._blocks["chars"])
+            topics = self.topics(candidate)
+            if topics is not None:
+                dense = topics.transform(self._blocks[candidate.words]) * TOPIC_WEIGHT
+                parts.append(sp.csr_matrix(dense))
             if candidate.catalogue and self.catalogue_weight:
                 parts.append(self._blocks["catalogue"])
             self._stacked[candidate.name] = sp.hstack(parts, format="csr", dtype=np.float32)
         return self._stacked[candidate.name]
+
+    def topics(self, candidate: Candidate) -> LsaTopics | None:
+        """The topics of `candidate`'s word block (fitted once per weighting), or None."""
+        if not candidate.topics:
+            return None
+        if candidate.words not in self._topics:
+            if candidate.words not in self._blocks:
+                self._blocks[candidate.words] = self.words[candidate.words].weigh(self._counts)
+            unigrams = np.fromiter(self.words[candidate.words].unigrams.values(), dtype=np.int64)
+            self._topics[candidate.words] = LsaTopics.fit(
+                self._blocks[candidate.words], columns=unigrams, seed=self._seed
+            )
+        return self._topics[candidate.words]
 
     def feature_set(self, candidate: Candidate) -> FeatureSet:
         """The fitted blocks of `candidate`, for serving."""
@@ -179,4 +226,5 @@ class Vectorised:
             chars=self.chars if candidate.char else None,
             squads=self.squads,
             catalogue_weight=self.catalogue_weight if candidate.catalogue else 0.0,
+            topics=self.topics(candidate),
         )

@@ -206,7 +206,12 @@ def _fit_selected(
     pool = candidates(catalogue_evidence=evidence_found)
     step(f"vectorising {len(texts)} texts")
     vectorised = Vectorised(
-        texts, matches, squads, HISTORY_CATALOGUE_WEIGHT, need_chars=any(c.char for c in pool)
+        texts,
+        matches,
+        squads,
+        HISTORY_CATALOGUE_WEIGHT,
+        need_chars=any(c.char for c in pool),
+        seed=seed,
     )
     y = np.asarray(labels)
     chosen = select(
