@@ -42,9 +42,10 @@ def test_thresholds_hold_their_precision_on_unseen_cases() -> None:
             chosen = (new_pred == i) & (new_conf >= point.threshold)  # type: ignore[operator]
             assert chosen.sum() / (new_pred == i).sum() > 0.05  # it does assign
             realised.append(float(new_correct[chosen].mean()))
-    # a 90% lower bound: most runs at or above the target, none far below it
-    assert np.mean(realised) >= 0.91 and min(realised) >= 0.875
-    assert np.mean(np.array(realised) >= 0.9) >= 0.75
+    # an 80% lower bound: above the target on average, most runs at or above it, none
+    # far below it (the plain observed share, z = 0, fails this)
+    assert np.mean(realised) >= 0.905 and min(realised) >= 0.865
+    assert np.mean(np.array(realised) >= 0.9) >= 0.6
 
 
 def test_no_threshold_when_the_target_is_out_of_reach() -> None:
