@@ -12,6 +12,9 @@ generator makes a many-class history from scratch:
   plus the first of that label's 8 most characteristic words it contains (or `other`),
   which makes ~70 groups of very different sizes, as real queues split by product; Zipf
   subsampled to 5,000 cases, texts cut to 6-20 words, 8% label noise.
+* `desk` - like `subgroups`, but a third of the derived groups (drawn by the seed) are one
+  broad first-line group holding ~45% of 6,000 cases, as a service desk does; the other
+  groups Zipf-sized, texts cut to 6-20 words, 5% label noise.
 * `synthetic` - `synthetic_history`: 60 groups with Zipf sizes, each case with 1-3 of its
   group's terms (some shared with a sibling group) among shared filler words, typos, a
   share of cases in a second "language" (words rewritten by a fixed cipher), 3,000 cases,
@@ -108,6 +111,29 @@ def subgroups(examples: Sequence[LabelledCase], *, per_label: int = 8) -> list[L
         words = set(e.text.lower().split())
         sub = next((a for a in anchors[e.squad] if a in words), "other")
         out.append(LabelledCase(e.title, e.description, f"{e.squad}/{sub}"))
+    return out
+
+
+def first_line(
+    examples: Sequence[LabelledCase], total: int, rng: random.Random, *, share: float = 0.45
+) -> list[LabelledCase]:
+    """A third of the classes merged into one broad group of `share` of `total` cases; the
+    other classes Zipf-sized in the rest."""
+    by_class: dict[str, list[LabelledCase]] = defaultdict(list)
+    for e in examples:
+        by_class[e.squad].append(e)
+    names = sorted(by_class)
+    rng.shuffle(names)
+    merged, rest = names[: len(names) // 3], names[len(names) // 3 :]
+    pool = [e for n in merged for e in by_class[n]]
+    out = [
+        LabelledCase(e.title, e.description, "first-line")
+        for e in rng.sample(pool, min(len(pool), round(total * share)))
+    ]
+    sizes = zipf_sizes(len(rest), round(total * (1 - share)))
+    for name, size in zip(rest, sizes, strict=True):
+        out.extend(rng.sample(by_class[name], min(size, len(by_class[name]))))
+    rng.shuffle(out)
     return out
 
 
@@ -209,6 +235,10 @@ def proxies(public: Sequence[LabelledCase] | None) -> dict[str, Proxy]:
             cut = truncate(zipf_subsample(split, 5000, rng, exponent=1.2), rng, 6, 20)
             return add_label_noise(cut, 0.08, rng)
 
-        found |= {"zipf": zipf, "titles": titles, "subgroups": many}
+        def desk(seed: int) -> list[LabelledCase]:
+            rng = random.Random(seed)
+            return add_label_noise(truncate(first_line(split, 6000, rng), rng, 6, 20), 0.05, rng)
+
+        found |= {"zipf": zipf, "titles": titles, "subgroups": many, "desk": desk}
     found["synthetic"] = synthetic_history
     return found
