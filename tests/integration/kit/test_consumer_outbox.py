@@ -13,6 +13,7 @@ from sqlalchemy import MetaData, func, insert, select
 from contracts.envelope import CloudEvent
 from contracts.problems import FieldError
 from contracts.wire import KafkaRecord, decode
+from servicekit.backoff import BackoffPolicy
 from servicekit.broker import LocalBroker
 from servicekit.consumer import (
     BatchConsumer,
@@ -88,7 +89,7 @@ async def test_rejects_go_to_dead_letters_and_offsets_commit_after_a_failure(
             topics=[source],
             deadletter_topic=dlq,
             service="test",
-            retry_initial=0.05,
+            backoff=BackoffPolicy(initial=0.05),
         )
         consumer = make_consumer(settings)
         await consumer.start()

@@ -13,6 +13,7 @@ from typing import Any
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
+from servicekit.backoff import BackoffPolicy
 from servicekit.consumer import BatchConsumer, ConsumerSettings, Rejected
 
 A, B = TopicPartition("in", 0), TopicPartition("in", 1)
@@ -77,7 +78,7 @@ def settings() -> ConsumerSettings:
         topics=["in"],
         deadletter_topic="dlq",
         service="test",
-        retry_initial=0.01,
+        backoff=BackoffPolicy(initial=0.01),
     )
 
 

@@ -7,6 +7,7 @@ import asyncio
 
 from sqlalchemy import MetaData
 
+from servicekit.backoff import BackoffPolicy
 from servicekit.db import make_engine
 from servicekit.outbox import OutboxRelay, outbox_table
 
@@ -21,7 +22,7 @@ class ScriptedRelay(OutboxRelay):
             producer=None,  # type: ignore[arg-type]
             service="test",
             poll_interval=60.0,
-            retry_max=60.0,
+            backoff=BackoffPolicy(initial=60.0, maximum=60.0),
             wake_delay=wake_delay,
         )
         self.script = script

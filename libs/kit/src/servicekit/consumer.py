@@ -8,7 +8,8 @@ committed before it is either stored or dead-lettered.
 
 When the handler raises (the database is down, say), nothing is committed: the consumer
 seeks back to the start of the batch and tries again after an exponential backoff, so a
-transient outage delays work without losing it and without a crash loop.
+transient outage delays work without losing it and without a crash loop (the delays follow
+`servicekit.backoff`).
 
 A rebalance may take partitions away while a batch is being handled. Their offsets are then
 neither committed nor sought (aiokafka raises `IllegalStateError` for an unassigned
@@ -20,7 +21,6 @@ de-duplication by event id absorbs the replay. A commit refused because the grou
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -31,6 +31,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError
 from prometheus_client import Counter
 
 from contracts.wire import dead_letter
+from servicekit.backoff import DEFAULT_BACKOFF, BackoffPolicy, sleep_until
 from servicekit.kafka import send_batch
 
 log = logging.getLogger(__name__)
@@ -66,8 +67,7 @@ class ConsumerSettings:
     service: str
     max_records: int = 500
     poll_timeout_ms: int = 200
-    retry_initial: float = 0.5
-    retry_max: float = 30.0
+    backoff: BackoffPolicy = DEFAULT_BACKOFF
 
 
 def make_consumer(settings: ConsumerSettings) -> AIOKafkaConsumer:
@@ -107,7 +107,7 @@ class BatchConsumer:
 
     async def run(self) -> None:
         """Consume until stopped."""
-        delay = self.settings.retry_initial
+        backoff = self.settings.backoff.start()
         while not self._stopping.is_set():
             batch = await self.consumer.getmany(
                 timeout_ms=self.settings.poll_timeout_ms, max_records=self.settings.max_records
@@ -121,16 +121,15 @@ class BatchConsumer:
                 raise
             except Exception:
                 BATCH_FAILURES.labels(self.settings.service).inc()
+                delay = backoff.next_delay()
                 log.exception("batch of %d records failed; retrying in %.1fs", len(records), delay)
                 assigned = self.consumer.assignment()
                 for tp, recs in batch.items():
                     if tp in assigned:  # a revoked partition restarts from its commit elsewhere
                         self.consumer.seek(tp, recs[0].offset)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
-                delay = min(delay * 2, self.settings.retry_max)
+                await sleep_until(self._stopping, delay)
                 continue
-            delay = self.settings.retry_initial
+            backoff.reset()
             await self._commit(batch)
             self.processed += len(records)
 

@@ -27,7 +27,6 @@ the relay waits that long before its pass, and the commits of that window go out
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import time
 from collections.abc import Iterable
@@ -55,6 +54,7 @@ from sqlalchemy import (
 
 from contracts.envelope import CloudEvent
 from contracts.wire import KafkaRecord, encode
+from servicekit.backoff import DEFAULT_BACKOFF, BackoffPolicy, sleep_until
 from servicekit.kafka import send_batch
 
 log = logging.getLogger(__name__)
@@ -108,7 +108,7 @@ class OutboxRelay:
         service: str,
         batch_size: int = 500,
         poll_interval: float = 1.0,
-        retry_max: float = 30.0,
+        backoff: BackoffPolicy = DEFAULT_BACKOFF,
         gauge_interval: float = 5.0,
         wake_delay: float = 0.0,
     ) -> None:
@@ -118,7 +118,7 @@ class OutboxRelay:
         self.service = service
         self.batch_size = batch_size
         self.poll_interval = poll_interval
-        self.retry_max = retry_max
+        self.backoff = backoff
         self.gauge_interval = gauge_interval
         self.wake_delay = wake_delay
         self._counted_at = float("-inf")  # monotonic time of the last pending count
@@ -143,7 +143,7 @@ class OutboxRelay:
         (after `wake_delay`, which gathers the wakes of that window into one pass).
         While the broker is unreachable, wakes do not shorten the backoff.
         """
-        delay = self.poll_interval
+        backoff = self.backoff.start()
         while not self._stopping.is_set():
             self._wake.clear()
             try:
@@ -152,13 +152,12 @@ class OutboxRelay:
                 raise
             except Exception as exc:
                 self.healthy = False
-                delay = min(max(delay, 0.5) * 2, self.retry_max)
+                delay = backoff.next_delay()
                 log.warning("outbox relay failed (%s); retrying in %.1fs", exc, delay)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
+                await sleep_until(self._stopping, delay)
                 continue
             self.healthy = True
-            delay = self.poll_interval
+            backoff.reset()
             if sent >= self.batch_size:
                 continue
             try:
@@ -166,8 +165,7 @@ class OutboxRelay:
             except TimeoutError:
                 continue
             if self.wake_delay > 0:
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=self.wake_delay)
+                await sleep_until(self._stopping, self.wake_delay)
 
     async def relay_once(self) -> int:
         """Publish one batch of pending rows; return how many were sent."""

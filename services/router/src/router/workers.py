@@ -32,6 +32,7 @@ from router.adapters.notifications import DeliveryError, backoff_delay
 from router.domain.notifications import Notification, Target
 from router.ports import Clock, DeliveryOutcome, DeliveryQueue, RouterStore
 from router.records import DeliveryStatus, NotificationRecord
+from servicekit.backoff import DEFAULT_BACKOFF, BackoffPolicy, sleep_until
 
 log = logging.getLogger(__name__)
 
@@ -61,6 +62,7 @@ class DeliveryWorker:
         backoff: Backoff = backoff_delay,
         lease: timedelta = timedelta(seconds=120),
         poll_interval: float = 1.0,
+        failure_backoff: BackoffPolicy = DEFAULT_BACKOFF,
     ) -> None:
         self.store = store
         self.sender = sender
@@ -70,6 +72,7 @@ class DeliveryWorker:
         self.backoff = backoff
         self.lease = lease
         self.poll_interval = poll_interval
+        self.failure_backoff = failure_backoff
         self._inflight: set[asyncio.Task[None]] = set()
         self._finished: list[tuple[NotificationRecord, DeliveryOutcome]] = []
         self._wake = asyncio.Event()
@@ -85,21 +88,24 @@ class DeliveryWorker:
         self._wake.set()
 
     async def run(self) -> None:
-        """Claim and deliver until stopped."""
-        delay = self.poll_interval
+        """Claim and deliver until stopped; a failing database is retried after a backoff
+        (`servicekit.backoff`) that wakes do not shorten."""
+        backoff = self.failure_backoff.start()
         while not self._stopping.is_set():
             self._wake.clear()
             try:
                 await self._record_finished()
                 await self._claim_and_start()
-                delay = self.poll_interval
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
+                delay = backoff.next_delay()
                 log.warning("delivery bookkeeping failed (%s); retrying in %.1fs", exc, delay)
-                delay = min(delay * 2, 30.0)
+                await sleep_until(self._stopping, delay)
+                continue
+            backoff.reset()
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=delay)
+                await asyncio.wait_for(self._wake.wait(), timeout=self.poll_interval)
         await self.drain(grace=10.0)
 
     async def run_once(self) -> int:
