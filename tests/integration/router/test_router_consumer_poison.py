@@ -61,7 +61,7 @@ async def test_an_event_the_database_refuses_is_dead_lettered_and_the_rest_route
 async def check_poison_is_dead_lettered(c) -> None:
     (good_id, good), (_, poisoned) = triaged("payments"), triaged("checkout")
     records = [record(0, good_id, good), record(1, "x" * 250, poisoned)]
-    rejected = await make_handler(c)(records)
+    rejected = await make_handler(route=c.route, committed=c.wake)(records)
     assert [(r.record.offset, r.reason) for r in rejected] == [(1, "routing_failed")]
     routed = c.store.list_cases(CaseFilter(), limit=10)
     assert [case.id for case in routed] == [good.case_id]

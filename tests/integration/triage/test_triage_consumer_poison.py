@@ -89,7 +89,13 @@ async def test_records_the_database_refuses_are_dead_lettered_and_the_rest_store
             record(lifecycle, 2, reassigned()),
             record(lifecycle, 3, reassigned(id="y" * 300)),
         ]
-        rejected = await make_handler(container)(records)
+        handler = make_handler(
+            topics=settings.topics,
+            take_in=container.write_batch,
+            record_corrections=container.record_corrections,
+            committed=container.wake,
+        )
+        rejected = await handler(records)
         assert sorted((r.record.offset, r.reason) for r in rejected) == [
             (1, "intake_failed"),
             (3, "intake_failed"),

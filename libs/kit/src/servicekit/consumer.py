@@ -11,6 +11,11 @@ seeks back to the start of the batch and tries again after an exponential backof
 transient outage delays work without losing it and without a crash loop (the delays follow
 `servicekit.backoff`).
 
+A handler that stores a batch in one transaction uses `store_or_reject`: the whole batch at
+once, else (after an error that is not transient) item by item, rejecting only the records
+whose item cannot be stored, so one bad record is dead-lettered instead of blocking its
+partition. A transient error (`servicekit.db.is_transient`) fails the batch, which is retried.
+
 A rebalance may take partitions away while a batch is being handled. Their offsets are then
 neither committed nor sought (aiokafka raises `IllegalStateError` for an unassigned
 partition): the new owner starts from the last committed offset and the handler's
@@ -25,6 +30,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
@@ -32,9 +38,13 @@ from prometheus_client import Counter
 
 from contracts.wire import dead_letter
 from servicekit.backoff import DEFAULT_BACKOFF, BackoffPolicy, sleep_until
+from servicekit.db import is_transient
 from servicekit.kafka import send_batch
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+R = TypeVar("R")
 
 DEAD_LETTERS = Counter(
     "deadletter_total", "Records sent to the dead-letter topic", ["service", "reason"]
@@ -54,6 +64,46 @@ class Rejected:
 
 
 BatchHandler = Callable[[Sequence[ConsumerRecord]], Awaitable[list[Rejected]]]
+
+
+async def store_or_reject(
+    write: Callable[[Sequence[T]], Sequence[R]],
+    items: Sequence[tuple[ConsumerRecord, T]],
+    *,
+    reason: str,
+) -> tuple[list[R], list[Rejected]]:
+    """Store the items of a batch with one blocking `write` call (in a worker thread).
+
+    When that fails with an error that is not transient, each item is written on its own and
+    the records whose item fails are rejected with `reason` and the error's text.
+
+    Args:
+        write: Stores items in one transaction and returns its results (blocking).
+        items: Each record with what was parsed from it.
+        reason: The dead-letter reason of a record whose item cannot be stored.
+
+    Returns:
+        The results of the writes that succeeded, and the rejected records.
+
+    Raises:
+        Exception: A transient error (`servicekit.db.is_transient`), so the batch is retried.
+    """
+    try:
+        return list(await asyncio.to_thread(write, [item for _, item in items])), []
+    except Exception as exc:
+        if is_transient(exc):
+            raise
+        log.exception("storing a batch of %d record(s) failed; storing one by one", len(items))
+    results: list[R] = []
+    rejected: list[Rejected] = []
+    for record, item in items:
+        try:
+            results.extend(await asyncio.to_thread(write, [item]))
+        except Exception as exc:
+            if is_transient(exc):
+                raise
+            rejected.append(Rejected(record, reason, f"{type(exc).__name__}: {exc}"))
+    return results, rejected
 
 
 @dataclass
@@ -194,4 +244,5 @@ __all__ = [
     "Rejected",
     "TopicPartition",
     "make_consumer",
+    "store_or_reject",
 ]

@@ -199,8 +199,9 @@ async def _broker_side(c: Container) -> None:
             )
             consumer = make_consumer(cs)
             await consumer.start()
+            handler = make_handler(route=c.route, committed=c.wake)
             c.consumer = BatchConsumer(
-                settings=cs, consumer=consumer, producer=producer, handler=make_handler(c)
+                settings=cs, consumer=consumer, producer=producer, handler=handler
             )
             await c.consumer.run()
             return

@@ -19,6 +19,7 @@ from aiokafka import AIOKafkaProducer
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
+from contracts.events import CaseReassigned
 from servicekit.consumer import BatchConsumer, ConsumerSettings, make_consumer
 from servicekit.db import GroupCommitter, make_engine
 from servicekit.kafka import ensure_topics, make_producer
@@ -83,11 +84,20 @@ class Container:
         count(outcomes)
         return outcomes
 
+    def record_corrections(self, items: Sequence[tuple[str, CaseReassigned]]) -> int:
+        """Store reassignments as training labels (blocking); how many were new."""
+        return service.record_corrections(items, repo=self.repo)
+
+    def wake(self) -> None:
+        """New outbox rows were committed: let the relay look now."""
+        if self.relay is not None:
+            self.relay.wake()
+
     async def submit(self, item: Intake) -> Outcome:
         """Take one case in through the group committer; wake the relay after the commit."""
         outcome = await self.committer.submit(item)
-        if isinstance(outcome, Accepted) and not outcome.replayed and self.relay is not None:
-            self.relay.wake()
+        if isinstance(outcome, Accepted) and not outcome.replayed:
+            self.wake()
         return outcome
 
     async def start(self) -> None:
@@ -243,8 +253,14 @@ class Container:
                 delay = min(delay * 2, 30.0)
         else:
             return
+        handler = make_handler(
+            topics=s.topics,
+            take_in=self.write_batch,
+            record_corrections=self.record_corrections,
+            committed=self.wake,
+        )
         self.consumer = BatchConsumer(
-            settings=cs, consumer=consumer, producer=producer, handler=make_handler(self)
+            settings=cs, consumer=consumer, producer=producer, handler=handler
         )
         await self.consumer.run()
 

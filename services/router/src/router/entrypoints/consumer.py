@@ -1,21 +1,22 @@
-"""The consumer of `support.case.triaged.v1`: bytes -> CaseTriaged -> `route_triaged`.
+"""The consumer of `support.case.triaged.v1`: bytes -> CaseTriaged -> `route`.
 
 Records that are not valid triaged CloudEvents are returned as `Rejected` with the wire
 error code (`servicekit.consumer.BatchConsumer` dead-letters them, then commits). The valid
-ones of a batch are routed in one transaction. A transient error (database unreachable,
-lock timeout: `servicekit.db.is_transient`) fails the batch (nothing is committed; the
-consumer retries it after a backoff); any other error while routing, including a data error
-the database raises for one record (a constraint, a value too long for its column), makes the
-handler route the records one by one, so only the record that cannot be routed is
+ones of a batch are routed in one transaction through `servicekit.consumer.store_or_reject`:
+a transient error (database unreachable, lock timeout) fails the batch (nothing is committed;
+the consumer retries it after a backoff); any other error while routing, including a data
+error the database raises for one record (a constraint, a value too long for its column),
+makes it route the records one by one, so only the record that cannot be routed is
 dead-lettered (`routing_failed`) and its partition moves on.
+
+The handler is given narrow callables, not the service's container: `route` (route a batch
+in one transaction, blocking) and `committed` (outbox rows and notifications were committed:
+wake the relay and the delivery worker).
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Sequence
 
 from aiokafka import ConsumerRecord
 
@@ -23,16 +24,12 @@ from contracts import topics
 from contracts.events import CaseTriaged
 from contracts.wire import Mode, WireError, decode_record, parse_data
 from router import metrics
-from servicekit.consumer import BatchHandler, Rejected
-from servicekit.db import is_transient
+from servicekit.consumer import BatchHandler, Rejected, store_or_reject
 
-if TYPE_CHECKING:
-    from router.bootstrap import Container
-
-log = logging.getLogger(__name__)
+Triaged = tuple[str, CaseTriaged]
 
 
-def parse(record: ConsumerRecord) -> tuple[str, CaseTriaged]:
+def parse(record: ConsumerRecord) -> Triaged:
     """The event id and payload of a record.
 
     Raises:
@@ -45,12 +42,17 @@ def parse(record: ConsumerRecord) -> tuple[str, CaseTriaged]:
     return event.id, parse_data(event, topics.CASE_TRIAGED, CaseTriaged)
 
 
-def make_handler(container: Container) -> BatchHandler:
+def make_handler(
+    *, route: Callable[[Sequence[Triaged]], object], committed: Callable[[], None]
+) -> BatchHandler:
     """The batch handler for `BatchConsumer`."""
+
+    def route_all(items: Sequence[Triaged]) -> list[object]:
+        return [route(items)]
 
     async def handle(records: Sequence[ConsumerRecord]) -> list[Rejected]:
         rejected: list[Rejected] = []
-        good: list[tuple[ConsumerRecord, tuple[str, CaseTriaged]]] = []
+        good: list[tuple[ConsumerRecord, Triaged]] = []
         for record in records:
             try:
                 good.append((record, parse(record)))
@@ -58,22 +60,8 @@ def make_handler(container: Container) -> BatchHandler:
                 rejected.append(Rejected(record, exc.code, exc.message))
         if not good:
             return rejected
-        try:
-            await asyncio.to_thread(container.route, [item for _, item in good])
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            log.exception("routing a batch of %d failed; routing one by one", len(good))
-            for record, item in good:
-                try:
-                    await asyncio.to_thread(container.route, [item])
-                except Exception as exc:
-                    if is_transient(exc):
-                        raise
-                    rejected.append(
-                        Rejected(record, "routing_failed", f"{type(exc).__name__}: {exc}")
-                    )
-        container.wake()
-        return rejected
+        _, failed = await store_or_reject(route_all, good, reason="routing_failed")
+        committed()
+        return rejected + failed
 
     return handle

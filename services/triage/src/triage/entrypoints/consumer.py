@@ -7,37 +7,35 @@ and store them with their outbox rows and processed event ids in one transaction
 dead-lettered. `support.case.reassigned.v1` events on the lifecycle topic become training
 labels; other lifecycle events are not triage's business and are skipped.
 
-A transient storage error (`servicekit.db.is_transient`: database unreachable, lock timeout)
-fails the batch, which the consumer retries. Any other error while storing the cases (a value
-the database refuses for one record, say) makes the handler store them one by one, so only
-the record that cannot be stored is dead-lettered (`intake_failed`) and its partition moves
-on instead of retrying the same batch forever.
+Storing goes through `servicekit.consumer.store_or_reject`: a transient storage error
+(database unreachable, lock timeout) fails the batch, which the consumer retries; any other
+error (a value the database refuses for one record, say) makes it store the records one by
+one, so only the record that cannot be stored is dead-lettered (`intake_failed`) and its
+partition moves on instead of retrying the same batch forever.
+
+The handler is given narrow callables, not the service's container: `take_in` (classify and
+store a batch of cases, blocking), `record_corrections` (store labels, blocking, returns how
+many were new) and `committed` (new outbox rows were committed: wake the relay).
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, TypeVar
 
-from contracts import CaseSubmission
+from contracts import CaseSubmission, Topics
 from contracts.envelope import CloudEvent
 from contracts.events import CaseReassigned
 from contracts.topics import CASE_REASSIGNED, CASE_RECEIVED
 from contracts.wire import Mode, WireError, decode_record, parse_data
-from servicekit.consumer import BatchHandler, ConsumerRecord, Rejected
-from servicekit.db import is_transient
-from triage import metrics, service
+from servicekit.consumer import BatchHandler, ConsumerRecord, Rejected, store_or_reject
+from triage import metrics
 from triage.domain import Accepted, Intake
-
-if TYPE_CHECKING:
-    from triage.bootstrap import Container
+from triage.service import Outcome
 
 log = logging.getLogger(__name__)
 
-T = TypeVar("T")
-R = TypeVar("R")
+Correction = tuple[str, CaseReassigned]
 
 
 def _decode(record: ConsumerRecord) -> CloudEvent:
@@ -47,14 +45,22 @@ def _decode(record: ConsumerRecord) -> CloudEvent:
     return decoded.event
 
 
-def make_handler(container: Container) -> BatchHandler:
+def make_handler(
+    *,
+    topics: Topics,
+    take_in: Callable[[Sequence[Intake]], Sequence[Outcome]],
+    record_corrections: Callable[[Sequence[Correction]], int],
+    committed: Callable[[], None],
+) -> BatchHandler:
     """The batch handler for `servicekit.consumer.BatchConsumer`."""
 
+    def write_labels(items: Sequence[Correction]) -> list[int]:
+        return [record_corrections(items)]
+
     async def handle(records: Sequence[ConsumerRecord]) -> list[Rejected]:
-        topics = container.settings.topics
         rejected: list[Rejected] = []
         intakes: list[tuple[ConsumerRecord, Intake]] = []
-        corrections: list[tuple[ConsumerRecord, tuple[str, CaseReassigned]]] = []
+        corrections: list[tuple[ConsumerRecord, Correction]] = []
         for record in records:
             if record.topic == topics.lifecycle:
                 _lifecycle(record, corrections)
@@ -67,19 +73,20 @@ def make_handler(container: Container) -> BatchHandler:
                 continue
             intakes.append((record, Intake.of(submission, event_id=event.id)))
         if intakes:
-            outcomes = await _store(container.write_batch, intakes, rejected)
+            outcomes, failed = await store_or_reject(take_in, intakes, reason="intake_failed")
+            rejected += failed
             stored = sum(1 for o in outcomes if isinstance(o, Accepted) and not o.replayed)
             skipped = len(outcomes) - stored
             if skipped:
                 log.info("skipped %d duplicate case(s) of %d", skipped, len(outcomes))
-            if stored and container.relay is not None:
-                container.relay.wake()
+            if stored:
+                committed()
         if corrections:
-
-            def write_labels(items: Sequence[tuple[str, CaseReassigned]]) -> list[int]:
-                return [service.record_corrections(items, repo=container.repo)]
-
-            added = sum(await _store(write_labels, corrections, rejected))
+            counts, failed = await store_or_reject(
+                write_labels, corrections, reason="intake_failed"
+            )
+            rejected += failed
+            added = sum(counts)
             metrics.LABELS.inc(added)
             log.info("recorded %d correction label(s)", added)
         return rejected
@@ -87,33 +94,7 @@ def make_handler(container: Container) -> BatchHandler:
     return handle
 
 
-async def _store(
-    write: Callable[[Sequence[T]], Sequence[R]],
-    items: list[tuple[ConsumerRecord, T]],
-    rejected: list[Rejected],
-) -> list[R]:
-    """`write` the batch in one transaction; after a non-transient error, item by item,
-    rejecting (`intake_failed`) the records whose item cannot be written."""
-    try:
-        return list(await asyncio.to_thread(write, [item for _, item in items]))
-    except Exception as exc:
-        if is_transient(exc):
-            raise
-        log.exception("storing a batch of %d record(s) failed; storing one by one", len(items))
-    results: list[R] = []
-    for record, item in items:
-        try:
-            results.extend(await asyncio.to_thread(write, [item]))
-        except Exception as exc:
-            if is_transient(exc):
-                raise
-            rejected.append(Rejected(record, "intake_failed", f"{type(exc).__name__}: {exc}"))
-    return results
-
-
-def _lifecycle(
-    record: ConsumerRecord, out: list[tuple[ConsumerRecord, tuple[str, CaseReassigned]]]
-) -> None:
+def _lifecycle(record: ConsumerRecord, out: list[tuple[ConsumerRecord, Correction]]) -> None:
     try:
         event = _decode(record)
         if event.type == CASE_REASSIGNED:
