@@ -63,7 +63,9 @@ async def test_every_form_the_sdk_sends_is_triaged(
         finally:
             await producer.stop()
         triaged = await read_topic(bootstrap, topic_names["topic_triaged"], 3)
-        await wait_for(lambda: container.consumer is not None and container.consumer.processed >= 3)
+        runtime = container.runtime
+        assert runtime is not None
+        await wait_for(lambda: runtime.consumer is not None and runtime.consumer.processed >= 3)
     finally:
         await container.stop()
     refs = {

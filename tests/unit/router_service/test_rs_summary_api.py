@@ -213,8 +213,12 @@ async def test_catalogue_hides_channel_addresses_and_metrics_are_exposed(
     assert '"webhook"' in body
     metrics = (await api.get("/metrics")).text
     assert "router_cases_assigned_total" in metrics
-    assert (await api.get("/healthz")).json() == {"status": "ok"}
-    assert (await api.get("/readyz")).status_code == 503  # no broker in unit tests
+    assert (await api.get("/healthz")).json() == {"status": "ok", "checks": {}, "warnings": []}
+    ready = await api.get("/readyz")  # the Kafka side is not started in unit tests
+    assert ready.status_code == 503
+    assert ready.json()["status"] == "unavailable"
+    assert ready.json()["checks"]["database"] == "ok"
+    assert ready.json()["checks"]["broker"] == "connecting"
 
 
 async def test_swagger_ui_assets_are_served_locally(api):

@@ -2,9 +2,9 @@
 
 `build(settings)` wires the real adapters (database, catalogue, policy, notifier); tests pass
 fakes (`clock`, `sender`) by keyword. `background(container)` is the lifespan of `router
-serve`: it starts the delivery worker and the sweeper at once, and the broker side (producer,
-outbox relay, consumer) in a supervisor that retries while the broker is down, so the API
-serves even when Kafka does not.
+serve`: it starts the delivery worker and the sweeper at once, and the Kafka side (producer,
+outbox relay, consumer: `servicekit.runtime`) in a supervisor that retries while the broker is
+down, so the API serves even when Kafka does not.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import httpx
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import Engine
 
 from contracts.catalogue import load_catalogue
@@ -28,13 +27,12 @@ from router.adapters.migrate import upgrade
 from router.adapters.notifications import CHANNELS, Notifier, SmtpSettings, backoff_delay
 from router.config import Settings
 from router.domain.policy import PolicyHolder, default_policy, load_policy
+from router.entrypoints.consumer import make_handler
 from router.ports import Clock, SystemClock
 from router.service.common import CatalogueHolder, Publishing
 from router.service.routing import RoutingReport, route_triaged, sweep_ack_timeouts
 from router.workers import DeliveryWorker, Sender, Sweeper, refresh_gauges
-from servicekit.consumer import BatchConsumer, ConsumerSettings, make_consumer
-from servicekit.kafka import ensure_topics, make_producer
-from servicekit.outbox import OutboxRelay
+from servicekit.runtime import Consume, KafkaRuntime, Outbox
 
 log = logging.getLogger(__name__)
 SERVICE = "router"
@@ -51,19 +49,18 @@ class Container:
     catalogue: CatalogueHolder
     policy: PolicyHolder
     pub: Publishing
+    runtime: KafkaRuntime = field(init=False)
     sender: Sender | None = None
     delivery: DeliveryWorker | None = None
-    relay: OutboxRelay | None = None
-    producer: AIOKafkaProducer | None = None
-    consumer: BatchConsumer | None = None
     http: httpx.AsyncClient | None = None
-    broker_ready: bool = False
     tasks: list[asyncio.Task[Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.runtime = kafka_runtime(self)
 
     def wake(self) -> None:
         """New outbox rows or notifications were committed: let the loops look now."""
-        if self.relay is not None:
-            self.relay.wake()
+        self.runtime.wake()
         if self.delivery is not None:
             self.delivery.wake()
 
@@ -83,11 +80,6 @@ class Container:
         return sweep_ack_timeouts(
             store=self.store, catalogue=self.catalogue.current, clock=self.clock, pub=self.pub
         )
-
-    @property
-    def ready(self) -> bool:
-        """Whether the broker side runs (producer started and the relay publishing)."""
-        return self.broker_ready and (self.relay is None or self.relay.healthy)
 
 
 def build(
@@ -160,73 +152,23 @@ def make_delivery(c: Container) -> DeliveryWorker:
     )
 
 
-async def _broker_side(c: Container) -> None:
-    """Start producer, relay and consumer; on failure clean up and try again."""
-    from router.entrypoints.consumer import make_handler
-
+def kafka_runtime(c: Container) -> KafkaRuntime:
+    """Topics, outbox relay and (unless disabled) the consumer of triaged cases."""
     s = c.settings
-    delay = 1.0
-    while True:
-        producer: AIOKafkaProducer | None = None
-        consumer: AIOKafkaConsumer | None = None
-        relay_task: asyncio.Task[None] | None = None
-        try:
-            producer = make_producer(
-                s.kafka_bootstrap_servers,
-                client_id=SERVICE,
-                enable_idempotence=s.kafka_enable_idempotence,
-            )
-            await producer.start()
-            topics = [s.topic_triaged, s.topic_lifecycle, s.topic_deadletter]
-            await ensure_topics(s.kafka_bootstrap_servers, topics)
-            c.producer = producer
-            c.relay = OutboxRelay(
-                engine=c.engine, table=tables.outbox, producer=producer, service=SERVICE
-            )
-            relay_task = asyncio.create_task(c.relay.run(), name="outbox-relay")
-            c.broker_ready = True
-            delay = 1.0
-            log.info("connected to Kafka at %s", s.kafka_bootstrap_servers)
-            if not s.consumer_enabled:
-                await relay_task
-                return
-            cs = ConsumerSettings(
-                bootstrap_servers=s.kafka_bootstrap_servers,
-                group_id=s.kafka_consumer_group,
-                topics=[s.topic_triaged],
-                deadletter_topic=s.topic_deadletter,
-                service=SERVICE,
-            )
-            consumer = make_consumer(cs)
-            await consumer.start()
-            handler = make_handler(route=c.route, committed=c.wake)
-            c.consumer = BatchConsumer(
-                settings=cs, consumer=consumer, producer=producer, handler=handler
-            )
-            await c.consumer.run()
-            return
-        except asyncio.CancelledError:
-            raise
-        except Exception as exc:
-            c.broker_ready = False
-            log.warning("Kafka side failed (%s); retrying in %.0fs", exc, delay)
-        finally:
-            if c.relay is not None:
-                c.relay.stop()
-            if relay_task is not None:
-                relay_task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, Exception):
-                    await relay_task
-            if consumer is not None:
-                with contextlib.suppress(Exception):
-                    await consumer.stop()
-            if producer is not None:
-                with contextlib.suppress(Exception):
-                    await producer.stop()
-            c.relay = c.consumer = c.producer = None
-            c.broker_ready = False
-        await asyncio.sleep(delay)
-        delay = min(delay * 2, 30.0)
+    consume = Consume(
+        topics=[s.topic_triaged],
+        group_id=s.kafka_consumer_group,
+        deadletter_topic=s.topic_deadletter,
+        handler=make_handler(route=c.route, committed=c.wake),
+    )
+    return KafkaRuntime(
+        service=SERVICE,
+        bootstrap_servers=s.kafka_bootstrap_servers,
+        enable_idempotence=s.kafka_enable_idempotence,
+        topics=[s.topic_triaged, s.topic_lifecycle, s.topic_deadletter],
+        outbox=Outbox(c.engine, tables.outbox),
+        consume=consume if s.consumer_enabled else None,
+    )
 
 
 @contextlib.asynccontextmanager
@@ -242,19 +184,16 @@ async def background(c: Container) -> AsyncIterator[Container]:
     c.tasks = [
         asyncio.create_task(c.delivery.run(), name="delivery"),
         asyncio.create_task(sweeper.run(), name="sweeper"),
-        asyncio.create_task(_broker_side(c), name="kafka"),
     ]
+    await c.runtime.start()
     try:
         yield c
     finally:
-        consuming = c.consumer is not None
-        if c.consumer is not None:
-            c.consumer.stop()
         sweeper.stop()
         c.delivery.stop()
-        waited = c.tasks if consuming else c.tasks[:2]
+        await c.runtime.stop()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(asyncio.gather(*waited, return_exceptions=True), 15)
+            await asyncio.wait_for(asyncio.gather(*c.tasks, return_exceptions=True), 15)
         for task in c.tasks:
             task.cancel()
         await asyncio.gather(*c.tasks, return_exceptions=True)

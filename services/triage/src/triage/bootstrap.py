@@ -9,27 +9,23 @@ While the broker is unreachable it retries with backoff and HTTP keeps serving.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Any
 
-from aiokafka import AIOKafkaProducer
 from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 
 from contracts.events import CaseReassigned
-from servicekit.consumer import BatchConsumer, ConsumerSettings, make_consumer
 from servicekit.db import GroupCommitter, make_engine
-from servicekit.kafka import ensure_topics, make_producer
-from servicekit.outbox import OutboxRelay
+from servicekit.runtime import Consume, KafkaRuntime, Outbox
 from triage import metrics, service, training
 from triage.adapters.db import OUTBOX, SqlCaseRepository
 from triage.adapters.memory import FakeModelStore
 from triage.adapters.model import DirModelStore
 from triage.config import Settings
 from triage.domain import Accepted, Intake, ModelState
+from triage.entrypoints.consumer import make_handler
 from triage.errors import TriageError
 from triage.ports import CaseRepository, Classifier, ModelStore
 from triage.service import Outcome, TriageOptions
@@ -49,17 +45,11 @@ class Container:
     state: ModelState
     options: TriageOptions
     engine: Engine | None = None
-    kafka: bool = True
-    producer: AIOKafkaProducer | None = None
-    relay: OutboxRelay | None = None
-    consumer: BatchConsumer | None = None
+    runtime: KafkaRuntime | None = None
     reload_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     jobs: RetrainJobs = field(default_factory=RetrainJobs)
     _retrain_task: asyncio.Task[None] | None = None
     committer: GroupCommitter[Intake, Outcome] = field(init=False)
-    _tasks: list[asyncio.Task[Any]] = field(default_factory=list)
-    _consumer_task: asyncio.Task[None] | None = None
-    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
 
     def __post_init__(self) -> None:
         self.committer = GroupCommitter(self.write_batch, max_batch=256)
@@ -90,8 +80,8 @@ class Container:
 
     def wake(self) -> None:
         """New outbox rows were committed: let the relay look now."""
-        if self.relay is not None:
-            self.relay.wake()
+        if self.runtime is not None:
+            self.runtime.wake()
 
     async def submit(self, item: Intake) -> Outcome:
         """Take one case in through the group committer; wake the relay after the commit."""
@@ -101,9 +91,9 @@ class Container:
         return outcome
 
     async def start(self) -> None:
-        """Start the Kafka side in the background (no-op when `kafka` is off)."""
-        if self.kafka:
-            self._tasks.append(asyncio.create_task(self._run_kafka(), name="triage-kafka"))
+        """Start the Kafka side in the background (none when built with `kafka=False`)."""
+        if self.runtime is not None:
+            await self.runtime.start()
 
     async def start_retrain(self) -> RetrainJob:
         """Start one background retrain; `RetrainRunning` when one runs already."""
@@ -145,134 +135,14 @@ class Container:
         log.info("retrain %s: model %s in use (was %s)", job_id, state.classifier.version, previous)
 
     async def stop(self) -> None:
-        """Stop consumer, relay, producer and the group committer."""
-        self._stopping.set()
+        """Stop the Kafka side, a retrain in flight and the group committer."""
         if self._retrain_task is not None:
             self._retrain_task.cancel()  # the worker thread finishes on its own; nothing swaps
-        if self.consumer is not None:
-            self.consumer.stop()
-        elif self._consumer_task is not None:
-            self._consumer_task.cancel()  # still joining the group: nothing to finish
-        if self.relay is not None:
-            self.relay.stop()
-        for task in list(self._tasks):
-            with contextlib.suppress(TimeoutError, asyncio.CancelledError, Exception):
-                await asyncio.wait_for(task, timeout=10)
-        if self.consumer is not None:
-            with contextlib.suppress(Exception):
-                await self.consumer.consumer.stop()
-        if self.producer is not None:
-            with contextlib.suppress(Exception):
-                await self.producer.stop()
+        if self.runtime is not None:
+            await self.runtime.stop()
         await self.committer.close()
         if self.engine is not None:
             self.engine.dispose()
-
-    async def _connect(self) -> AIOKafkaProducer | None:
-        s = self.settings
-        delay = 0.5
-        while not self._stopping.is_set():
-            producer = self.producer or make_producer(
-                s.kafka_bootstrap_servers,
-                client_id=SERVICE,
-                enable_idempotence=s.kafka_enable_idempotence,
-            )
-            try:
-                topics = s.topics
-                await ensure_topics(
-                    s.kafka_bootstrap_servers,
-                    [topics.received, topics.triaged, topics.lifecycle, topics.deadletter],
-                )
-                await producer.start()
-                return producer
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:
-                log.warning(
-                    "Kafka at %s unreachable (%s); retrying in %.1fs",
-                    s.kafka_bootstrap_servers,
-                    exc,
-                    delay,
-                )
-                with contextlib.suppress(Exception):
-                    await producer.stop()
-                self.producer = None
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
-                delay = min(delay * 2, 30.0)
-        return None
-
-    async def _run_kafka(self) -> None:
-        producer = await self._connect()
-        if producer is None:
-            return
-        self.producer = producer
-        log.info("connected to Kafka at %s", self.settings.kafka_bootstrap_servers)
-        if self.engine is not None:
-            self.relay = OutboxRelay(
-                engine=self.engine,
-                table=OUTBOX,
-                producer=producer,
-                service=SERVICE,
-                wake_delay=self.settings.outbox_wake_delay_ms / 1000,
-            )
-            self._tasks.append(asyncio.create_task(self.relay.run(), name="triage-relay"))
-        if self.settings.consumer_enabled:
-            self._consumer_task = asyncio.create_task(
-                self._run_consumer(producer), name="triage-consumer"
-            )
-            self._tasks.append(self._consumer_task)
-
-    async def _run_consumer(self, producer: AIOKafkaProducer) -> None:
-        from triage.entrypoints.consumer import make_handler
-
-        s = self.settings
-        cs = ConsumerSettings(
-            bootstrap_servers=s.kafka_bootstrap_servers,
-            group_id=s.kafka_consumer_group,
-            topics=[s.topics.received, s.topics.lifecycle],
-            deadletter_topic=s.topics.deadletter,
-            service=SERVICE,
-        )
-        delay = 0.5
-        while not self._stopping.is_set():
-            consumer = make_consumer(cs)
-            try:
-                await consumer.start()
-                break
-            except asyncio.CancelledError:
-                with contextlib.suppress(Exception):
-                    await consumer.stop()
-                raise
-            except Exception as exc:
-                log.warning("consumer cannot start (%s); retrying in %.1fs", exc, delay)
-                with contextlib.suppress(Exception):
-                    await consumer.stop()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stopping.wait(), timeout=delay)
-                delay = min(delay * 2, 30.0)
-        else:
-            return
-        handler = make_handler(
-            topics=s.topics,
-            take_in=self.write_batch,
-            record_corrections=self.record_corrections,
-            committed=self.wake,
-        )
-        self.consumer = BatchConsumer(
-            settings=cs, consumer=consumer, producer=producer, handler=handler
-        )
-        await self.consumer.run()
-
-    async def broker_ready(self, within: float = 1.0) -> bool:
-        """Whether the broker answers a metadata request `within` seconds."""
-        if self.producer is None:
-            return False
-        try:
-            await asyncio.wait_for(self.producer.client.fetch_all_metadata(), within)
-        except Exception:
-            return False
-        return True
 
 
 def count(outcomes: Sequence[Outcome]) -> None:
@@ -296,7 +166,6 @@ def build_container(
     store: ModelStore | None = None,
     repo: CaseRepository | None = None,
     engine: Engine | None = None,
-    producer: AIOKafkaProducer | None = None,
     kafka: bool = True,
 ) -> Container:
     """Wire the service from `settings`; pass fakes to replace the real adapters."""
@@ -324,7 +193,7 @@ def build_container(
         settings.catalogue_path,
         len(state.catalogue.squads),
     )
-    return Container(
+    container = Container(
         settings=settings,
         repo=repo,
         store=store,
@@ -335,6 +204,39 @@ def build_container(
             triaged_topic=settings.topics.triaged,
         ),
         engine=engine,
-        kafka=kafka,
-        producer=producer,
+    )
+    if kafka:
+        container.runtime = kafka_runtime(settings, container, engine)
+    return container
+
+
+def kafka_runtime(settings: Settings, c: Container, engine: Engine | None) -> KafkaRuntime:
+    """Topics, relay (when the cases are in a database) and consumer (unless disabled)."""
+    topics = settings.topics
+    handler = make_handler(
+        topics=topics,
+        take_in=c.write_batch,
+        record_corrections=c.record_corrections,
+        committed=c.wake,
+    )
+    return KafkaRuntime(
+        service=SERVICE,
+        bootstrap_servers=settings.kafka_bootstrap_servers,
+        enable_idempotence=settings.kafka_enable_idempotence,
+        topics=[topics.received, topics.triaged, topics.lifecycle, topics.deadletter],
+        outbox=(
+            Outbox(engine, OUTBOX, wake_delay=settings.outbox_wake_delay_ms / 1000)
+            if engine is not None
+            else None
+        ),
+        consume=(
+            Consume(
+                topics=[topics.received, topics.lifecycle],
+                group_id=settings.kafka_consumer_group,
+                deadletter_topic=topics.deadletter,
+                handler=handler,
+            )
+            if settings.consumer_enabled
+            else None
+        ),
     )

@@ -22,6 +22,7 @@ from router.bootstrap import Container, background
 from router.domain.errors import DomainError
 from router.entrypoints import routes_admin, routes_cases, routes_swarms
 from router.service.errors import RouterError
+from servicekit.health import health_routes, readiness
 from servicekit.http import BodySizeLimit, install_problem_handlers, instrument
 
 TAGS = [
@@ -64,4 +65,13 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
     app.include_router(routes_cases.router)
     app.include_router(routes_swarms.router)
     app.include_router(routes_admin.router)
+    app.include_router(
+        health_routes(
+            lambda: readiness(
+                container.store.ping,
+                container.runtime,
+                container.catalogue.current.routing_warnings(),  # ready, but someone should look
+            )
+        )
+    )
     return app

@@ -7,11 +7,9 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
 from pydantic import AwareDatetime, BaseModel
 
 from contracts.catalogue import Catalogue, Component, LoadReport
-from router.bootstrap import Container
 from router.domain.notifications import Channel, targets_for
 from router.domain.policy import Policy, parse_policy
 from router.entrypoints.deps import ContainerDep
@@ -197,35 +195,3 @@ async def sweep(c: ContainerDep) -> Swept:
     escalated = await asyncio.to_thread(c.sweep)
     c.wake()
     return Swept(escalated=escalated)
-
-
-@router.get("/healthz", tags=["ops"], summary="Liveness", description="The process answers.")
-async def healthz() -> dict[str, str]:
-    return {"status": "ok"}
-
-
-@router.get(
-    "/readyz",
-    tags=["ops"],
-    summary="Readiness: database and broker",
-    description="200 when the database answers and the Kafka side runs, else 503. "
-    "`warnings` lists catalogue gaps that keep people from being told (no Service Delivery "
-    "group, squads with no channel) without making the service unready.",
-    responses={503: {"description": "Not ready"}},
-)
-async def readyz(c: ContainerDep) -> JSONResponse:
-    body = health_body(c)
-    try:
-        await asyncio.to_thread(c.store.ping)
-    except Exception as exc:
-        body["database"] = f"unavailable: {type(exc).__name__}"
-    warnings = c.catalogue.current.routing_warnings()  # ready, but someone should look
-    if warnings:
-        body["warnings"] = warnings
-    ok = body["database"] == "ok" and body["broker"] == "ok"
-    return JSONResponse({"status": "ok" if ok else "unavailable", **body}, 200 if ok else 503)
-
-
-def health_body(container: Container) -> dict[str, Any]:
-    """What `/readyz` reports."""
-    return {"database": "ok", "broker": "ok" if container.ready else "unavailable"}

@@ -16,10 +16,10 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from servicekit.health import health_routes, readiness
 from servicekit.http import (
     PROBLEM_RESPONSES,
     BodySizeLimit,
-    ProblemError,
     install_problem_handlers,
     instrument,
 )
@@ -31,7 +31,6 @@ from triage.entrypoints.deps import ContainerDep
 from triage.entrypoints.schemas import (
     CatalogueInfo,
     ComponentView,
-    Health,
     ModelInfo,
     SquadView,
 )
@@ -41,7 +40,6 @@ PREDICT_BODY_FACTOR = 16
 
 model_router = APIRouter(tags=["model"])
 catalogue_router = APIRouter(tags=["catalogue"])
-ops_router = APIRouter(tags=["ops"])
 
 
 def _model_info(container: Container, state: ModelState) -> ModelInfo:
@@ -154,40 +152,6 @@ async def reload_catalogue(container: ContainerDep) -> CatalogueInfo:
     return _catalogue_info(state)
 
 
-@ops_router.get(
-    "/healthz",
-    response_model=Health,
-    summary="Liveness",
-    description="The process serves HTTP.",
-)
-async def healthz() -> Health:
-    """Always ok while the process runs."""
-    return Health()
-
-
-@ops_router.get(
-    "/readyz",
-    response_model=Health,
-    summary="Readiness",
-    description="The database answers `SELECT 1` and the broker answers within 1 s; else 503.",
-    responses={**PROBLEM_RESPONSES, 503: PROBLEM_RESPONSES[409] | {"description": "Not ready"}},
-)
-async def readyz(container: ContainerDep) -> Health:
-    """Check the database and (when Kafka is on) the broker."""
-    checks: dict[str, str] = {}
-    try:
-        await asyncio.wait_for(asyncio.to_thread(container.repo.ping), timeout=1.0)
-        checks["database"] = "ok"
-    except Exception as exc:
-        checks["database"] = f"failed: {type(exc).__name__}"
-    if container.kafka:
-        checks["broker"] = "ok" if await container.broker_ready(1.0) else "unreachable"
-    failed = {k: v for k, v in checks.items() if v != "ok"}
-    if failed:
-        raise ProblemError("not_ready", ", ".join(f"{k}: {v}" for k, v in failed.items()))
-    return Health(checks=checks)
-
-
 class _BodyLimits:
     """Body-size limits per path: bulk predict may carry more than a single case."""
 
@@ -238,8 +202,9 @@ def create_app(container: Container) -> FastAPI:
         max_bytes=max_bytes,
         larger={"/v1/predict": max_bytes * PREDICT_BODY_FACTOR},
     )
-    routers = (http_cases.router, model_router, http_training.router, catalogue_router, ops_router)
+    routers = (http_cases.router, model_router, http_training.router, catalogue_router)
     for r in routers:
         app.include_router(r)
+    app.include_router(health_routes(lambda: readiness(container.repo.ping, container.runtime)))
     instrument(app)
     return app

@@ -134,13 +134,6 @@ class CatalogueInfo(BaseModel):
     report: LoadReport = Field(description="Entities read and ignored per kind; warnings.")
 
 
-class Health(BaseModel):
-    """Liveness or readiness."""
-
-    status: str = "ok"
-    checks: dict[str, str] = Field(default_factory=dict)
-
-
 class TrainingCountsView(BaseModel):
     """What went into a retrain's training set."""
 
