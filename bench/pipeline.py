@@ -10,7 +10,7 @@ producer, then:
 2. stops it, starts a router process on those N triaged events and counts cases with a
    lifecycle event (assigned or escalated) until N arrived. The router runs as
    `python -m bench.pipeline --router-stage`: the real `router.bootstrap.build` +
-   `background` (consumer, outbox relay, delivery worker, sweeper) with a sender that
+   `router.app.background` (consumer, outbox relay, delivery worker, sweeper) with a sender that
    delivers nowhere, so the figures include queuing and claiming notifications but no
    webhook or SMTP traffic.
 
@@ -235,7 +235,8 @@ class _NullSender:
 async def _router_stage() -> None:
     import signal
 
-    from router.bootstrap import background, build
+    from router.app import background
+    from router.bootstrap import build
     from servicekit.logs import configure_logging
 
     container = build(sender=_NullSender())

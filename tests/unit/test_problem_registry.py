@@ -12,14 +12,13 @@ import httpx
 import pytest
 
 from contracts import generate
-from contracts.catalogue import load_catalogue
 from contracts.problems import PROBLEMS, problem_kind
 from router.bootstrap import build as build_router
 from router.config import Settings as RouterSettings
 from router.domain.errors import DomainError
 from router.entrypoints.http import create_app as router_app
 from router.service.errors import RouterError
-from triage.adapters.memory import KeywordClassifier, MemoryCaseRepository
+from triage.adapters.memory import FakeModelStore, KeywordClassifier, MemoryCaseRepository
 from triage.bootstrap import build_container
 from triage.config import Settings as TriageSettings
 from triage.entrypoints.http import create_app as triage_app
@@ -84,7 +83,7 @@ async def triage_http(tmp_path: Path, catalogue_folder: Path) -> AsyncIterator[h
             model_dir=tmp_path / "model",
             consumer_enabled=False,
         ),
-        classifier=KeywordClassifier(load_catalogue(catalogue_folder)),
+        store=FakeModelStore(lambda cat: KeywordClassifier(cat)),
         repo=MemoryCaseRepository(),
         kafka=False,
     )

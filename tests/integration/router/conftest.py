@@ -18,7 +18,8 @@ import pytest
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from router.bootstrap import Container, build
+from router.app import Container
+from router.bootstrap import build
 from router.config import Settings
 from router.devsink import SinkHandle, start_sink
 from router.entrypoints.http import create_app

@@ -19,7 +19,7 @@ from contracts.catalogue import load_catalogue
 from contracts.events import CaseReassigned
 from contracts.topics import CASE_REASSIGNED, CASE_RECEIVED
 from contracts.wire import encode
-from triage.adapters.memory import KeywordClassifier
+from triage.adapters.memory import FakeModelStore, KeywordClassifier
 from triage.bootstrap import build_container
 from triage.config import Settings
 from triage.domain import CaseFilter
@@ -78,9 +78,8 @@ async def test_records_the_database_refuses_are_dead_lettered_and_the_rest_store
         topic_received=f"received-{tag}",
         topic_lifecycle=f"lifecycle-{tag}",
     )
-    container = build_container(
-        settings, classifier=KeywordClassifier(load_catalogue(DEMO)), kafka=False
-    )
+    classifier = KeywordClassifier(load_catalogue(DEMO))
+    container = build_container(settings, store=FakeModelStore(lambda _c: classifier), kafka=False)
     try:
         received_topic, lifecycle = settings.topics.received, settings.topics.lifecycle
         records = [

@@ -17,8 +17,9 @@ import pytest
 
 from contracts import CaseSubmission, TriageResult
 from contracts.catalogue import load_catalogue
-from triage.adapters.memory import KeywordClassifier
-from triage.bootstrap import Container, build_container
+from triage.adapters.memory import FakeModelStore, KeywordClassifier
+from triage.app import Container
+from triage.bootstrap import build_container
 from triage.config import Settings
 from triage.domain import Accepted, CaseFilter, Intake
 from triage.errors import IdempotencyConflict
@@ -53,7 +54,10 @@ def replicas(url: str, tmp_path: Path) -> list[Container]:
     upgrade(url)
     settings = Settings(database_url=url, catalogue_path=DEMO, model_dir=tmp_path / "model")
     classifier = RendezvousClassifier()
-    return [build_container(settings, classifier=classifier, kafka=False) for _ in range(2)]
+    return [
+        build_container(settings, store=FakeModelStore(lambda _c: classifier), kafka=False)
+        for _ in range(2)
+    ]
 
 
 def submission(description: str) -> CaseSubmission:

@@ -22,8 +22,9 @@ from servicekit.broker import LocalBroker, free_port
 from servicekit.kafka import ensure_topics, make_producer
 from servicekit.outbox import OutboxRelay
 from triage.adapters.db import OUTBOX
-from triage.adapters.memory import KeywordClassifier
-from triage.bootstrap import Container, build_container
+from triage.adapters.memory import FakeModelStore, KeywordClassifier
+from triage.app import Container
+from triage.bootstrap import build_container
 from triage.config import Settings
 from triage.entrypoints.http import create_app
 from triage.migrations import upgrade
@@ -45,7 +46,8 @@ def make_container(tmp_path: Path, bootstrap: str, names: dict[str, str]) -> Con
         model_dir=tmp_path / "model",
         **names,
     )
-    return build_container(settings, classifier=KeywordClassifier(load_catalogue(DEMO)))
+    classifier = KeywordClassifier(load_catalogue(DEMO))
+    return build_container(settings, store=FakeModelStore(lambda _c: classifier))
 
 
 async def wait_for(predicate, within: float = 30.0) -> None:

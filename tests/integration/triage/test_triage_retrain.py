@@ -24,7 +24,8 @@ from typer.testing import CliRunner
 from contracts.catalogue import load_catalogue
 from contracts.events import CaseReassigned
 from triage import service
-from triage.bootstrap import Container, build_container
+from triage.app import Container
+from triage.bootstrap import build_container
 from triage.classifier import load_model
 from triage.cli import _register_commands, app
 from triage.config import Settings

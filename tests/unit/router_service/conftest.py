@@ -18,7 +18,8 @@ from contracts.events import CaseTriaged
 from contracts.ids import new_event_id, new_id
 from contracts.wire import decode
 from router.adapters import tables
-from router.bootstrap import Container, build
+from router.app import Container
+from router.bootstrap import build
 from router.config import Settings
 from router.domain.notifications import Notification, Target
 from router.ports import ManualClock

@@ -10,8 +10,9 @@ import pytest
 
 from contracts import CaseSubmission
 from contracts.catalogue import Catalogue, load_catalogue
-from triage.adapters.memory import KeywordClassifier, MemoryCaseRepository
-from triage.bootstrap import Container, build_container
+from triage.adapters.memory import FakeModelStore, KeywordClassifier, MemoryCaseRepository
+from triage.app import Container
+from triage.bootstrap import build_container
 from triage.config import Settings
 from triage.entrypoints.http import create_app
 
@@ -46,7 +47,10 @@ def repo() -> MemoryCaseRepository:
 def container(settings: Settings, repo: MemoryCaseRepository, catalogue: Catalogue) -> Container:
     """A container on fakes (no Kafka)."""
     return build_container(
-        settings, classifier=KeywordClassifier(catalogue), repo=repo, kafka=False
+        settings,
+        store=FakeModelStore(lambda _c: KeywordClassifier(catalogue)),
+        repo=repo,
+        kafka=False,
     )
 
 

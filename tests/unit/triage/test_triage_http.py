@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from triage.adapters.memory import FakeModelStore, KeywordClassifier
-from triage.bootstrap import Container
+from triage.app import Container
 
 BODY = {
     "title": "Checkout fails",
@@ -183,11 +183,11 @@ async def test_model_info_and_refused_reload(client: httpx.AsyncClient, containe
     assert info["target_precision"] == 0.9
     assert "checkout" in info["squads"]
     old = container.state
-    container.store = FakeModelStore(refuse="hash_mismatch")
+    container.models.store = FakeModelStore(refuse="hash_mismatch")
     refused = await client.post("/v1/model/reload")
     assert "hash_mismatch" in assert_problem(refused, 409, "model_refused")["detail"]
     assert container.state is old
-    container.store = FakeModelStore(lambda cat: KeywordClassifier(cat, version="keyword-2"))
+    container.models.store = FakeModelStore(lambda cat: KeywordClassifier(cat, version="keyword-2"))
     reloaded = await client.post("/v1/model/reload")
     assert reloaded.status_code == 200 and reloaded.json()["version"] == "keyword-2"
     assert (await client.get("/v1/model")).json()["version"] == "keyword-2"

@@ -14,7 +14,8 @@ import pytest
 from prometheus_client import REGISTRY
 
 from triage.adapters.memory import FakeModelStore, KeywordClassifier, MemoryCaseRepository
-from triage.bootstrap import Container, build_container
+from triage.app import Container
+from triage.bootstrap import build_container
 from triage.config import Settings
 from triage.domain import Example, Label
 from triage.entrypoints.http import create_app

@@ -94,6 +94,14 @@ class ModelStore(Protocol):
         ...
 
 
+class WriteConflict(Exception):
+    """A write refused by a uniqueness rule: another writer stored the same key first.
+
+    Raised by `CaseRepository.transaction` (the transaction is rolled back); reading again
+    finds what the other writer stored.
+    """
+
+
 class CaseTransaction(Protocol):
     """Reads and writes inside one database transaction."""
 
@@ -127,7 +135,11 @@ class CaseRepository(Protocol):
     """Cases, outbox, processed ids and labels (blocking calls; run them in a thread)."""
 
     def transaction(self) -> AbstractContextManager[CaseTransaction]:
-        """A transaction, committed when the block exits without error."""
+        """A transaction, committed when the block exits without error.
+
+        Raises `WriteConflict` when a unique key (idempotency key, external_ref, event id)
+        was taken by another writer.
+        """
         ...
 
     def get(self, case_id: UUID) -> Case | None:

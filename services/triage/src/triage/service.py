@@ -29,7 +29,7 @@ from triage.domain import (
     triaged_event,
 )
 from triage.errors import CaseNotFound, IdempotencyConflict, ModelRefused
-from triage.ports import CaseRepository, ModelStore
+from triage.ports import CaseRepository, ModelStore, WriteConflict
 
 log = logging.getLogger(__name__)
 
@@ -76,7 +76,22 @@ def take_in(
     De-duplicates by Kafka event id (`Duplicate`) and by idempotency key or external_ref
     (`Accepted(replayed=True)` for the same body, `IdempotencyConflict` for another one),
     within the batch and against what is stored. Returns one outcome per item, in order.
+
+    Another replica may store the same idempotency key or external_ref between this
+    transaction's read and its insert; the repository then refuses the insert
+    (`WriteConflict`) and the batch is taken in once more: the second read finds the stored
+    case and answers a replay (or an `IdempotencyConflict`) instead of an error.
     """
+    try:
+        return _take_in(items, repo=repo, state=state, options=options)
+    except WriteConflict:
+        log.info("intake raced another writer on a unique key; reading again")
+        return _take_in(items, repo=repo, state=state, options=options)
+
+
+def _take_in(
+    items: Sequence[Intake], *, repo: CaseRepository, state: ModelState, options: TriageOptions
+) -> list[Outcome]:
     outcomes: list[Outcome | None] = [None] * len(items)
     now = datetime.now(UTC)
     with repo.transaction() as tx:

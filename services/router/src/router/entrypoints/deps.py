@@ -10,7 +10,7 @@ from typing import Annotated, ParamSpec, TypeVar
 
 from fastapi import Depends, Request
 
-from router.bootstrap import Container
+from router.app import Container
 
 
 async def get_container(request: Request) -> Container:

@@ -18,7 +18,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
-from router.bootstrap import Container, background
+from router.app import Container, background
 from router.domain.errors import DomainError
 from router.entrypoints import routes_admin, routes_cases, routes_swarms
 from router.service.errors import RouterError

@@ -34,6 +34,7 @@ from sqlalchemy import (
     select,
     text,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 
 from contracts import CaseSubmission, TriageResult
@@ -41,6 +42,7 @@ from contracts.cases import Case
 from contracts.envelope import OutboundEvent
 from servicekit.outbox import outbox_rows, outbox_table
 from triage.domain import CaseFilter, Correction, Label, LabelFilter, StoredCase
+from triage.ports import WriteConflict
 
 
 def _tz(value: datetime) -> datetime:
@@ -240,9 +242,13 @@ class SqlCaseRepository:
 
     @contextmanager
     def transaction(self) -> Iterator[_SqlTransaction]:
-        """A transaction committed when the block exits without error."""
-        with self.engine.begin() as conn:
-            yield _SqlTransaction(conn)
+        """A transaction committed when the block exits without error; a unique constraint
+        that refuses a row raises `WriteConflict`."""
+        try:
+            with self.engine.begin() as conn:
+                yield _SqlTransaction(conn)
+        except IntegrityError as exc:
+            raise WriteConflict(str(exc.orig)) from exc
 
     def get(self, case_id: UUID) -> Case | None:
         """One case, or None."""

@@ -10,7 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response
 
-from triage.bootstrap import Container
+from triage.app import Container
 
 
 async def get_container(request: Request) -> Container:

@@ -6,7 +6,6 @@ Tags: `cases` (see `http_cases`), `model`, `catalogue`, `ops`. Errors are RFC 94
 
 from __future__ import annotations
 
-import asyncio
 import importlib.metadata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -23,8 +22,7 @@ from servicekit.http import (
     install_problem_handlers,
     instrument,
 )
-from triage import service
-from triage.bootstrap import Container
+from triage.app import Container
 from triage.domain import ModelState
 from triage.entrypoints import http_cases, http_training
 from triage.entrypoints.deps import ContainerDep
@@ -85,11 +83,7 @@ async def get_model(container: ContainerDep) -> ModelInfo:
 )
 async def reload_model(container: ContainerDep) -> ModelInfo:
     """Translate POST /v1/model/reload."""
-    async with container.reload_lock:
-        state = await asyncio.to_thread(
-            service.reload_model, store=container.store, current=container.state
-        )
-        container.state = state
+    state = await container.models.reload_model()
     return _model_info(container, state)
 
 
@@ -140,15 +134,9 @@ async def get_catalogue(container: ContainerDep) -> CatalogueInfo:
 )
 async def reload_catalogue(container: ContainerDep) -> CatalogueInfo:
     """Translate POST /v1/catalogue/reload."""
-    async with container.reload_lock:
-        state = await asyncio.to_thread(
-            service.reload_catalogue,
-            store=container.store,
-            catalogue_path=container.settings.catalogue_path,
-            current=container.state,
-            service_delivery_group=container.settings.service_delivery_group,
-        )
-        container.state = state
+    state = await container.models.reload_catalogue(
+        container.settings.catalogue_path, container.settings.service_delivery_group
+    )
     return _catalogue_info(state)
 
 

@@ -64,7 +64,7 @@ def _job_view(job: RetrainJob) -> RetrainJobView:
 )
 async def start_retrain(response: Response, container: ContainerDep) -> RetrainJobView:
     """Translate POST /v1/model/retrain."""
-    job = await container.start_retrain()
+    job = container.models.start_retrain()
     response.headers["Location"] = f"/v1/model/retrain/{job.id}"
     return _job_view(job)
 
@@ -82,7 +82,7 @@ async def start_retrain(response: Response, container: ContainerDep) -> RetrainJ
 )
 async def get_retrain(job_id: str, container: ContainerDep) -> RetrainJobView:
     """Translate GET /v1/model/retrain/{job_id}."""
-    return _job_view(container.jobs.get(job_id))
+    return _job_view(container.models.jobs.get(job_id))
 
 
 @router.get(
