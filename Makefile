@@ -6,6 +6,7 @@ PYTHON ?= python3
 TOOLS  := .tools
 UV     := $(TOOLS)/bin/uv
 VENV   := .venv
+MEMBERS := schemas libs/kit services/triage services/router tools/devkit
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
@@ -18,7 +19,7 @@ $(UV):
 	$(PYTHON) -m venv $(TOOLS)
 	$(TOOLS)/bin/pip install --quiet --disable-pip-version-check "uv>=0.5"
 
-$(VENV)/.synced: $(UV) pyproject.toml uv.lock schemas/pyproject.toml services/triage/pyproject.toml services/router/pyproject.toml libs/kit/pyproject.toml
+$(VENV)/.synced: $(UV) pyproject.toml uv.lock schemas/pyproject.toml services/triage/pyproject.toml services/router/pyproject.toml libs/kit/pyproject.toml tools/devkit/pyproject.toml
 	$(UV) sync --frozen --all-packages --python $(PYTHON)
 	@touch $@
 
@@ -38,10 +39,13 @@ run: install ## run the whole system: embedded broker, SQLite, demo catalogue, b
 test: install ## run every test (Postgres tests need TEST_DATABASE_URL)
 	$(VENV)/bin/python -m pytest -n 2 --dist loadfile
 
-lint: install ## ruff and mypy
+lint: install ## ruff, mypy, declared dependencies (deptry) and import layers (import-linter)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy schemas/src libs/kit/src services/triage/src services/router/src
+	$(VENV)/bin/mypy $(addsuffix /src,$(MEMBERS))
+	@for member in $(MEMBERS); do \
+	  echo "deptry $$member"; (cd $$member && $(abspath $(VENV))/bin/deptry src --no-ansi) || exit 1; \
+	done
 
 bench: install ## print throughput and quality figures (uses ../shared/data when present)
 	$(VENV)/bin/python -m bench

@@ -31,8 +31,8 @@ from typing import Any
 
 import httpx
 
-from servicekit.broker import LocalBroker
-from servicekit.testing import scratch_database, stop_process
+from devkit.broker import LocalBroker
+from devkit.testing import scratch_database, stop_process
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_HISTORY = ROOT / "demo" / "history.csv"

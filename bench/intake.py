@@ -49,7 +49,7 @@ from bench.common import (
     table,
     wait_http,
 )
-from servicekit.broker import LocalBroker, free_port
+from devkit.broker import LocalBroker, free_port
 
 REQUESTS = int(os.environ.get("BENCH_INTAKE_REQUESTS", "3000"))
 WRK_SECONDS = int(os.environ.get("BENCH_WRK_SECONDS", "10"))

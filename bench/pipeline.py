@@ -53,7 +53,7 @@ from bench.common import (
 from contracts import CaseSubmission, CloudEvent
 from contracts.topics import CASE_RECEIVED
 from contracts.wire import encode
-from servicekit.broker import LocalBroker, free_port
+from devkit.broker import LocalBroker, free_port
 from servicekit.kafka import ensure_topics, make_producer, send_batch
 
 EVENTS = int(os.environ.get("BENCH_PIPELINE_EVENTS", "20000"))

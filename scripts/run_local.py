@@ -35,7 +35,7 @@ from pathlib import Path
 import httpx
 
 from contracts.catalogue import CatalogueError, load_catalogue
-from servicekit.broker import LocalBroker, port_open
+from devkit.broker import LocalBroker, port_open
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -175,7 +175,7 @@ def main() -> int:
         start(
             str(BIN / "python"),
             "-m",
-            "router.devsink",
+            "devkit.sink",
             "--http-port",
             "8025",
             "--smtp-port",

@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from servicekit.broker import LocalBroker
-from servicekit.testing import scratch_database
+from devkit.broker import LocalBroker
+from devkit.testing import scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CATALOGUE = ROOT / "demo" / "catalogue"

@@ -45,9 +45,9 @@ import yaml
 
 from contracts import Topics
 from contracts.catalogue import Catalogue, load_catalogue
-from router.devsink import SinkHandle, start_sink
-from servicekit.broker import LocalBroker, free_port
-from servicekit.testing import stop_process
+from devkit.broker import LocalBroker, free_port
+from devkit.sink import SinkHandle, start_sink
+from devkit.testing import stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CATALOGUE = ROOT / "demo" / "catalogue"

@@ -19,8 +19,8 @@ from contracts import CloudEvent
 from contracts.events import CaseTriaged
 from contracts.topics import CASE_RECEIVED
 from contracts.wire import decode, encode
-from servicekit.broker import LocalBroker, free_port
-from servicekit.testing import stop_process
+from devkit.broker import LocalBroker, free_port
+from devkit.testing import stop_process
 
 pytestmark = pytest.mark.e2e
 

@@ -19,8 +19,8 @@ from typing import Any
 import httpx
 import pytest
 
+from devkit.sink import SinkHandle, start_sink
 from router.adapters.notifications import DeliveryError, Notifier, SmtpSettings, verify
-from router.devsink import SinkHandle, start_sink
 from router.domain.notifications import Notification, Target
 
 SECRET = "demo-secret"
@@ -216,12 +216,12 @@ async def test_unreachable_smtp_and_http_are_retryable() -> None:
 def test_the_command_line_sink_receives_and_stops() -> None:
     http_port, smtp_port = _free_port(), _free_port()
     env = {**os.environ, "DEMO_WEBHOOK_SECRET": SECRET}
-    cmd = [sys.executable, "-m", "router.devsink", "--http-port", str(http_port)]
+    cmd = [sys.executable, "-m", "devkit.sink", "--http-port", str(http_port)]
     cmd += ["--smtp-port", str(smtp_port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         url = f"http://127.0.0.1:{http_port}"
-        deadline = time.monotonic() + 10
+        deadline = time.monotonic() + 30  # a start-up wait on a busy machine, not a timing
         while True:
             try:
                 httpx.get(f"{url}/notifications", timeout=1).raise_for_status()

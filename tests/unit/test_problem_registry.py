@@ -13,12 +13,12 @@ import pytest
 
 from contracts import generate
 from contracts.problems import PROBLEMS, problem_kind
+from devkit.triage_fakes import FakeModelStore, KeywordClassifier, MemoryCaseRepository
 from router.bootstrap import build as build_router
 from router.config import Settings as RouterSettings
 from router.domain.errors import DomainError
 from router.entrypoints.http import create_app as router_app
 from router.service.errors import RouterError
-from triage.adapters.memory import FakeModelStore, KeywordClassifier, MemoryCaseRepository
 from triage.bootstrap import build_container
 from triage.config import Settings as TriageSettings
 from triage.entrypoints.http import create_app as triage_app

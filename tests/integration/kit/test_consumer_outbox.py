@@ -13,8 +13,8 @@ from sqlalchemy import MetaData, func, insert, select
 from contracts.envelope import CloudEvent
 from contracts.problems import FieldError
 from contracts.wire import KafkaRecord, decode
+from devkit.broker import LocalBroker
 from servicekit.backoff import BackoffPolicy
-from servicekit.broker import LocalBroker
 from servicekit.consumer import (
     BatchConsumer,
     ConsumerRecord,

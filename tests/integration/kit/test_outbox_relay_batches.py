@@ -17,7 +17,7 @@ from sqlalchemy.pool import NullPool
 from contracts.envelope import CloudEvent
 from contracts.problems import FieldError
 from contracts.wire import decode
-from servicekit.broker import LocalBroker
+from devkit.broker import LocalBroker
 from servicekit.db import make_engine
 from servicekit.kafka import ensure_topics, make_producer
 from servicekit.outbox import PENDING, OutboxRelay, outbox_rows, outbox_table

@@ -18,12 +18,12 @@ import pytest
 import uvicorn
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from devkit.broker import LocalBroker, free_port
+from devkit.sink import SinkHandle, start_sink
 from router.app import Container
 from router.bootstrap import build
 from router.config import Settings
-from router.devsink import SinkHandle, start_sink
 from router.entrypoints.http import create_app
-from servicekit.broker import LocalBroker, free_port
 
 SECRET = "integration-secret"
 

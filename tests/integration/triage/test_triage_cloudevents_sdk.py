@@ -17,7 +17,7 @@ from prometheus_client import REGISTRY
 from contracts.events import CaseTriaged
 from contracts.topics import CASE_RECEIVED
 from contracts.wire import decode
-from servicekit.broker import LocalBroker
+from devkit.broker import LocalBroker
 from triage import metrics
 
 from .conftest import read_topic

@@ -19,7 +19,7 @@ from contracts.catalogue import load_catalogue
 from contracts.events import CaseReassigned
 from contracts.topics import CASE_REASSIGNED, CASE_RECEIVED
 from contracts.wire import encode
-from triage.adapters.memory import FakeModelStore, KeywordClassifier
+from devkit.triage_fakes import FakeModelStore, KeywordClassifier
 from triage.bootstrap import build_container
 from triage.config import Settings
 from triage.domain import CaseFilter

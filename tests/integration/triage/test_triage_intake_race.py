@@ -17,7 +17,7 @@ import pytest
 
 from contracts import CaseSubmission, TriageResult
 from contracts.catalogue import load_catalogue
-from triage.adapters.memory import FakeModelStore, KeywordClassifier
+from devkit.triage_fakes import FakeModelStore, KeywordClassifier
 from triage.app import Container
 from triage.bootstrap import build_container
 from triage.config import Settings

@@ -18,11 +18,11 @@ from contracts.catalogue import load_catalogue
 from contracts.events import CaseReassigned, CaseTriaged
 from contracts.topics import CASE_REASSIGNED, CASE_RECEIVED, CASE_TRIAGED
 from contracts.wire import decode, encode
-from servicekit.broker import LocalBroker, free_port
+from devkit.broker import LocalBroker, free_port
+from devkit.triage_fakes import FakeModelStore, KeywordClassifier
 from servicekit.kafka import ensure_topics, make_producer
 from servicekit.outbox import OutboxRelay
 from triage.adapters.db import OUTBOX
-from triage.adapters.memory import FakeModelStore, KeywordClassifier
 from triage.app import Container
 from triage.bootstrap import build_container
 from triage.config import Settings

@@ -11,10 +11,10 @@ import pytest
 from contracts import CaseSubmission
 from contracts.catalogue import load_catalogue
 from contracts.events import CaseReassigned
+from devkit.triage_fakes import KeywordClassifier
 from servicekit.db import make_engine
 from triage import service
 from triage.adapters.db import SqlCaseRepository
-from triage.adapters.memory import KeywordClassifier
 from triage.domain import Accepted, Intake, LabelFilter, ModelState
 
 DEMO = Path(__file__).resolve().parents[3] / "demo" / "catalogue"

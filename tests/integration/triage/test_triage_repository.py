@@ -13,10 +13,10 @@ from contracts import CaseSubmission
 from contracts.catalogue import load_catalogue
 from contracts.events import CaseReassigned
 from contracts.wire import decode
+from devkit.triage_fakes import KeywordClassifier
 from servicekit.db import make_engine
 from triage import service
 from triage.adapters.db import OUTBOX, SqlCaseRepository
-from triage.adapters.memory import KeywordClassifier
 from triage.domain import Accepted, CaseFilter, Duplicate, Intake, ModelState
 from triage.errors import IdempotencyConflict
 from triage.migrations import schema_diff

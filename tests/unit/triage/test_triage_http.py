@@ -9,7 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from triage.adapters.memory import FakeModelStore, KeywordClassifier
+from devkit.triage_fakes import FakeModelStore, KeywordClassifier
 from triage.app import Container
 
 BODY = {

@@ -13,7 +13,7 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
-from triage.adapters.memory import FakeModelStore, KeywordClassifier, MemoryCaseRepository
+from devkit.triage_fakes import FakeModelStore, KeywordClassifier, MemoryCaseRepository
 from triage.app import Container
 from triage.bootstrap import build_container
 from triage.config import Settings

@@ -13,9 +13,9 @@ from contracts import CaseSubmission, Decision
 from contracts.catalogue import Catalogue, CatalogueError
 from contracts.events import CaseReassigned, CaseTriaged
 from contracts.topics import CASE_TRIAGED
+from devkit.triage_fakes import FakeModelStore, KeywordClassifier, MemoryCaseRepository
 from servicekit.paging import InvalidCursor
 from triage import service
-from triage.adapters.memory import FakeModelStore, KeywordClassifier, MemoryCaseRepository
 from triage.domain import Accepted, CaseFilter, Duplicate, Intake, ModelState
 from triage.errors import (
     CaseNotFound,

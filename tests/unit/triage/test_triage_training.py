@@ -8,9 +8,9 @@ from uuid import UUID, uuid4
 import pytest
 
 from contracts.catalogue import Catalogue
+from devkit.triage_fakes import FakeModelStore, KeywordClassifier, MemoryCaseRepository
 from servicekit.paging import InvalidCursor, encode_cursor
 from triage import service, training
-from triage.adapters.memory import FakeModelStore, KeywordClassifier, MemoryCaseRepository
 from triage.domain import (
     Correction,
     Example,

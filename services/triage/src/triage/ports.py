@@ -1,6 +1,6 @@
 """Ports of the triage service: small protocols the service depends on.
 
-Real adapters live in `triage.adapters` (db, model); fakes in `triage.adapters.memory`.
+Real adapters live in `triage.adapters` (db, model); fakes in `devkit.triage_fakes`.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ Failure modes for tests and demos: a receiving URL answers `?status=503` (with
 shows the settings), or the `fail_paths`/`hang_paths` arguments of `start_sink`. For SMTP,
 `{"fail_rcpts": {"nobody@example.com": 550}}` refuses a recipient with that reply code.
 
-Run it with `python -m router.devsink --http-port 8025 --smtp-port 2525`, or from Python:
+Run it with `python -m devkit.sink --http-port 8025 --smtp-port 2525`, or from Python:
 
     with start_sink(0, 0) as sink:        # 0 picks free ports
         ...                               # sink.http_url, sink.smtp_port, sink.records()
@@ -51,7 +51,7 @@ from starlette.routing import Route
 
 from router.adapters.notifications.signing import SIGNATURE_HEADER, verify
 
-log = logging.getLogger("router.devsink")
+log = logging.getLogger("devkit.sink")
 
 CHANNEL_OF_PREFIX = {"hooks": "webhook", "slack": "slack", "teams": "teams"}
 MAX_RECORDS = 1000
@@ -410,7 +410,7 @@ def start_sink(
 
 def main(argv: Sequence[str] | None = None) -> None:
     """Command line: run the sink until interrupted."""
-    parser = argparse.ArgumentParser(prog="python -m router.devsink", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m devkit.sink", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--http-port", type=int, default=8025)
     parser.add_argument("--smtp-port", type=int, default=2525)
