@@ -46,6 +46,7 @@ lint: install ## ruff, mypy, declared dependencies (deptry) and import layers (i
 	@for member in $(MEMBERS); do \
 	  echo "deptry $$member"; (cd $$member && $(abspath $(VENV))/bin/deptry src --no-ansi) || exit 1; \
 	done
+	$(VENV)/bin/lint-imports --no-cache
 
 bench: install ## print throughput and quality figures (uses ../shared/data when present)
 	$(VENV)/bin/python -m bench

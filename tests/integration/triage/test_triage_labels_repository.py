@@ -15,7 +15,8 @@ from devkit.triage_fakes import KeywordClassifier
 from servicekit.db import make_engine
 from triage import service
 from triage.adapters.db import SqlCaseRepository
-from triage.domain import Accepted, Intake, LabelFilter, ModelState
+from triage.domain import Accepted, Intake, LabelFilter
+from triage.ports import ModelState
 
 DEMO = Path(__file__).resolve().parents[3] / "demo" / "catalogue"
 

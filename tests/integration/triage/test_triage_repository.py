@@ -17,9 +17,10 @@ from devkit.triage_fakes import KeywordClassifier
 from servicekit.db import make_engine
 from triage import service
 from triage.adapters.db import OUTBOX, SqlCaseRepository
-from triage.domain import Accepted, CaseFilter, Duplicate, Intake, ModelState
+from triage.domain import Accepted, CaseFilter, Duplicate, Intake
 from triage.errors import IdempotencyConflict
 from triage.migrations import schema_diff
+from triage.ports import ModelState
 
 DEMO = Path(__file__).resolve().parents[3] / "demo" / "catalogue"
 OPTIONS = service.TriageOptions(triaged_topic="triaged")

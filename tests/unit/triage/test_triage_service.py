@@ -16,12 +16,13 @@ from contracts.topics import CASE_TRIAGED
 from devkit.triage_fakes import FakeModelStore, KeywordClassifier, MemoryCaseRepository
 from servicekit.paging import InvalidCursor
 from triage import service
-from triage.domain import Accepted, CaseFilter, Duplicate, Intake, ModelState
+from triage.domain import Accepted, CaseFilter, Duplicate, Intake
 from triage.errors import (
     CaseNotFound,
     IdempotencyConflict,
     ModelRefused,
 )
+from triage.ports import ModelState
 
 Make = Callable[..., CaseSubmission]
 OPTIONS = service.TriageOptions(threshold=0.6, margin=0.1, triaged_topic="out")

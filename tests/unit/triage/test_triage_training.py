@@ -17,9 +17,9 @@ from triage.domain import (
     Intake,
     Label,
     LabelFilter,
-    ModelState,
 )
 from triage.errors import RetrainJobNotFound, RetrainRunning
+from triage.ports import ModelState
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 

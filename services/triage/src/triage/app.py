@@ -18,9 +18,9 @@ from servicekit.db import GroupCommitter
 from servicekit.runtime import KafkaRuntime
 from triage import metrics, service
 from triage.config import Settings
-from triage.domain import Accepted, Intake, ModelState
+from triage.domain import Accepted, Intake
 from triage.keeper import ModelKeeper
-from triage.ports import CaseRepository
+from triage.ports import CaseRepository, ModelState
 from triage.service import Outcome, TriageOptions
 
 

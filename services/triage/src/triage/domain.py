@@ -1,4 +1,4 @@
-"""Pure values of the triage service: intake items, stored cases, outcomes, the model holder.
+"""Pure values of the triage service: intake items, stored cases, outcomes, labels, filters.
 
 Nothing here does I/O; `service` composes these with the ports.
 """
@@ -8,18 +8,14 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from uuid import UUID
 
 from contracts import CaseSource, CaseSubmission, CloudEvent, Decision, Priority
 from contracts.cases import Case
-from contracts.catalogue import Catalogue
 from contracts.envelope import OutboundEvent
 from contracts.events import CaseTriaged
 from contracts.topics import CASE_TRIAGED
-
-if TYPE_CHECKING:
-    from triage.ports import Classifier
 
 EVENT_SOURCE = "/support-triage/triage"
 
@@ -139,15 +135,6 @@ class TrainedModel:
     metrics: dict[str, Any]
     path: str
     report: Any = None
-
-
-@dataclass(frozen=True, slots=True)
-class ModelState:
-    """The model and catalogue in use, swapped as a whole (never mutated)."""
-
-    classifier: Classifier
-    catalogue: Catalogue
-    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 @dataclass(frozen=True, slots=True)

@@ -14,9 +14,8 @@ import logging
 from pathlib import Path
 
 from triage import metrics, service, training
-from triage.domain import ModelState
 from triage.errors import TriageError
-from triage.ports import CaseRepository, ModelStore
+from triage.ports import CaseRepository, ModelState, ModelStore
 from triage.training import RetrainJob, RetrainJobs
 
 log = logging.getLogger(__name__)

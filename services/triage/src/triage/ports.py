@@ -7,7 +7,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -59,6 +60,15 @@ class Classifier(Protocol):
     ) -> list[TriageResult]:
         """One result per case, in order; `threshold` None uses the model's thresholds."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class ModelState:
+    """The model and catalogue in use, swapped as a whole (never mutated)."""
+
+    classifier: Classifier
+    catalogue: Catalogue
+    loaded_at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 
 class ModelStore(Protocol):

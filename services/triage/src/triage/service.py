@@ -24,12 +24,11 @@ from triage.domain import (
     Duplicate,
     Intake,
     Label,
-    ModelState,
     StoredCase,
     triaged_event,
 )
 from triage.errors import CaseNotFound, IdempotencyConflict, ModelRefused
-from triage.ports import CaseRepository, ModelStore, WriteConflict
+from triage.ports import CaseRepository, ModelState, ModelStore, WriteConflict
 
 log = logging.getLogger(__name__)
 

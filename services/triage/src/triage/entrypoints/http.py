@@ -23,7 +23,6 @@ from servicekit.http import (
     instrument,
 )
 from triage.app import Container
-from triage.domain import ModelState
 from triage.entrypoints import http_cases, http_training
 from triage.entrypoints.deps import ContainerDep
 from triage.entrypoints.schemas import (
@@ -33,6 +32,7 @@ from triage.entrypoints.schemas import (
     SquadView,
 )
 from triage.errors import TriageError
+from triage.ports import ModelState
 
 PREDICT_BODY_FACTOR = 16
 
