@@ -188,11 +188,15 @@ def decode_record(
 
 
 def parse_data(event: CloudEvent, expected_type: str, model: type[M]) -> M:
-    """Check the event type and validate its data against the contract."""
+    """Check the event type and validate its data against the contract.
+
+    A tolerant reader: fields the contract does not know (added by a newer producer) are
+    ignored, at every level, instead of failing the record (see `contracts`).
+    """
     if event.type != expected_type:
         raise WireError("unexpected_type", f"type {event.type!r}, expected {expected_type!r}")
     try:
-        return model.model_validate(event.data)
+        return model.model_validate(event.data, extra="ignore")
     except ValidationError as exc:
         raise WireError("invalid_data", _first_error(exc)) from exc
 

@@ -21,7 +21,21 @@ EVENT_SOURCE = "/support-triage/triage"
 
 
 def request_hash(submission: CaseSubmission) -> str:
-    """SHA-256 of the validated submission: equal for semantically equal bodies."""
+    """SHA-256 of the submission's fields that differ from their defaults.
+
+    Equal for semantically equal bodies (a default sent or left out hashes the same), and
+    unchanged when the contract gains a field with a default: a body sent before that deploy
+    hashes the same after it, so a retry of its idempotency key replays instead of answering
+    409 (see *Contract evolution* in the README).
+    """
+    return hashlib.sha256(submission.model_dump_json(exclude_defaults=True).encode()).hexdigest()
+
+
+def legacy_request_hash(submission: CaseSubmission) -> str:
+    """The hash stored before `request_hash` left defaults out: the whole dump.
+
+    Still accepted for a stored case, so the keys used before that deploy replay.
+    """
     return hashlib.sha256(submission.model_dump_json().encode()).hexdigest()
 
 
@@ -44,6 +58,10 @@ class Intake:
     ) -> Intake:
         """Build an intake item with its request hash."""
         return cls(submission, idempotency_key, event_id, request_hash(submission))
+
+    def same_request(self, stored_hash: str) -> bool:
+        """Whether a stored case's request hash is this body's (or its legacy hash)."""
+        return stored_hash in (self.hash, legacy_request_hash(self.submission))
 
 
 @dataclass(frozen=True, slots=True)

@@ -55,7 +55,7 @@ class Page:
 
 
 def _replay(prior: StoredCase, item: Intake) -> Accepted | IdempotencyConflict:
-    if prior.request_hash == item.hash:
+    if item.same_request(prior.request_hash):
         return Accepted(prior.case, replayed=True)
     key = item.idempotency_key or item.submission.external_ref
     return IdempotencyConflict(
