@@ -23,7 +23,9 @@ Triage-specific facts live in annotations with the `support-triage/` prefix:
 `load_catalogue(path)` reads a file or a folder of `*.yaml`/`*.yml` files (multi-document)
 and raises `CatalogueError` listing every problem with its file, entity and field; what does
 not refuse the catalogue (a squad with no channel, no Service Delivery, ...) is a warning in
-`Catalogue.report`.
+`Catalogue.report`; `Catalogue.hygiene` lists the same gaps and a few more (users in no or
+several Groups, names shared across namespaces) as structured items, for the services'
+hygiene views (`hygiene`).
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from contracts.catalogue.build import ANNOTATION_PREFIX, SERVICE_DELIVERY_TYPE, Builder
+from contracts.catalogue.hygiene import HygieneItem, HygieneKind
 from contracts.catalogue.model import (
     Catalogue,
     CatalogueError,
@@ -54,6 +57,8 @@ __all__ = [
     "Channels",
     "Component",
     "EntityRef",
+    "HygieneItem",
+    "HygieneKind",
     "LoadReport",
     "RefError",
     "Squad",
@@ -81,6 +86,7 @@ def load_catalogue(path: str | Path, *, service_delivery_group: str | None = Non
     delivery = builder.service_delivery(service_delivery_group)
     squads = builder.squads(delivery)
     components = builder.components(delivery)
+    hygiene = builder.hygiene(squads, components, delivery) if not issues else []
     if issues:
         raise CatalogueError(issues)
     return Catalogue(
@@ -89,4 +95,5 @@ def load_catalogue(path: str | Path, *, service_delivery_group: str | None = Non
         digest=builder.read.digest,
         source=str(root),
         report=builder.report(),
+        hygiene=hygiene,
     )

@@ -22,6 +22,7 @@ from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
+from contracts.catalogue.hygiene import HygieneItem, HygieneKind
 from contracts.catalogue.model import CatalogueIssue as Issue
 from contracts.catalogue.model import Channels, Component, LoadReport, Squad
 from contracts.catalogue.read import Entity, Read
@@ -32,6 +33,11 @@ SERVICE_DELIVERY_TYPE = "service-delivery"
 SERVICE_KINDS = ("Component", "System")
 
 Id = tuple[str, str, str]
+
+NO_CHANNEL = (
+    "no notification channel (no support-triage/* channel annotation and no "
+    "spec.profile.email): cases for this squad reach nobody"
+)
 
 
 class _Invalid(Exception):
@@ -75,6 +81,15 @@ def _channels(entity: Entity) -> Channels:
     )
 
 
+def _squad_of(groups: list[Entity], delivery: Id | None) -> Entity:
+    """The squad of a user in `groups` (its memberships, in order): not Service Delivery
+    first, then a Group of `spec.type: team`, then the first membership."""
+    return min(
+        groups,
+        key=lambda g: (g.ref.id == delivery, g.spec.get("type") != "team", groups.index(g)),
+    )
+
+
 class Builder:
     """Builds the squads, components and report of one load; problems go to `issues`."""
 
@@ -84,6 +99,7 @@ class Builder:
         self.issues = issues
         self.warnings: list[Issue] = []
         self.by_kind: dict[str, list[Entity]] = {k: [] for k in ("Group", "User", *SERVICE_KINDS)}
+        self._members: dict[Id, list[Entity]] | None = None
         for entity in read.entities.values():
             self.by_kind[entity.ref.kind].append(entity)
 
@@ -156,8 +172,7 @@ class Builder:
                         g.file,
                         g.label,
                         "metadata.annotations",
-                        "no notification channel (no support-triage/* channel annotation and "
-                        "no spec.profile.email): cases for this squad reach nobody",
+                        NO_CHANNEL,
                     )
                 )
         return squads
@@ -183,6 +198,11 @@ class Builder:
 
     def memberships(self) -> dict[Id, list[Entity]]:
         """User id -> the Groups it is a member of: its `memberOf` order, then `members`."""
+        if self._members is None:
+            self._members = self._memberships()
+        return self._members
+
+    def _memberships(self) -> dict[Id, list[Entity]]:
         groups = {g.ref.id: g for g in self.by_kind["Group"]}
         out: dict[Id, list[Entity]] = {}
         for user in self.by_kind["User"]:
@@ -296,12 +316,108 @@ class Builder:
             reason = f"its owner {ref} is a member of no Group in the catalogue"
             self.warnings.append(Issue(*where, f"unowned: {reason}"))
             return _Owner(None, str(ref), reason)
-        chosen = min(
-            groups,
-            key=lambda g: (g.ref.id == delivery, g.spec.get("type") != "team", groups.index(g)),
-        )
+        chosen = _squad_of(groups, delivery)
         if len(groups) > 1:
             names = ", ".join(g.ref.key for g in groups)
             message = f"owner {ref} is in several Groups ({names}); assigned to {chosen.ref.key}"
             self.warnings.append(Issue(*where, message))
         return _Owner(chosen.ref.key, str(ref))
+
+    # --- hygiene -------------------------------------------------------------------------
+
+    def hygiene(
+        self, squads: dict[str, Squad], components: dict[str, Component], delivery: Id | None
+    ) -> list[HygieneItem]:
+        """Every problem of a catalogue that loads (`contracts.catalogue.hygiene`), sorted."""
+        items: list[HygieneItem] = []
+        groups = {g.ref.key: g for g in self.by_kind["Group"]}
+        for squad in squads.values():
+            if not squad.channels.any():
+                items.append(
+                    HygieneItem(
+                        kind=HygieneKind.SQUAD_WITHOUT_CHANNEL,
+                        entity=squad.ref,
+                        name=squad.name,
+                        file=groups[squad.name].file,
+                        detail=NO_CHANNEL,
+                    )
+                )
+        if delivery is None:
+            items.append(
+                HygieneItem(
+                    kind=HygieneKind.NO_SERVICE_DELIVERY,
+                    entity="",
+                    name="",
+                    file=self.source,
+                    detail=f"no Group has spec.type: {SERVICE_DELIVERY_TYPE} and "
+                    "SERVICE_DELIVERY_GROUP is not set: escalated cases wait in the router's "
+                    "queue and nobody is notified of them",
+                )
+            )
+        files = {str(e.ref): e.file for e in self.read.entities.values()}
+        for c in components.values():
+            if c.owner is not None:
+                continue
+            if c.owner_ref is None:
+                kind, detail = HygieneKind.COMPONENT_WITHOUT_OWNER, "no spec.owner"
+            else:
+                kind, detail = HygieneKind.COMPONENT_WITH_UNKNOWN_OWNER, c.unowned_reason or ""
+            detail += f": cases naming it escalate as unowned (owner: {c.owner_ref or 'none'})"
+            items.append(
+                HygieneItem(kind=kind, entity=c.ref, name=c.name, file=files[c.ref], detail=detail)
+            )
+        items += self._user_items(delivery)
+        items += self._duplicate_names()
+        return sorted(items, key=lambda i: i.sort_key)
+
+    def _user_items(self, delivery: Id | None) -> list[HygieneItem]:
+        items = []
+        members = self.memberships()
+        for user in self.by_kind["User"]:
+            groups = members.get(user.ref.id, [])
+            where = {"entity": str(user.ref), "name": user.ref.key, "file": user.file}
+            if not groups:
+                detail = "member of no Group: a component this user owns would have no squad"
+                items.append(
+                    HygieneItem(kind=HygieneKind.USER_WITHOUT_GROUP, detail=detail, **where)
+                )
+            elif len(groups) > 1:
+                chosen = _squad_of(groups, delivery).ref.key
+                items.append(
+                    HygieneItem(
+                        kind=HygieneKind.USER_IN_SEVERAL_GROUPS,
+                        detail=f"member of {len(groups)} Groups: the components this user owns "
+                        f"go to {chosen} (not Service Delivery, then spec.type: team, then the "
+                        "first membership)",
+                        related=[g.ref.key for g in groups],
+                        resolved_to=chosen,
+                        **where,
+                    )
+                )
+        return items
+
+    def _duplicate_names(self) -> list[HygieneItem]:
+        """Groups, or Components and Systems, sharing a name across namespaces."""
+        items = []
+        for kinds, what in ((("Group",), "Groups"), (SERVICE_KINDS, "Components/Systems")):
+            by_name: dict[str, list[Entity]] = {}
+            for kind in kinds:
+                for e in self.by_kind[kind]:
+                    by_name.setdefault(e.ref.name.lower(), []).append(e)
+            for same in by_name.values():
+                if len(same) < 2:
+                    continue
+                first, *others = sorted(same, key=lambda e: str(e.ref))
+                items.append(
+                    HygieneItem(
+                        kind=HygieneKind.DUPLICATE_NAME,
+                        entity=str(first.ref),
+                        name=first.ref.key,
+                        file=first.file,
+                        detail=f"{len(same)} {what} are named {first.ref.name!r} (in "
+                        f"namespaces {', '.join(sorted({e.ref.namespace for e in same}))}): "
+                        "a case or person naming it cannot tell them apart",
+                        related=[str(e.ref) for e in others],
+                    )
+                )
+        return items

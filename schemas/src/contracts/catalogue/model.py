@@ -7,6 +7,8 @@ from dataclasses import dataclass
 
 from pydantic import BaseModel, Field
 
+from contracts.catalogue.hygiene import HygieneItem, HygieneKind, count_by_kind
+
 
 class Channels(BaseModel):
     """Where a squad is notified."""
@@ -116,6 +118,34 @@ class Catalogue(BaseModel):
     digest: str = Field(description="SHA-256 of the source files, to tell versions apart.")
     source: str = ""
     report: LoadReport = Field(default_factory=LoadReport)
+    hygiene: list[HygieneItem] = Field(
+        default_factory=list, description="What deserves fixing, sorted (see `hygiene`)."
+    )
+
+    def hygiene_counts(self) -> dict[str, int]:
+        """Hygiene problems per kind, every kind present."""
+        return count_by_kind(self.hygiene)
+
+    def unreachable_reason(self, squad: str) -> str | None:
+        """Why `squad` cannot be notified (the catalogue problem), or None when it can."""
+        entry = self.squads.get(squad)
+        if entry is None:
+            return f"{squad} is not a squad of the catalogue in force"
+        if entry.channels.any():
+            return None
+        found = next(
+            (
+                i
+                for i in self.hygiene
+                if i.kind is HygieneKind.SQUAD_WITHOUT_CHANNEL and i.name == squad
+            ),
+            None,
+        )
+        where = f" ({found.file}, {found.entity})" if found is not None else ""
+        return (
+            f"{squad} has no notification channel{where}: no support-triage/* channel "
+            "annotation and no spec.profile.email"
+        )
 
     @property
     def service_delivery(self) -> Squad | None:
