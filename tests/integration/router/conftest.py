@@ -53,9 +53,25 @@ SQUADS = {
 }
 
 
+QUIET = """
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata: {name: quiet}
+spec: {type: team}
+---
+apiVersion: backstage.io/v1alpha1
+kind: Component
+metadata: {name: quiet-api}
+spec: {owner: group:default/quiet}
+---
+"""
+"""A squad the catalogue gives no channel at all (cases for it reach nobody)."""
+
+
 def write_catalogue(folder: Path, sink_url: str) -> None:
-    """One group per squad, each with a webhook on the sink (payments also by email)."""
-    docs = []
+    """One group per squad, each with a webhook on the sink (payments also by email), and
+    one squad with no channel (`quiet`)."""
+    docs = [QUIET]
     for name, path in SQUADS.items():
         extra = "    support-triage/email: payments@example.com\n" if name == "payments" else ""
         kind = "service-delivery" if name == "service-delivery" else "team"

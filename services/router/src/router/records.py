@@ -78,6 +78,9 @@ class HistoryAction(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     RESOLVED = "resolved"
     RETRIAGED = "retriaged"
+    UNREACHABLE = "unreachable"
+    """The case went to a squad the catalogue gives no channel (`to_squad`; `note` says
+    why); Service Delivery is told instead, once per case and squad."""
 
 
 class HistoryEntry(BaseModel):

@@ -8,9 +8,11 @@ the notifications it causes and the metrics it counts.
 
 | event           | caused by                          | notifies                          |
 |-----------------|------------------------------------|-----------------------------------|
-| CaseAssigned    | Assign (automatic, or by a person  | the squad (`assigned`)            |
-|                 | to the case's own/predicted squad) |                                   |
-| CaseReassigned  | Assign by a person to another squad| the new squad (`reassigned`)      |
+| CaseAssigned    | Assign (automatic, or by a person  | the squad (`assigned`); Service   |
+|                 | to the case's own/predicted squad) | Delivery when the squad has no    |
+|                 |                                    | channel (`unreachable_squad`)     |
+| CaseReassigned  | Assign by a person to another squad| the new squad (`reassigned`); the |
+|                 |                                    | same for a squad with no channel  |
 | CaseEscalated   | Escalate, AckTimeout               | Service Delivery (`escalated`,    |
 |                 |                                    | or `ack_timeout`)                 |
 | SwarmOpened     | OpenSwarm                          | each member (`swarm_opened`)      |

@@ -39,6 +39,7 @@ class NotificationKind(StrEnum):
     SWARM_OPENED = "swarm_opened"
     ACK_TIMEOUT = "ack_timeout"
     REASSIGNED = "reassigned"
+    UNREACHABLE_SQUAD = "unreachable_squad"
 
 
 REASON_TEXT: dict[EscalationReason, str] = {
@@ -96,6 +97,14 @@ class Notification(BaseModel):
     squads_involved: list[str] = Field(default_factory=list)
     case_url: str = Field(description="Where the recipient acts on the case.")
     swarm_id: UUID | None = None
+    unreachable_squad: str | None = Field(
+        default=None,
+        description="For `unreachable_squad`: the squad the case was assigned to, which the "
+        "catalogue gives no channel.",
+    )
+    catalogue_problem: str | None = Field(
+        default=None, description="For `unreachable_squad`: the catalogue problem, in words."
+    )
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     @field_validator("matched_components", mode="before")
@@ -130,6 +139,8 @@ class Notification(BaseModel):
                 return "Not acknowledged in time"
             case NotificationKind.REASSIGNED:
                 return f"Reassigned to {self.recipient}"
+            case NotificationKind.UNREACHABLE_SQUAD:
+                return f"Assigned to {self.unreachable_squad}, which nobody can notify"
         return str(self.kind)  # pragma: no cover - the match is exhaustive
 
     @property
@@ -144,7 +155,9 @@ class Notification(BaseModel):
 
     @property
     def reason_text(self) -> str | None:
-        """The escalation reason in words, or None."""
+        """The escalation reason (or the catalogue problem) in words, or None."""
+        if self.catalogue_problem is not None:
+            return self.catalogue_problem
         return None if self.reason is None else REASON_TEXT[self.reason]
 
     @property

@@ -12,6 +12,14 @@ once, to:
   recipient configured;
 - the metrics it counts.
 
+A squad the catalogue gives no channel at all (`Catalogue.unreachable_reason`) cannot be
+told of a case assigned to it: the case is still assigned, the history records it
+(`unreachable`), and Service Delivery -- when the catalogue has one -- gets an
+`unreachable_squad` notification naming the squad and the catalogue problem. Its
+de-duplication key is the case and that squad, not the event: once per case and squad,
+however often the case is moved back to it, and a case moved on to another such squad is
+announced again (Service Delivery has to act for each).
+
 An `Effects` collects the writes of one transaction (a routing batch collects all its cases'
 writes); `write(tx)` stores them, one statement per table, and `count()` counts the metrics
 once the transaction committed.
@@ -29,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import assert_never
-from uuid import UUID
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from pydantic import BaseModel
 
@@ -178,7 +186,27 @@ class Effects:
             case.id, action, event.by, from_squad=event.from_squad, to_squad=squad, note=event.note
         )
         self._notify(case, kind, squad, key)
+        self._unreachable(case, squad)
         self.assigned[(squad, by_label)] += 1
+
+    def _unreachable(self, case: CaseRecord, squad: str) -> None:
+        """Tell Service Delivery when `squad` has no channel (see the module docstring)."""
+        catalogue = self._directory()
+        problem = catalogue.unreachable_reason(squad)
+        if problem is None:
+            return
+        self._history(case.id, HistoryAction.UNREACHABLE, ROUTER, to_squad=squad, note=problem)
+        sd = catalogue.service_delivery
+        if sd is None or sd.name == squad:
+            return  # nobody else to tell: the history and GET /v1/catalogue/hygiene show it
+        self._notify(
+            case,
+            NotificationKind.UNREACHABLE_SQUAD,
+            sd.name,
+            f"unreachable:{uuid5(NAMESPACE_URL, squad)}",
+            unreachable_squad=squad,
+            catalogue_problem=problem,
+        )
 
     def _escalated(
         self, case: CaseRecord, event: CaseEscalated, swarm: Swarm | None, event_key: str | None

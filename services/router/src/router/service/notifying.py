@@ -28,6 +28,8 @@ def notifications_for(
     reason: EscalationReason | None = None,
     squads_involved: Sequence[str] = (),
     swarm_id: UUID | None = None,
+    unreachable_squad: str | None = None,
+    catalogue_problem: str | None = None,
 ) -> list[NotificationRecord]:
     """One queued notification per channel the squad configured (none for an unknown squad).
 
@@ -42,6 +44,8 @@ def notifications_for(
         reason: The escalation reason, if any.
         squads_involved: The plausible squads of an escalation or swarm.
         swarm_id: The swarm, if any.
+        unreachable_squad: For `unreachable_squad`: the squad nobody can notify.
+        catalogue_problem: For `unreachable_squad`: why, in words.
     """
     entry = catalogue.squads.get(squad)
     if entry is None:
@@ -63,6 +67,8 @@ def notifications_for(
         squads_involved=list(squads_involved),
         case_url=pub.case_url(case.id),
         swarm_id=swarm_id,
+        unreachable_squad=unreachable_squad,
+        catalogue_problem=catalogue_problem,
         created_at=now,
     )
     payload = message.model_dump(mode="json")  # once; each target only changes the id
