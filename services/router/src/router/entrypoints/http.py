@@ -24,6 +24,7 @@ from router.entrypoints import routes_admin, routes_cases, routes_swarms
 from router.service.errors import RouterError
 from servicekit.health import health_routes, readiness
 from servicekit.http import BodySizeLimit, install_problem_handlers, instrument
+from servicekit.hygiene import hygiene_routes, watch_catalogue
 
 TAGS = [
     {"name": "queue", "description": "The cases waiting for people, least confident first."},
@@ -65,6 +66,8 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
     app.include_router(routes_cases.router)
     app.include_router(routes_swarms.router)
     app.include_router(routes_admin.router)
+    app.include_router(hygiene_routes(lambda: container.catalogue.current))
+    watch_catalogue(lambda: container.catalogue.current)
     app.include_router(
         health_routes(
             lambda: readiness(

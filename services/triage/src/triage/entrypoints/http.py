@@ -22,6 +22,7 @@ from servicekit.http import (
     install_problem_handlers,
     instrument,
 )
+from servicekit.hygiene import hygiene_routes, watch_catalogue
 from triage.app import Container
 from triage.entrypoints import http_cases, http_training
 from triage.entrypoints.deps import ContainerDep
@@ -193,6 +194,8 @@ def create_app(container: Container) -> FastAPI:
     routers = (http_cases.router, model_router, http_training.router, catalogue_router)
     for r in routers:
         app.include_router(r)
+    app.include_router(hygiene_routes(lambda: container.state.catalogue))
+    watch_catalogue(lambda: container.state.catalogue)
     app.include_router(health_routes(lambda: readiness(container.repo.ping, container.runtime)))
     instrument(app)
     return app
