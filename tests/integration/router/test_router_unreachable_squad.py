@@ -38,3 +38,13 @@ async def test_service_delivery_is_told_of_a_case_nobody_else_can_be(router_app)
     ready = app.get("/readyz").json()
     assert ready["status"] == "ok"
     assert ready["warnings"] == ["squads with no notification channel: quiet"]
+
+
+def test_the_hygiene_view_lists_the_squad(router_app):
+    response = router_app.get("/v1/catalogue/hygiene", kind="squad_without_channel")
+    assert response.status_code == 200
+    body = response.json()
+    assert [i["entity"] for i in body["items"]] == ["group:default/quiet"]
+    assert body["counts"]["squad_without_channel"] == 1
+    metrics = router_app.get("/metrics").text
+    assert 'catalogue_problems{kind="squad_without_channel"} 1.0' in metrics
