@@ -26,6 +26,7 @@ METRICS = {
     "router_swarms_open",
     "deadletter_total",
     "outbox_pending",
+    "catalogue_problems",
 }
 HISTOGRAMS = {"triage_prediction_confidence", "router_time_to_owner_seconds"}
 
