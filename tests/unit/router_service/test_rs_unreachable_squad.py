@@ -13,7 +13,7 @@ from router.domain.lifecycle import LifecycleStatus
 from router.domain.notifications import NotificationKind
 from router.records import HistoryAction
 from router.service import desk
-from router.service.queries import case_detail
+from router.service.queries import case_detail, summarize
 from tests.unit.router_service.conftest import CATALOGUE
 
 QUIET = """
@@ -151,3 +151,13 @@ class TestWithoutServiceDelivery:
         assert [h.to_squad for h in detail.history if h.action is HistoryAction.UNREACHABLE] == [
             "quiet"
         ]
+
+
+def test_the_figures_count_it_as_an_automatic_assignment(container, make_triaged):
+    _, triaged = _route_to_quiet(container, make_triaged)
+    case = case_detail(triaged.case_id, store=container.store)
+    history = sorted(case.history, key=lambda h: h.action is HistoryAction.ASSIGNED)
+    assert history[0].action is HistoryAction.UNREACHABLE  # same time, listed first
+
+    figures = summarize([case.case], history, open_swarms=0, since=None)
+    assert (figures.auto_assigned, figures.escalated) == (1, 0)

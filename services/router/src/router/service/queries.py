@@ -180,6 +180,8 @@ def percentile(values: Sequence[float], p: float) -> float | None:
 
 _OWNED = (LifecycleStatus.ASSIGNED, LifecycleStatus.ACKNOWLEDGED, LifecycleStatus.RESOLVED)
 _ASSIGNING = (HistoryAction.ASSIGNED, HistoryAction.REASSIGNED)
+_NOT_ROUTING = (HistoryAction.RETRIAGED, HistoryAction.UNREACHABLE)
+"""Entries that record something about a routing step rather than being one."""
 
 
 def summarize(
@@ -199,7 +201,7 @@ def summarize(
     to_owner: list[float] = []
     for case in cases:
         steps = by_case.get(case.id, [])
-        routing = [h for h in steps if h.action is not HistoryAction.RETRIAGED]
+        routing = [h for h in steps if h.action not in _NOT_ROUTING]
         first = routing[0] if routing else None
         if first is not None and first.action is HistoryAction.ASSIGNED and first.by == ROUTER:
             auto += 1
