@@ -7,8 +7,8 @@ each costing something a person should know:
 
 | kind                           | what it costs                                             |
 |--------------------------------|-----------------------------------------------------------|
-| `squad_without_channel`        | cases assigned to the squad reach nobody (Service         |
-|                                | Delivery is told instead, once per case)                  |
+| `squad_without_channel`        | cases assigned to the squad reach nobody in it (Service   |
+|                                | Delivery is told instead, once per case and squad)        |
 | `no_service_delivery`          | escalations wait in the router's queue, nobody is told    |
 | `component_without_owner`      | cases naming it escalate as `unowned`                     |
 | `component_with_unknown_owner` | its owner is a User in no Group: the same as no owner     |
