@@ -227,3 +227,28 @@ def test_excerpt_cuts_on_a_word_boundary() -> None:
     assert short.endswith("…")
     assert short[:-1].split() == ["word"] * len(short[:-1].split())
     assert excerpt("  two\n\nlines  ") == "two lines"
+
+
+@pytest.mark.parametrize("render", ["slack", "teams", "webhook", "email"])
+def test_every_channel_names_the_unreachable_squad_and_the_problem(
+    render: str, make_notification: Callable[..., Notification]
+) -> None:
+    n = make_notification(
+        kind="unreachable_squad",
+        reason=None,
+        unreachable_squad="quiet",
+        catalogue_problem="quiet has no notification channel (org.yaml, group:default/quiet)",
+    )
+    if render == "email":
+        parsed = _parsed_email(n)
+        text = "\n".join([str(parsed["Subject"])] + [p.get_content() for p in parsed.iter_parts()])
+    else:
+        fn = {"slack": slack_payload, "teams": teams_payload, "webhook": webhook_body}[render]
+        text = json.dumps(fn(n), ensure_ascii=False)
+    if render == "webhook":  # fields, not wording: the receiver's code reads them
+        body = webhook_body(n)
+        assert (body["kind"], body["unreachable_squad"]) == ("unreachable_squad", "quiet")
+    else:
+        assert "Assigned to quiet, which nobody can notify" in text
+    assert "quiet has no notification channel (org.yaml, group:default/quiet)" in text
+    assert n.case_url in text
