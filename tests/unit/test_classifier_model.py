@@ -146,3 +146,35 @@ def test_evaluate_scores_counts() -> None:
     assert report.coverage == pytest.approx(2 / 3)
     assert report.precision == pytest.approx(0.5)
     assert report.confusion[1] == [1, 0, 1]
+
+
+def test_result_carries_the_models_recommendation(trained: Trained) -> None:
+    model, _ = trained
+    case = CaseText("Card declined", "my card was declined twice")
+    [own] = model.predict([case])
+    rec = own.recommendation
+    assert rec is not None and model.operating is not None
+    assert rec.squad == own.squad and rec.confidence == own.confidence
+    assert rec.threshold == model.threshold_for("payments", model.match([case])[0])
+    assert rec.target_precision == model.operating.target
+    assert rec.threshold_source in ("own", "global")
+    assert rec.meets_threshold is (rec.threshold is not None and own.confidence >= rec.threshold)
+    # the deprecated fields repeat the recommendation for older readers
+    assert (own.decision, own.reasons) == (rec.action, rec.reasons)
+
+    [explicit] = model.predict([case], threshold=1.0)
+    rec = explicit.recommendation
+    assert rec is not None
+    assert (rec.threshold, rec.threshold_source) == (1.0, "explicit")
+    assert not rec.meets_threshold and rec.action == "escalate"
+    assert rec.reasons == ["low_confidence"] == explicit.reasons
+
+
+def test_a_result_without_recommendation_reads_one_from_the_old_fields(trained: Trained) -> None:
+    model, _ = trained
+    [res] = model.predict([CaseText("Card declined", "card declined")], threshold=1.0)
+    legacy = res.model_copy(update={"recommendation": None})
+    rec = legacy.recommended()
+    assert (rec.squad, rec.confidence, rec.action) == (res.squad, res.confidence, res.decision)
+    assert rec.threshold is None and rec.threshold_source == "unknown"
+    assert rec.meets_threshold is False and rec.reasons == res.reasons

@@ -28,7 +28,9 @@ from contracts.cases import (
     Decision,
     MatchedComponent,
     Priority,
+    Recommendation,
     Reporter,
+    ThresholdSource,
     TriageResult,
 )
 from contracts.envelope import CloudEvent
@@ -46,7 +48,9 @@ __all__ = [
     "MatchedComponent",
     "Priority",
     "Problem",
+    "Recommendation",
     "Reporter",
+    "ThresholdSource",
     "Topics",
     "TriageResult",
     "new_event_id",

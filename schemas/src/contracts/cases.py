@@ -40,7 +40,11 @@ class CaseSource(StrEnum):
 
 
 class Decision(StrEnum):
-    """What triage suggests doing with a case at its configured threshold."""
+    """Assign a case to a squad or escalate it to Service Delivery.
+
+    In a `TriageResult` it is the model's recommended action; the router's routing policy
+    makes the decision the case carries.
+    """
 
     ASSIGN = "assign"
     ESCALATE = "escalate"
@@ -139,8 +143,61 @@ class MatchedComponent(BaseModel):
     )
 
 
+class ThresholdSource(StrEnum):
+    """Where the threshold of a recommendation comes from."""
+
+    OWN = "own"
+    """The squad's own threshold, from its out-of-fold cases, for the target precision."""
+    GLOBAL = "global"
+    """The threshold shared by the squads with too few out-of-fold cases of their own."""
+    RARE = "rare"
+    """A squad with too few history cases: a threshold only when the case names one of its
+    components (the global one); otherwise none (never assigned from history alone)."""
+    EXPLICIT = "explicit"
+    """One explicit threshold for every squad (triage's `ASSIGN_THRESHOLD`)."""
+    UNKNOWN = "unknown"
+    """Not reported: a result from a triage before recommendations (`TriageResult.recommended`)."""
+
+
+class Recommendation(BaseModel):
+    """What the model recommends for a case. The router's routing policy decides.
+
+    `threshold` is the confidence the model needs for `squad` to meet `target_precision` on
+    its out-of-fold predictions (or the explicit one); `meets_threshold` says whether the
+    case reaches it. `action` is `assign` when no reason speaks against assigning.
+    """
+
+    squad: str | None = Field(description="The squad the model recommends.")
+    confidence: float = Field(ge=0.0, le=1.0, description="Calibrated probability of `squad`.")
+    threshold: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="The model's threshold for `squad`; null: the model does not assign it "
+        "on its own (a rare squad the case does not name) or the threshold is unknown.",
+    )
+    threshold_source: ThresholdSource = ThresholdSource.UNKNOWN
+    target_precision: float | None = Field(
+        default=None,
+        ge=0.0,
+        le=1.0,
+        description="The precision the model's thresholds were derived for.",
+    )
+    meets_threshold: bool = Field(description="`confidence` reaches `threshold`.")
+    action: Decision = Field(description="The recommended action: `assign` or `escalate`.")
+    reasons: list[str] = Field(
+        default_factory=list,
+        description="Why the model recommends escalation: unowned, low_confidence, cross_squad.",
+    )
+
+
 class TriageResult(BaseModel):
-    """The prediction for one case."""
+    """The prediction for one case, with the model's recommendation.
+
+    `decision` and `reasons` are kept for readers written before `recommendation`: they are
+    deprecated copies of `recommendation.action` and `recommendation.reasons`. They were never
+    the case's decision: the router decides (`GET /v1/cases/{id}` of the router).
+    """
 
     squad: str | None = Field(description="The predicted owning squad.")
     confidence: float = Field(ge=0.0, le=1.0, description="Calibrated probability of `squad`.")
@@ -149,12 +206,34 @@ class TriageResult(BaseModel):
     spans_squads: bool = Field(
         description="Matched components of different owners, or two close candidates."
     )
-    decision: Decision = Field(description="`assign` or `escalate` at the service's threshold.")
+    decision: Decision = Field(
+        description="Deprecated: the same as `recommendation.action` (the model's "
+        "recommendation, not the routing decision, which the router makes)."
+    )
     reasons: list[str] = Field(
         default_factory=list,
-        description="Why triage suggests escalation: unowned, low_confidence, cross_squad.",
+        description="Deprecated: the same as `recommendation.reasons`.",
     )
     model_version: str
+    recommendation: Recommendation | None = Field(
+        default=None,
+        description="The model's recommendation: squad, confidence, the squad's threshold "
+        "for the target precision, whether it is met, and why not (null only from a triage "
+        "before recommendations).",
+    )
+
+    def recommended(self) -> Recommendation:
+        """The recommendation, or for a result without one the same read from the
+        deprecated fields (threshold unknown)."""
+        if self.recommendation is not None:
+            return self.recommendation
+        return Recommendation(
+            squad=self.squad,
+            confidence=self.confidence,
+            meets_threshold="low_confidence" not in self.reasons,
+            action=self.decision,
+            reasons=list(self.reasons),
+        )
 
 
 class CaseStatus(StrEnum):

@@ -14,7 +14,11 @@ Decision rules for one case (reasons are a subset of these, in this order):
   hint; keyword matches alone are too loose to call a case cross-squad), or the two most
   likely squads are less than `margin` apart.
 
-`decision` is `assign` when there is no reason, else `escalate`.
+The result carries these as the model's `recommendation` (squad, confidence, the squad's
+threshold and where it comes from, the target precision, whether the threshold is met,
+`action`: `assign` when there is no reason, else `escalate`, and the reasons); `decision` and
+`reasons` repeat `action` and the reasons for older readers. The router's routing policy
+makes the decision.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from contracts.cases import Decision, TriageResult
+from contracts.cases import Decision, ThresholdSource, TriageResult
 from contracts.catalogue import Catalogue
 from triage.classifier.features import CatalogueMatcher, Match
 from triage.classifier.pipeline import Scorer
@@ -216,16 +220,27 @@ class TriageModel:
         self, squad: str, found: Sequence[Match], explicit: float | None = None
     ) -> float | None:
         """The confidence `squad` needs for this case (None: it cannot be assigned)."""
+        return self.threshold_with_source(squad, found, explicit)[0]
+
+    def threshold_with_source(
+        self, squad: str, found: Sequence[Match], explicit: float | None = None
+    ) -> tuple[float | None, ThresholdSource]:
+        """`threshold_for` with where the threshold comes from."""
         op = self.operating
         assert op is not None
-        if squad in op.squads and op.squads[squad].source == "rare":
+        point = op.squads.get(squad)
+        if point is not None and point.source == "rare":
             if not any(m.strong and m.owner == squad for m in found):
-                return None
+                return None, ThresholdSource.RARE
             if explicit is not None:
-                return explicit
+                return explicit, ThresholdSource.EXPLICIT
             glob = op.global_threshold
-            return glob if glob is not None else CATALOGUE_FALLBACK_THRESHOLD
-        return explicit if explicit is not None else op.threshold(squad)
+            named = glob if glob is not None else CATALOGUE_FALLBACK_THRESHOLD
+            return named, ThresholdSource.RARE
+        if explicit is not None:
+            return explicit, ThresholdSource.EXPLICIT
+        source = ThresholdSource.GLOBAL if point is None else ThresholdSource(point.source)
+        return op.threshold(squad), source
 
     def _result(
         self,
@@ -239,12 +254,15 @@ class TriageModel:
         confidence = probs[0]
         others = other_reasons(found, probs[0], probs[1] if len(probs) > 1 else 0.0, margin)
         reasons = [r for r in others if r == "unowned"]
-        limit = self.threshold_for(names[0], found, threshold)
-        if limit is None or confidence < limit:
+        limit, source = self.threshold_with_source(names[0], found, threshold)
+        meets = limit is not None and confidence >= limit
+        if not meets:
             reasons.append("low_confidence")
         spans = "cross_squad" in others
         if spans:
             reasons.append("cross_squad")
+        action = Decision.ESCALATE if reasons else Decision.ASSIGN
+        assert self.operating is not None
         # One validation call per result (pydantic-core builds the nested models).
         return TriageResult.model_validate(
             {
@@ -263,8 +281,18 @@ class TriageModel:
                     for m in found
                 ],
                 "spans_squads": spans,
-                "decision": Decision.ESCALATE if reasons else Decision.ASSIGN,
+                "decision": action,
                 "reasons": reasons,
                 "model_version": self.version,
+                "recommendation": {
+                    "squad": names[0],
+                    "confidence": confidence,
+                    "threshold": limit,
+                    "threshold_source": source,
+                    "target_precision": self.operating.target,
+                    "meets_threshold": meets,
+                    "action": action,
+                    "reasons": list(reasons),
+                },
             }
         )
