@@ -16,7 +16,14 @@ from pathlib import Path
 
 import pytest
 
-from contracts.cases import Candidate, Decision, MatchedComponent, TriageResult
+from contracts.cases import (
+    Candidate,
+    Decision,
+    MatchedComponent,
+    Recommendation,
+    ThresholdSource,
+    TriageResult,
+)
 from contracts.catalogue import Catalogue, load_catalogue
 from triage.classifier import LabelledCase, TriageModel, train_model
 
@@ -195,9 +202,12 @@ ResultFactory = Callable[..., TriageResult]
 
 @pytest.fixture(scope="session")
 def make_result() -> ResultFactory:
-    """Build a triage result (decision `assign`, model `test-1`) from plain values.
+    """Build a triage result (model `test-1`) from plain values.
 
-    Without `candidates` the predicted squad is the only candidate, at `confidence`; each
+    The recommendation carries the model's `threshold` for the squad (0.6 unless given;
+    None: a rare squad the case does not name) for a 0.9 target precision, and says whether
+    `confidence` meets it. Without `candidates` the predicted squad is the only candidate,
+    at `confidence`; each
     component is a (name, owner) pair whose evidence is its own name.
     """
 
@@ -208,9 +218,13 @@ def make_result() -> ResultFactory:
         candidates: list[tuple[str, float]] | None,
         components: list[tuple[str, str | None]],
         spans_squads: bool,
+        threshold: float | None = 0.6,
     ) -> TriageResult:
         if candidates is None:
             candidates = [(squad, confidence)] if squad else []
+        meets = threshold is not None and confidence >= threshold
+        reasons = [] if meets else ["low_confidence"]
+        action = Decision.ASSIGN if meets else Decision.ESCALATE
         return TriageResult(
             squad=squad,
             confidence=confidence,
@@ -219,8 +233,19 @@ def make_result() -> ResultFactory:
                 MatchedComponent(component=c, owner=o, evidence=[c]) for c, o in components
             ],
             spans_squads=spans_squads,
-            decision=Decision.ASSIGN,
+            decision=action,
+            reasons=reasons,
             model_version="test-1",
+            recommendation=Recommendation(
+                squad=squad,
+                confidence=confidence,
+                threshold=threshold,
+                threshold_source=ThresholdSource.OWN if threshold else ThresholdSource.RARE,
+                target_precision=0.9,
+                meets_threshold=meets,
+                action=action,
+                reasons=reasons,
+            ),
         )
 
     return build

@@ -155,6 +155,8 @@ class ThresholdSource(StrEnum):
     components (the global one); otherwise none (never assigned from history alone)."""
     EXPLICIT = "explicit"
     """One explicit threshold for every squad (triage's `ASSIGN_THRESHOLD`)."""
+    POLICY = "policy"
+    """An explicit threshold of the router's routing policy, as the router applied it."""
     UNKNOWN = "unknown"
     """Not reported: a result from a triage before recommendations (`TriageResult.recommended`)."""
 

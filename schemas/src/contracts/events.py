@@ -24,7 +24,7 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from contracts import topics
-from contracts.cases import CaseSubmission, TriageResult
+from contracts.cases import CaseSubmission, Recommendation, TriageResult
 
 
 class EscalationReason(StrEnum):
@@ -38,6 +38,11 @@ class EscalationReason(StrEnum):
     MANUAL = "manual"
     REASSIGNED_LOOP = "reassigned_loop"
     """The prediction is a squad a person already moved the case away from."""
+    SUGGEST_MODE = "suggest_mode"
+    """The predicted squad is in `suggest` mode (by the policy, or demoted because its
+    realised precision fell): a person confirms the model's suggestion."""
+    RULES_ONLY = "rules_only"
+    """The predicted squad is in `shadow` or `off` mode: the model does not route its cases."""
 
 
 class CaseTriaged(BaseModel):
@@ -70,6 +75,10 @@ class CaseEscalated(BaseModel):
     squads: list[str] = Field(default_factory=list, description="Squads involved, if any.")
     escalated_at: datetime
     detail: str | None = None
+    suggestion: Recommendation | None = Field(
+        default=None,
+        description="The model's recommendation, attached when the squad's mode is `suggest`.",
+    )
 
 
 class CaseReassigned(BaseModel):

@@ -85,6 +85,7 @@ def make_triaged(make_result: Callable[..., TriageResult]) -> TriagedFactory:
         candidates: list[tuple[str, float]] | None = None,
         components: list[tuple[str, str | None]] | None = None,
         spans_squads: bool = False,
+        threshold: float | None = 0.6,
         priority: Priority = Priority.P3,
         title: str = "Checkout shows an error for one customer",
         description: str = "Card payment fails with code 51 on checkout-api.",
@@ -96,6 +97,7 @@ def make_triaged(make_result: Callable[..., TriageResult]) -> TriagedFactory:
             candidates=candidates,
             components=[("checkout-api", "payments")] if components is None else components,
             spans_squads=spans_squads,
+            threshold=threshold,
         )
         case = CaseSubmission(
             title=title,

@@ -69,7 +69,10 @@ def test_default_policy_is_shipped_and_sane() -> None:
     policy = default_policy()
     assert policy.version == 1
     assert policy.name == "default"
-    assert policy.thresholds.default == 0.6
+    # the model's own per-squad thresholds decide unless a policy sets explicit ones
+    assert policy.thresholds.default is None and policy.thresholds.squads == {}
+    assert policy.modes.default == "auto" and policy.modes.squads == {}
+    assert policy.precision_watch.enabled and policy.precision_watch.target_precision is None
     assert Priority.P1 in policy.major_incident.priorities
     assert "outage" in policy.major_incident.keywords
     assert policy.ack_deadlines[Priority.P1] == timedelta(minutes=15)

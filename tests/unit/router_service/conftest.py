@@ -153,6 +153,7 @@ def make_triaged(make_result: Callable[..., TriageResult]) -> TriagedFactory:
         candidates: list[tuple[str, float]] | None = None,
         components: list[tuple[str, str | None]] | None = None,
         spans_squads: bool = False,
+        threshold: float | None = 0.6,
         priority: Priority = Priority.P3,
         received_at: datetime = NOW,
         case_id: UUID | None = None,
@@ -165,6 +166,7 @@ def make_triaged(make_result: Callable[..., TriageResult]) -> TriagedFactory:
             candidates=candidates,
             components=[("payment-gateway", "payments")] if components is None else components,
             spans_squads=spans_squads,
+            threshold=threshold,
         )
         case = CaseSubmission(
             title=title,

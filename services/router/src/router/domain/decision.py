@@ -16,9 +16,22 @@
 4. **reassigned_loop** -- the predicted squad is one a person already moved this case away
    from (`moved_away_from`); auto-routing it back would ping-pong, so a person decides.
    It comes before low confidence because it is the more specific reason.
-5. **low_confidence** -- the confidence is below the threshold of the predicted squad.
-6. otherwise **assign** to the predicted squad, with an acknowledgement deadline of
+5. **rules_only** -- the predicted squad's mode is `shadow` or `off`: the model does not
+   route its cases. In `shadow` what the model would have done is kept on the decision
+   (`recommendation`), never offered as a suggestion; in `off` the model is ignored (the
+   squads involved are only the owners of named components).
+6. **low_confidence** -- the model's recommendation does not meet the threshold: the model's
+   own threshold for the squad (derived for its target precision; a rare squad the case
+   does not name has none), unless the policy sets an explicit one (`thresholds`).
+7. **suggest_mode** -- the squad's mode is `suggest`, set by the policy (`modes`) or by the
+   precision watch (`demoted`): the case escalates with the recommendation attached
+   (`suggestion`) for a person to confirm.
+8. otherwise **assign** to the predicted squad, with an acknowledgement deadline of
    `now + policy.ack_deadlines[priority]`.
+
+This is the one place that decides: triage predicts and recommends
+(`TriageResult.recommendation`), the router's policy decides, and the case carries this
+decision and its reasons (its status, escalation reason and history note).
 
 `squads_involved` lists the plausible squads, most plausible first: the predicted squad, then
 candidates within the margin (by probability), then owners of matched components (in the
@@ -31,13 +44,14 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from contracts.cases import Decision, TriageResult
+from contracts.cases import Decision, Recommendation, ThresholdSource, TriageResult
 from contracts.catalogue import Catalogue
 from contracts.events import CaseTriaged, EscalationReason
-from router.domain.policy import Policy
+from router.domain.policy import ModelMode, Policy
 
 _EPSILON = 1e-9
 
@@ -54,6 +68,11 @@ class RoutingDecision:
         open_swarm: Escalated with more than one plausible squad.
         ack_deadline: For an assignment, when the squad must acknowledge.
         detail: A human explanation: prediction, confidence, matched components, rule.
+        mode: The model's mode for the predicted squad when it was decided.
+        recommendation: The model's recommendation with the threshold that was applied
+            (the policy's when it sets one); in `shadow`, what the model would have done.
+            None in mode `off` and when the model played no part.
+        suggestion: The recommendation offered to Service Delivery (mode `suggest`).
     """
 
     action: Decision
@@ -63,6 +82,9 @@ class RoutingDecision:
     open_swarm: bool = False
     ack_deadline: datetime | None = None
     detail: str = ""
+    mode: ModelMode = ModelMode.AUTO
+    recommendation: Recommendation | None = None
+    suggestion: Recommendation | None = None
 
 
 @functools.lru_cache(maxsize=64)
@@ -128,14 +150,57 @@ def _unique(names: list[str]) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _describe(result: TriageResult, owners: list[tuple[str, str | None]], threshold: float) -> str:
+def _describe(
+    result: TriageResult, owners: list[tuple[str, str | None]], rec: Recommendation
+) -> str:
     candidates = ", ".join(f"{c.squad} {c.probability:.2f}" for c in result.candidates)
     components = ", ".join(f"{c} ({o or 'no owner'})" for c, o in owners) or "none"
     return (
         f"predicted {result.squad or 'no squad'} at confidence {result.confidence:.2f} "
-        f"(threshold {threshold:.2f}); candidates: {candidates or 'none'}; "
+        f"({_threshold_text(rec)}); candidates: {candidates or 'none'}; "
         f"matched components: {components}; model {result.model_version}"
     )
+
+
+def _threshold_text(rec: Recommendation) -> str:
+    if rec.threshold is None:
+        return (
+            "no threshold: a rare squad the case does not name"
+            if rec.threshold_source == "rare"
+            else "threshold unknown"
+        )
+    source = {"policy": "policy", "explicit": "explicit"}.get(rec.threshold_source)
+    if source is None:
+        target = f" for precision {rec.target_precision:.2f}" if rec.target_precision else ""
+        source = f"model{target}"
+    return f"threshold {rec.threshold:.2f}, {source}"
+
+
+def applied_recommendation(result: TriageResult, policy: Policy) -> Recommendation:
+    """The model's recommendation with the threshold the policy applies: the policy's
+    explicit one when it sets one (a rare squad the case does not name stays without),
+    else the model's."""
+    rec = result.recommended()
+    explicit = policy.thresholds.for_squad(result.squad)
+    if explicit is None or (rec.threshold is None and rec.threshold_source == "rare"):
+        return rec
+    return rec.model_copy(
+        update={
+            "threshold": explicit,
+            "threshold_source": ThresholdSource.POLICY,
+            "meets_threshold": result.confidence >= explicit,
+        }
+    )
+
+
+def mode_of(squad: str | None, policy: Policy, demoted: Mapping[str, str]) -> tuple[ModelMode, str]:
+    """The model's mode for `squad` and why: the policy's, or `suggest` when the precision
+    watch demoted a squad the policy lets run `auto` (`demoted`: squad -> why)."""
+    configured = policy.modes.for_squad(squad)
+    source = "policy" if squad in policy.modes.squads else "policy default"
+    if configured is ModelMode.AUTO and squad is not None and squad in demoted:
+        return ModelMode.SUGGEST, demoted[squad]
+    return configured, f"mode {configured.value} ({source})"
 
 
 def decide(
@@ -144,6 +209,7 @@ def decide(
     catalogue: Catalogue,
     policy: Policy,
     moved_away_from: frozenset[str] = frozenset(),
+    demoted: Mapping[str, str] | None = None,
     now: datetime,
 ) -> RoutingDecision:
     """Decide whether to assign a triaged case or escalate it (rules in the module docstring).
@@ -153,6 +219,7 @@ def decide(
         catalogue: The current service catalogue.
         policy: The routing policy in force.
         moved_away_from: Squads a person already moved this case away from.
+        demoted: Squads the precision watch demoted to `suggest`, with why.
         now: The decision time (the acknowledgement deadline counts from it).
 
     Returns:
@@ -160,16 +227,23 @@ def decide(
     """
     result = triaged.result
     predicted = result.squad
+    mode, mode_why = mode_of(predicted, policy, demoted or {})
+    model_used = mode is not ModelMode.OFF
     owners = _owners(result, catalogue)
     close = _close_candidates(result, policy.cross_squad_margin)
+    routed_by_model = mode in (ModelMode.AUTO, ModelMode.SUGGEST)
+    from_model = [predicted, *close] if routed_by_model else []
     plausible = _unique(
-        [s for s in [predicted, *close, *(o for _, o in owners)] if s and _is_squad(s, catalogue)]
+        [s for s in [*from_model, *(o for _, o in owners)] if s and _is_squad(s, catalogue)]
     )
     involved = plausible[: policy.swarm.max_squads]
-    threshold = policy.thresholds.for_squad(predicted)
-    detail = _describe(result, owners, threshold)
+    rec = applied_recommendation(result, policy)
+    detail = _describe(result, owners, rec)
+    kept = rec if model_used else None
 
-    def escalate(reason: EscalationReason, why: str) -> RoutingDecision:
+    def escalate(
+        reason: EscalationReason, why: str, suggestion: Recommendation | None = None
+    ) -> RoutingDecision:
         return RoutingDecision(
             action=Decision.ESCALATE,
             squad=None,
@@ -177,6 +251,9 @@ def decide(
             squads_involved=list(involved),
             open_swarm=len(involved) > 1,
             detail=f"escalated ({reason.value}): {why}; {detail}",
+            mode=mode,
+            recommendation=kept,
+            suggestion=suggestion,
         )
 
     signals = _major_incident_signals(triaged, policy)
@@ -213,10 +290,31 @@ def decide(
             f"a person already moved this case away from {predicted!r}",
         )
 
-    if result.confidence < threshold:
+    if not routed_by_model:
+        would = (
+            f"; the model would have {'assigned' if rec.meets_threshold else 'escalated'} it"
+            if mode is ModelMode.SHADOW
+            else ""
+        )
+        return escalate(
+            EscalationReason.RULES_ONLY,
+            f"{predicted} is in {mode_why}: routed by the rules only{would}",
+        )
+
+    if not rec.meets_threshold:
+        limit = "no threshold" if rec.threshold is None else f"threshold {rec.threshold:.2f}"
         return escalate(
             EscalationReason.LOW_CONFIDENCE,
-            f"confidence {result.confidence:.2f} below threshold {threshold:.2f}",
+            f"confidence {result.confidence:.2f} below {limit}"
+            if rec.threshold is not None
+            else f"confidence {result.confidence:.2f}, {limit} for {predicted}",
+        )
+
+    if mode is ModelMode.SUGGEST:
+        return escalate(
+            EscalationReason.SUGGEST_MODE,
+            f"{predicted} is in {mode_why}: suggested {predicted} for a person to confirm",
+            suggestion=rec,
         )
 
     priority = triaged.case.priority
@@ -230,4 +328,6 @@ def decide(
         ack_deadline=deadline,
         detail=f"assigned to {predicted} ({priority.value}, acknowledge by "
         f"{deadline.isoformat()}); {detail}",
+        mode=mode,
+        recommendation=rec,
     )

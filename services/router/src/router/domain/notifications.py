@@ -51,6 +51,9 @@ REASON_TEXT: dict[EscalationReason, str] = {
     EscalationReason.MANUAL: "escalated by a person",
     EscalationReason.REASSIGNED_LOOP: "a person already moved the case away from the predicted "
     "squad",
+    EscalationReason.SUGGEST_MODE: "the squad takes model suggestions only: confirm the "
+    "suggested squad",
+    EscalationReason.RULES_ONLY: "the model does not route this squad's cases (shadow or off)",
 }
 """Every escalation reason in words (a test checks that no reason is missing)."""
 

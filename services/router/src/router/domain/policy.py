@@ -3,9 +3,20 @@
 ```yaml
 version: 1                     # policy format version, must be 1
 name: default
-thresholds:
-  default: 0.6                 # minimum calibrated confidence to auto-assign
+thresholds:                    # explicit overrides of the model's thresholds (optional)
+  default: null                # null: each squad's threshold from the model (its target
+                               # precision); a number: this confidence for every squad
   squads: {payments: 0.75}     # per-squad overrides
+modes:                         # what the model may do, per squad
+  default: auto                # auto | suggest | shadow | off
+  squads: {payments: suggest}
+precision_watch:               # realised precision of automatic assignments, per squad
+  enabled: true
+  window_cases: 50             # the last N automatic assignments of the squad ...
+  window_days: 30              # ... made in the last N days
+  min_cases: 10                # no verdict on fewer automatic assignments in the window
+  margin: 0.05                 # demote to `suggest` below target - margin
+  target_precision: null       # null: the model's target (in each recommendation)
 cross_squad_margin: 0.1        # top candidates within this probability => spans squads
 major_incident:
   priorities: [P1]
@@ -31,6 +42,7 @@ import json
 import re
 import threading
 from datetime import datetime, timedelta
+from enum import StrEnum
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -115,16 +127,75 @@ class _Strict(BaseModel):
 
 
 class Thresholds(_Strict):
-    """Minimum calibrated confidence to auto-assign, by default and per squad."""
+    """Explicit minimum confidences to auto-assign, overriding the model's own thresholds."""
 
-    default: Probability = 0.6
+    default: Probability | None = Field(
+        default=None,
+        description="One confidence for every squad; null: the threshold the model derived "
+        "for each squad from its target precision (in the case's recommendation).",
+    )
     squads: dict[str, Probability] = Field(
+        default_factory=dict, description="Per-squad overrides (of `default` and the model's)."
+    )
+
+    def for_squad(self, squad: str | None) -> float | None:
+        """The explicit threshold that applies to `squad`; None: the model's."""
+        return self.squads.get(squad, self.default) if squad else self.default
+
+
+class ModelMode(StrEnum):
+    """What the model may do for a squad.
+
+    - `auto`: a recommendation that meets its threshold is assigned.
+    - `suggest`: escalated to Service Delivery with the recommendation attached.
+    - `shadow`: routed by the rules only (escalated); what the model would have done is
+      recorded on the case, not shown to anyone as a suggestion.
+    - `off`: the model is ignored; routed by the rules only.
+    """
+
+    AUTO = "auto"
+    SUGGEST = "suggest"
+    SHADOW = "shadow"
+    OFF = "off"
+
+
+class Modes(_Strict):
+    """The model's mode, by default and per squad."""
+
+    default: ModelMode = ModelMode.AUTO
+    squads: dict[str, ModelMode] = Field(
         default_factory=dict, description="Per-squad overrides of `default`."
     )
 
-    def for_squad(self, squad: str | None) -> float:
-        """The threshold that applies to `squad`."""
+    def for_squad(self, squad: str | None) -> ModelMode:
+        """The configured mode of `squad`."""
         return self.squads.get(squad, self.default) if squad else self.default
+
+
+class PrecisionWatch(_Strict):
+    """When a squad's realised precision of automatic assignments demotes it to `suggest`.
+
+    Realised precision is the share of a squad's automatic assignments in the window that no
+    person moved to another squad. Below `target - margin` on at least `min_cases`, the
+    squad drops to `suggest` until a person restores `auto`.
+    """
+
+    enabled: bool = True
+    window_cases: int = Field(
+        default=50, ge=1, le=10_000, description="The last N automatic assignments."
+    )
+    window_days: int = Field(
+        default=30, ge=1, le=3650, description="Only assignments of the last N days."
+    )
+    min_cases: int = Field(
+        default=10, ge=1, le=10_000, description="Fewest assignments in the window to judge."
+    )
+    margin: Probability = Field(default=0.05, description="Tolerated shortfall below target.")
+    target_precision: Probability | None = Field(
+        default=None,
+        description="null: the target the model's thresholds were derived for (from the "
+        "recommendations); a number overrides it.",
+    )
 
 
 class MajorIncident(_Strict):
@@ -163,6 +234,8 @@ class Policy(_Strict):
     version: Literal[1] = Field(description="Policy format version.")
     name: str = Field(min_length=1, max_length=100)
     thresholds: Thresholds = Field(default_factory=Thresholds)
+    modes: Modes = Field(default_factory=Modes)
+    precision_watch: PrecisionWatch = Field(default_factory=PrecisionWatch)
     cross_squad_margin: Probability = Field(
         default=0.1, description="Top candidates within this probability span squads."
     )
@@ -193,8 +266,9 @@ class Policy(_Strict):
         return now + self.ack_deadlines[priority]
 
     def unknown_squads(self, catalogue: Catalogue) -> list[str]:
-        """Squads with a threshold override that the catalogue does not know, sorted."""
-        return sorted(s for s in self.thresholds.squads if s not in catalogue.squads)
+        """Squads with a threshold or mode override that the catalogue does not know, sorted."""
+        named = set(self.thresholds.squads) | set(self.modes.squads)
+        return sorted(s for s in named if s not in catalogue.squads)
 
 
 def _issues(exc: ValidationError) -> list[PolicyIssue]:
