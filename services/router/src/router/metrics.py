@@ -35,3 +35,13 @@ JSON_STRUCTURED = Counter(
     "CloudEvents SDK to_structured), read as structured mode",
     ["topic"],
 )
+REALISED_PRECISION = Gauge(
+    "router_realised_precision",
+    "Share of a squad's automatic assignments in its watch window not corrected by a person",
+    ["squad"],
+)
+DEMOTIONS = Counter(
+    "router_squad_demotions_total",
+    "Squads demoted to suggest because their realised precision fell",
+    ["squad"],
+)

@@ -16,12 +16,16 @@ from typing import Protocol
 from uuid import UUID
 
 from contracts.envelope import OutboundEvent
+from router.domain.policy import ModelMode
 from router.records import (
+    AutoAssignment,
     CaseFilter,
     CaseRecord,
     DeliveryStatus,
     HistoryEntry,
     NotificationRecord,
+    SquadModeChange,
+    SquadModeState,
     SwarmMember,
     SwarmNoteRecord,
     SwarmRecord,
@@ -147,6 +151,45 @@ class RouterTransaction(Protocol):
 
     def close_swarm(self, swarm: SwarmRecord) -> bool:
         """Mark an open swarm closed; return False when it was already closed."""
+        ...
+
+    def record_auto_assignments(self, rows: Sequence[AutoAssignment]) -> None:
+        """Store automatic assignments (one per case), to watch them for corrections."""
+        ...
+
+    def correct_auto_assignments(
+        self, moves: Sequence[tuple[UUID, str]], at: datetime
+    ) -> dict[str, list[UUID]]:
+        """Mark the automatic assignments of these cases (case id, squad a person moved it
+        to) corrected when they went to another squad and were not corrected yet; return the
+        squads whose assignments were corrected, with the cases."""
+        ...
+
+    def auto_assignment_window(
+        self, squad: str, *, since: datetime, limit: int
+    ) -> list[AutoAssignment]:
+        """The squad's latest automatic assignments made at or after `since`, newest first."""
+        ...
+
+    def squad_modes(self) -> dict[str, SquadModeState]:
+        """The modes set by the precision watch or by people, by squad."""
+        ...
+
+    def save_squad_mode(self, state: SquadModeState, *, expect: ModelMode | None) -> bool:
+        """Write a squad's mode if its stored mode is still `expect` (None: the squad has
+        no stored mode yet); return whether it was written (False: someone else won)."""
+        ...
+
+    def add_mode_change(self, change: SquadModeChange) -> None:
+        """Append to the squads' mode history."""
+        ...
+
+    def mode_changes(self, squad: str) -> list[SquadModeChange]:
+        """A squad's mode history, oldest first."""
+        ...
+
+    def watched_squads(self) -> list[str]:
+        """Squads with automatic assignments, sorted."""
         ...
 
 

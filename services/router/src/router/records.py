@@ -13,9 +13,10 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from contracts.cases import Candidate, CaseSource, MatchedComponent, Priority
+from contracts.cases import Candidate, CaseSource, MatchedComponent, Priority, Recommendation
 from contracts.events import EscalationReason
 from router.domain.lifecycle import CaseState, LifecycleStatus
+from router.domain.policy import ModelMode
 
 
 class CaseRecord(BaseModel):
@@ -40,6 +41,22 @@ class CaseRecord(BaseModel):
     moved_away_from: list[str] = Field(default_factory=list)
     updated_at: datetime
     version: int = Field(default=0, description="Optimistic-concurrency counter.")
+    model_mode: ModelMode | None = Field(
+        default=None,
+        description="The model's mode for the predicted squad when the router decided "
+        "(`auto`, `suggest`, `shadow`, `off`): why a confident case may not be assigned "
+        "automatically.",
+    )
+    recommendation: Recommendation | None = Field(
+        default=None,
+        description="Triage's recommendation with the threshold the router applied; in "
+        "`shadow` mode, what the model would have done. The decision is the case's status, "
+        "squad and escalation reason, explained in its history.",
+    )
+    suggested_squad: str | None = Field(
+        default=None,
+        description="The squad the model suggests to Service Delivery (mode `suggest`).",
+    )
 
     @property
     def state(self) -> CaseState:
@@ -65,6 +82,40 @@ class CaseRecord(BaseModel):
                 "updated_at": now,
             }
         )
+
+
+class AutoAssignment(BaseModel):
+    """An automatic assignment, watched for corrections (realised precision)."""
+
+    case_id: UUID
+    squad: str
+    assigned_at: datetime
+    target_precision: float | None = None
+    corrected_at: datetime | None = None
+    corrected_to: str | None = None
+
+
+class SquadModeState(BaseModel):
+    """A squad's mode as the precision watch and people set it (the policy's mode wins
+    unless it is `auto`). `since` starts the squad's watch window: a restore starts afresh."""
+
+    squad: str
+    mode: ModelMode
+    since: datetime | None = None
+    reason: str
+    changed_at: datetime
+    changed_by: str
+
+
+class SquadModeChange(BaseModel):
+    """One change of a squad's mode: a demotion by the watch or a change by a person."""
+
+    squad: str
+    at: datetime
+    from_mode: ModelMode
+    to_mode: ModelMode
+    by: str
+    note: str | None = None
 
 
 class HistoryAction(StrEnum):

@@ -78,6 +78,9 @@ cases = Table(
     Column("moved_away_from", JSON, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
     Column("version", Integer, nullable=False, default=0),
+    Column("model_mode", String(10)),
+    Column("recommendation", JSON),
+    Column("suggested_squad", String(200)),
     Index("ix_router_cases_queue", "status", "confidence", "received_at"),
     Index("ix_router_cases_squad", "squad", "status"),
     Index("ix_router_cases_reason", "escalation_reason", "status"),
@@ -168,6 +171,42 @@ processed_events = Table(
     metadata,
     Column("event_id", String(200), primary_key=True),
     Column("processed_at", UTCDateTime, nullable=False),
+)
+
+auto_assignments = Table(
+    "router_auto_assignments",
+    metadata,
+    Column("case_id", _ID, ForeignKey("router_cases.id"), primary_key=True),
+    Column("squad", String(200), nullable=False),
+    Column("assigned_at", UTCDateTime, nullable=False),
+    Column("target_precision", Float),
+    Column("corrected_at", UTCDateTime),
+    Column("corrected_to", String(200)),
+    Index("ix_router_auto_assignments_squad", "squad", "assigned_at"),
+)
+
+squad_modes = Table(
+    "router_squad_modes",
+    metadata,
+    Column("squad", String(200), primary_key=True),
+    Column("mode", String(10), nullable=False),
+    Column("since", UTCDateTime),
+    Column("reason", Text, nullable=False),
+    Column("changed_at", UTCDateTime, nullable=False),
+    Column("changed_by", String(200), nullable=False),
+)
+
+squad_mode_changes = Table(
+    "router_squad_mode_changes",
+    metadata,
+    Column("id", _PK, primary_key=True, autoincrement=True),
+    Column("squad", String(200), nullable=False),
+    Column("at", UTCDateTime, nullable=False),
+    Column("from_mode", String(10), nullable=False),
+    Column("to_mode", String(10), nullable=False),
+    Column("by", String(200), nullable=False),
+    Column("note", Text),
+    Index("ix_router_squad_mode_changes_squad", "squad", "at"),
 )
 
 outbox = outbox_table(metadata, "router_outbox")

@@ -40,6 +40,8 @@ class NotificationKind(StrEnum):
     ACK_TIMEOUT = "ack_timeout"
     REASSIGNED = "reassigned"
     UNREACHABLE_SQUAD = "unreachable_squad"
+    MODEL_DEMOTED = "model_demoted"
+    """To Service Delivery: a squad's realised precision fell; it now takes suggestions."""
 
 
 REASON_TEXT: dict[EscalationReason, str] = {
@@ -108,6 +110,13 @@ class Notification(BaseModel):
     catalogue_problem: str | None = Field(
         default=None, description="For `unreachable_squad`: the catalogue problem, in words."
     )
+    suggested_squad: str | None = Field(
+        default=None, description="The model's suggestion (squad in `suggest` mode)."
+    )
+    about_squad: str | None = Field(
+        default=None, description="The squad a `model_demoted` message is about."
+    )
+    detail: str | None = Field(default=None, description="The figures of `model_demoted`.")
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
 
     @field_validator("matched_components", mode="before")
@@ -144,6 +153,8 @@ class Notification(BaseModel):
                 return f"Reassigned to {self.recipient}"
             case NotificationKind.UNREACHABLE_SQUAD:
                 return f"Assigned to {self.unreachable_squad}, which nobody can notify"
+            case NotificationKind.MODEL_DEMOTED:
+                return f"Automatic assignment paused for {self.about_squad}"
         return str(self.kind)  # pragma: no cover - the match is exhaustive
 
     @property
@@ -177,6 +188,19 @@ class Notification(BaseModel):
 
     def lines(self) -> list[str]:
         """The message as plain-text lines (email body, fallback text)."""
+        if self.kind is NotificationKind.MODEL_DEMOTED:
+            return [
+                self.headline,
+                "",
+                f"{self.about_squad} now takes suggestions only: its cases come to Service "
+                "Delivery with the model's suggestion until a person restores automatic "
+                "assignment.",
+                f"Why: {self.detail}",
+                "",
+                f"Last corrected case: {self.title or '(no title)'}",
+                f"Open the case: {self.case_url}",
+                f"Case id: {self.case_id}",
+            ]
         out = [self.headline, "", f"Case: {self.title or '(no title)'}"]
         if self.description_excerpt:
             out.append(self.description_excerpt)
@@ -188,6 +212,8 @@ class Notification(BaseModel):
         ]
         if self.reason_text:
             out.append(f"Reason: {self.reason_text}")
+        if self.suggested_squad:
+            out.append(f"Suggested squad: {self.suggested_squad} ({self.confidence_text})")
         if self.components_text:
             out.append("Matched components: " + ", ".join(self.components_text))
         if self.squads_involved:

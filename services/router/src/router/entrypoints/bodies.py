@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, StringConstraints
 
@@ -62,3 +62,12 @@ class CloseBody(BaseModel):
     owner_squad: Text
     outcome: LongText
     by: Text
+
+
+class SquadModeBody(BaseModel):
+    """Restore a squad to automatic assignment, or set it to take suggestions only."""
+
+    model_config = _example(mode="auto", by="sd.lead", note="retrained on last month's labels")
+    mode: Literal["auto", "suggest"]
+    by: Text
+    note: LongText | None = None

@@ -1,13 +1,12 @@
 """The router API (FastAPI): the manual triage desk Service Delivery uses in Swagger UI.
 
 `create_app(container)` assembles the app from the route modules (`routes_cases`,
-`routes_swarms`, `routes_admin`), which take what they need from `deps` (never from here, so
-there is no import cycle). Routes only translate: HTTP -> service call (in a worker thread,
-the database is blocking) -> JSON. Every error is RFC 9457 problem+json with a stable `code`:
-service and domain errors reach one handler (`servicekit.http`), which takes each code's
-status and title from the registry in `contracts.problems` (409 `invalid_transition`, 422
-naming the field).
-"""
+`routes_swarms`, `routes_squads`, `routes_admin`), which take what they need from `deps`
+(never from here, so there is no import cycle). Routes only translate: HTTP -> service call
+(in a worker thread, the database is blocking) -> JSON. Every error is RFC 9457 problem+json
+with a stable `code`: service and domain errors reach one handler (`servicekit.http`), which
+takes each code's status and title from the registry in `contracts.problems` (409
+`invalid_transition`, 422 naming the field)."""
 
 from __future__ import annotations
 
@@ -20,7 +19,7 @@ from fastapi_offline import FastAPIOffline
 
 from router.app import Container, background
 from router.domain.errors import DomainError
-from router.entrypoints import routes_admin, routes_cases, routes_swarms
+from router.entrypoints import routes_admin, routes_cases, routes_squads, routes_swarms
 from router.service.errors import RouterError
 from servicekit.health import health_routes, readiness
 from servicekit.http import BodySizeLimit, install_problem_handlers, instrument
@@ -30,6 +29,10 @@ TAGS = [
     {"name": "queue", "description": "The cases waiting for people, least confident first."},
     {"name": "cases", "description": "One case: detail, assignment, acknowledgement, resolution."},
     {"name": "swarms", "description": "Service Delivery's swarms on escalated cases."},
+    {
+        "name": "squads",
+        "description": "Realised precision of automatic assignments and each squad's mode.",
+    },
     {"name": "catalogue", "description": "The service catalogue the router routes with."},
     {"name": "policy", "description": "The routing policy: thresholds, deadlines, incidents."},
     {"name": "ops", "description": "Health, figures and operator actions."},
@@ -65,6 +68,7 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
 
     app.include_router(routes_cases.router)
     app.include_router(routes_swarms.router)
+    app.include_router(routes_squads.router)
     app.include_router(routes_admin.router)
     app.include_router(hygiene_routes(lambda: container.catalogue.current))
     watch_catalogue(lambda: container.catalogue.current)

@@ -8,7 +8,9 @@ lifecycle events) in the same transaction; the metrics are counted after the com
 
 A manual assignment to a squad other than the current one (or, when there is none, other
 than the predicted one) is a correction: it emits `support.case.reassigned.v1`, the training
-label for triage, and the domain records the old squad in `moved_away_from`.
+label for triage, and the domain records the old squad in `moved_away_from`. It also
+corrects the case's automatic assignment, if it had one, for the realised precision watch
+(`router.service.watch`): a squad whose precision fell is demoted in the same transaction.
 
 The steps inside a transaction live in `router.service.desk_steps`.
 """
@@ -66,7 +68,7 @@ def assign_case(
         ConcurrentUpdate: The case changed meanwhile.
     """
     check_owning_squad(squad, catalogue, "body.squad")
-    effects = Effects(catalogue=catalogue, pub=pub, now=clock.now())
+    effects = Effects(catalogue=catalogue, pub=pub, now=clock.now(), policy=policy)
     with store.transaction() as tx:
         case = load_case(tx, case_id)
         new = assign_in_tx(tx, case, squad=squad, by=by, note=note, policy=policy, effects=effects)
@@ -216,7 +218,7 @@ def close_swarm(
         InvalidTransition: The case cannot be assigned now.
     """
     check_owning_squad(owner_squad, catalogue, "body.owner_squad")
-    effects = Effects(catalogue=catalogue, pub=pub, now=clock.now())
+    effects = Effects(catalogue=catalogue, pub=pub, now=clock.now(), policy=policy)
     with store.transaction() as tx:
         swarm = load_swarm(tx, swarm_id)
         if swarm.status is SwarmStatus.CLOSED:

@@ -10,7 +10,12 @@ once, to:
 - its notifications: who is told (the squad, Service Delivery -- when the catalogue has
   one -- the swarm's members) and how (`NotificationKind`), one queued row per channel the
   recipient configured;
-- the metrics it counts.
+- the metrics it counts;
+- for the realised precision watch: an automatic assignment is recorded, a manual
+  assignment to another squad corrects the case's automatic one. Given the routing policy,
+  `write` then reviews the squads touched (`router.service.watch.review`); a squad demoted
+  to `suggest` is announced to Service Delivery once (`model_demoted`, about the case that
+  tipped it).
 
 A squad the catalogue gives no channel at all (`Catalogue.unreachable_reason`) cannot be
 told of a case assigned to it: the case is still assigned, the history records it
@@ -46,6 +51,7 @@ from contracts import topics
 from contracts.catalogue import Catalogue
 from contracts.envelope import OutboundEvent
 from contracts.events import EscalationReason
+from contracts.ids import new_id
 from router import metrics
 from router.domain.events import (
     CaseAcknowledged,
@@ -60,9 +66,11 @@ from router.domain.events import (
 )
 from router.domain.lifecycle import ROUTER
 from router.domain.notifications import NotificationKind
+from router.domain.policy import Policy
 from router.domain.swarm import Swarm
 from router.ports import RouterTransaction
 from router.records import (
+    AutoAssignment,
     CaseRecord,
     HistoryAction,
     HistoryEntry,
@@ -71,6 +79,7 @@ from router.records import (
 )
 from router.service.common import Publishing, to_record
 from router.service.notifying import notifications_for
+from router.service.watch import Demotion, review
 
 MANUAL = "person"
 """The `by` label of the assignment metric for assignments made by people."""
@@ -79,11 +88,13 @@ MANUAL = "person"
 @dataclass
 class Effects:
     """The writes and counts of one transaction (see the module docstring). `catalogue`
-    (where squads are notified) may be None only when nothing notifies anyone."""
+    (where squads are notified) may be None only when nothing notifies anyone; `policy`
+    (the precision watch's rules) None when nothing is assigned."""
 
     catalogue: Catalogue | None
     pub: Publishing
     now: datetime
+    policy: Policy | None = None
     events: list[OutboundEvent] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
     notifications: list[NotificationRecord] = field(default_factory=list)
@@ -91,6 +102,10 @@ class Effects:
     assigned: Counter[tuple[str, str]] = field(default_factory=Counter)
     escalated: Counter[EscalationReason] = field(default_factory=Counter)
     reassigned: int = 0
+    auto_assignments: list[AutoAssignment] = field(default_factory=list)
+    corrections: list[tuple[CaseRecord, str]] = field(default_factory=list)
+    demotions: list[Demotion] = field(default_factory=list)
+    realised: dict[str, float] = field(default_factory=dict)
 
     def add(
         self, case: CaseRecord, happened: Sequence[DomainEvent], *, event_key: str | None = None
@@ -182,6 +197,18 @@ class Effects:
         else:
             action, kind = HistoryAction.ASSIGNED, NotificationKind.ASSIGNED
             by_label = MANUAL if event.manual else ROUTER
+        if by_label == ROUTER:
+            rec = case.recommendation
+            self.auto_assignments.append(
+                AutoAssignment(
+                    case_id=case.id,
+                    squad=squad,
+                    assigned_at=self.now,
+                    target_precision=rec.target_precision if rec is not None else None,
+                )
+            )
+        else:
+            self.corrections.append((case, squad))
         self._history(
             case.id, action, event.by, from_squad=event.from_squad, to_squad=squad, note=event.note
         )
@@ -211,12 +238,14 @@ class Effects:
     def _escalated(
         self, case: CaseRecord, event: CaseEscalated, swarm: Swarm | None, event_key: str | None
     ) -> None:
+        suggestion = case.recommendation if event.reason is EscalationReason.SUGGEST_MODE else None
         data = lifecycle.CaseEscalated(
             case_id=case.id,
             reason=event.reason,
             squads=list(event.squads),
             escalated_at=self.now,
             detail=event.detail,
+            suggestion=suggestion,
         )
         out = self._publish(topics.CASE_ESCALATED, case.id, data)
         self._history(
@@ -238,6 +267,7 @@ class Effects:
                 reason=event.reason,
                 squads_involved=event.squads,
                 swarm_id=swarm.id if swarm is not None else None,
+                suggested_squad=suggestion.squad if suggestion is not None else None,
             )
         self.escalated[event.reason] += 1
 
@@ -305,10 +335,36 @@ class Effects:
             **about,  # type: ignore[arg-type]
         )
 
+    def _watch(self, tx: RouterTransaction) -> None:
+        """Record automatic assignments and corrections; review the squads they touch."""
+        tx.record_auto_assignments(self.auto_assignments)
+        moves = [(case.id, squad) for case, squad in self.corrections]
+        corrected = tx.correct_auto_assignments(moves, self.now) if moves else {}
+        if self.policy is None:
+            return
+        # the case that tipped each squad: its latest correction, else its latest assignment
+        tipping = {a.squad: a.case_id for a in self.auto_assignments}
+        tipping.update({squad: ids[-1] for squad, ids in corrected.items()})
+        self.demotions, self.realised = review(tx, tipping, policy=self.policy, now=self.now)
+        sd = self._directory().service_delivery if self.demotions else None
+        cases = {c.id: c for c, _ in self.corrections}
+        for demotion in self.demotions:
+            case = cases.get(tipping[demotion.squad]) or tx.get_case(tipping[demotion.squad])
+            if sd is not None and case is not None:
+                self._notify(
+                    case,
+                    NotificationKind.MODEL_DEMOTED,
+                    sd.name,
+                    str(new_id()),
+                    about_squad=demotion.squad,
+                    detail=demotion.reason,
+                )
+
     def write(self, tx: RouterTransaction) -> int:
         """Store everything (new swarms first); return how many notifications were queued."""
         tx.insert_swarms(self.swarms)
         tx.add_history(self.history)
+        self._watch(tx)
         queued = tx.queue_notifications(self.notifications)
         tx.add_events(self.events)
         return queued
@@ -321,3 +377,7 @@ class Effects:
             metrics.CASES_ESCALATED.labels(reason.value).inc(n)
         if self.reassigned:
             metrics.REASSIGNMENTS.inc(self.reassigned)
+        for squad, value in self.realised.items():
+            metrics.REALISED_PRECISION.labels(squad).set(value)
+        for demotion in self.demotions:
+            metrics.DEMOTIONS.labels(demotion.squad).inc()

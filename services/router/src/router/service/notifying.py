@@ -30,6 +30,9 @@ def notifications_for(
     swarm_id: UUID | None = None,
     unreachable_squad: str | None = None,
     catalogue_problem: str | None = None,
+    suggested_squad: str | None = None,
+    about_squad: str | None = None,
+    detail: str | None = None,
 ) -> list[NotificationRecord]:
     """One queued notification per channel the squad configured (none for an unknown squad).
 
@@ -46,6 +49,9 @@ def notifications_for(
         swarm_id: The swarm, if any.
         unreachable_squad: For `unreachable_squad`: the squad nobody can notify.
         catalogue_problem: For `unreachable_squad`: why, in words.
+        suggested_squad: The model's suggestion to Service Delivery (mode `suggest`).
+        about_squad: The squad a message about a squad is about (`model_demoted`).
+        detail: The figures of such a message.
     """
     entry = catalogue.squads.get(squad)
     if entry is None:
@@ -69,6 +75,9 @@ def notifications_for(
         swarm_id=swarm_id,
         unreachable_squad=unreachable_squad,
         catalogue_problem=catalogue_problem,
+        suggested_squad=suggested_squad,
+        about_squad=about_squad,
+        detail=detail,
         created_at=now,
     )
     payload = message.model_dump(mode="json")  # once; each target only changes the id

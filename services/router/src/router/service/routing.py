@@ -1,14 +1,16 @@
 """Automatic routing: triaged cases in, assignments or escalations out; ack-timeout sweeps.
 
 `route_triaged` handles a batch of triaged events in one transaction: for each new event it
-decides (`router.domain.decision.decide`), applies the decision to the case's lifecycle
-(`transition`: assign, or escalate and maybe open a swarm) and collects the case row and the
-effects of the domain events (`router.service.effects`: history, swarm, queued notifications,
-lifecycle events); then it writes each kind of row for the whole batch in one statement
-(executemany) and marks the events processed -- all or nothing. Events seen before are
-skipped (at-least-once input). Rows keep arrival order, so a case's history and its
-lifecycle events (outbox ids) stay in order; a second event for a case routed earlier in the
-same batch counts as a re-triage, as it would in the next batch.
+decides (`router.domain.decision.decide`: the one place that decides, on triage's
+recommendation, the policy and the squads the precision watch demoted), records the decision
+on the case (the model's mode, the recommendation, the suggested squad), applies it to the
+case's lifecycle (`transition`: assign, or escalate and maybe open a swarm) and collects the
+case row and the effects of the domain events (`router.service.effects`: history, swarm,
+queued notifications, lifecycle events); then it writes each kind of row for the whole batch
+in one statement (executemany) and marks the events processed -- all or nothing. Events seen
+before are skipped (at-least-once input). Rows keep arrival order, so a case's history and
+its lifecycle events (outbox ids) stay in order; a second event for a case routed earlier in
+the same batch counts as a re-triage, as it would in the next batch.
 
 `sweep_ack_timeouts` escalates assigned cases whose acknowledgement deadline passed: the
 lifecycle decides (`AckTimeout`), and the new state is written with the same optimistic
@@ -47,6 +49,7 @@ from router.ports import Clock, RouterStore
 from router.records import CaseRecord, HistoryAction, HistoryEntry
 from router.service.common import Publishing
 from router.service.effects import Effects
+from router.service.watch import demoted_squads
 
 log = logging.getLogger(__name__)
 
@@ -107,9 +110,10 @@ def route_triaged(
     """
     report = RoutingReport()
     now = clock.now()
-    effects = Effects(catalogue=catalogue, pub=pub, now=now)
+    effects = Effects(catalogue=catalogue, pub=pub, now=now, policy=policy)
     with store.transaction() as tx:
         seen = tx.processed([event_id for event_id, _ in items])
+        demoted = demoted_squads(tx.squad_modes())
         fresh: dict[str, CaseTriaged] = {}
         for event_id, triaged in items:
             if event_id in seen or event_id in fresh:
@@ -134,8 +138,18 @@ def route_triaged(
                     )
                 )
                 continue
-            decision = decide(triaged=triaged, catalogue=catalogue, policy=policy, now=now)
-            record = new_case_record(triaged, now)
+            decision = decide(
+                triaged=triaged, catalogue=catalogue, policy=policy, demoted=demoted, now=now
+            )
+            record = new_case_record(triaged, now).model_copy(
+                update={
+                    "model_mode": decision.mode,
+                    "recommendation": decision.recommendation,
+                    "suggested_squad": (
+                        decision.suggestion.squad if decision.suggestion is not None else None
+                    ),
+                }
+            )
             step = _route(record, decision, now)
             routed = record.with_state(step.state, now=now)
             existing[triaged.case_id] = routed

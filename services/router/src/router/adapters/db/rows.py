@@ -29,8 +29,10 @@ def case_row(c: CaseRecord) -> dict[str, Any]:
     row["id"] = str(c.id)
     row["candidates"] = [x.model_dump(mode="json") for x in c.candidates]
     row["matched_components"] = [x.model_dump(mode="json") for x in c.matched_components]
-    for key in ("priority", "source", "status", "escalation_reason"):
+    for key in ("priority", "source", "status", "escalation_reason", "model_mode"):
         row[key] = None if row[key] is None else str(row[key])
+    rec = c.recommendation
+    row["recommendation"] = None if rec is None else rec.model_dump(mode="json")
     return row
 
 

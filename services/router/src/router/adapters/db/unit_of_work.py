@@ -13,15 +13,20 @@ from datetime import datetime
 from uuid import UUID
 
 from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from contracts.envelope import OutboundEvent
 from router.adapters import tables as t
 from router.adapters.db.delivery_queue import queue_rows
 from router.adapters.db.rows import case_from, case_row, history_from, history_row, load_swarm
+from router.domain.policy import ModelMode
 from router.records import (
+    AutoAssignment,
     CaseRecord,
     HistoryEntry,
     NotificationRecord,
+    SquadModeChange,
+    SquadModeState,
     SwarmMember,
     SwarmNoteRecord,
     SwarmRecord,
@@ -143,3 +148,80 @@ class SqlTransaction:
             )
         )
         return result.rowcount == 1
+
+    # --- the precision watch -------------------------------------------------------------
+
+    def record_auto_assignments(self, rows: Sequence[AutoAssignment]) -> None:
+        if rows:
+            self.conn.execute(
+                insert(t.auto_assignments),
+                [{**r.model_dump(), "case_id": str(r.case_id)} for r in rows],
+            )
+
+    def correct_auto_assignments(
+        self, moves: Sequence[tuple[UUID, str]], at: datetime
+    ) -> dict[str, list[UUID]]:
+        a = t.auto_assignments.c
+        corrected: dict[str, list[UUID]] = {}
+        for case_id, to_squad in moves:
+            where = and_(a.case_id == str(case_id), a.squad != to_squad, a.corrected_at.is_(None))
+            squads = [r[0] for r in self.conn.execute(select(a.squad).where(where))]
+            if squads:
+                self.conn.execute(
+                    update(t.auto_assignments)
+                    .where(where)
+                    .values(corrected_at=at, corrected_to=to_squad)
+                )
+            for squad in squads:
+                corrected.setdefault(squad, []).append(case_id)
+        return corrected
+
+    def auto_assignment_window(
+        self, squad: str, *, since: datetime, limit: int
+    ) -> list[AutoAssignment]:
+        a = t.auto_assignments.c
+        stmt = (
+            select(t.auto_assignments)
+            .where(a.squad == squad, a.assigned_at >= since)
+            .order_by(a.assigned_at.desc(), a.case_id.desc())
+            .limit(limit)
+        )
+        return [AutoAssignment.model_validate(dict(r)) for r in self.conn.execute(stmt).mappings()]
+
+    def squad_modes(self) -> dict[str, SquadModeState]:
+        rows = self.conn.execute(select(t.squad_modes)).mappings()
+        return {r["squad"]: SquadModeState.model_validate(dict(r)) for r in rows}
+
+    def save_squad_mode(self, state: SquadModeState, *, expect: ModelMode | None) -> bool:
+        row = {**state.model_dump(), "mode": str(state.mode)}
+        m = t.squad_modes.c
+        if expect is not None:
+            result = self.conn.execute(
+                update(t.squad_modes)
+                .where(m.squad == state.squad, m.mode == str(expect))
+                .values(**row)
+            )
+            return result.rowcount == 1
+        try:
+            with self.conn.begin_nested():  # a racing first demotion must not fail the caller
+                self.conn.execute(insert(t.squad_modes), [row])
+        except IntegrityError:
+            return False
+        return True
+
+    def add_mode_change(self, change: SquadModeChange) -> None:
+        row = {**change.model_dump(), "from_mode": str(change.from_mode)}
+        row["to_mode"] = str(change.to_mode)
+        self.conn.execute(insert(t.squad_mode_changes), [row])
+
+    def mode_changes(self, squad: str) -> list[SquadModeChange]:
+        c = t.squad_mode_changes.c
+        stmt = select(t.squad_mode_changes).where(c.squad == squad).order_by(c.at, c.id)
+        return [
+            SquadModeChange.model_validate({k: v for k, v in r.items() if k != "id"})
+            for r in self.conn.execute(stmt).mappings()
+        ]
+
+    def watched_squads(self) -> list[str]:
+        a = t.auto_assignments.c
+        return [r[0] for r in self.conn.execute(select(a.squad).distinct().order_by(a.squad))]

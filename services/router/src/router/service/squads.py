@@ -1,0 +1,181 @@
+"""The squads' side of the desk: realised precision per squad, and changing a squad's mode.
+
+`squad_precision` lists, per squad, the watch window, the figures, the target, the mode in
+force and why; `set_squad_mode` lets a person restore `auto` (the window starts afresh) or
+set a squad to `suggest` by hand, recorded in the squad's mode history
+(`squad_mode_history`). The watch itself is `router.service.watch`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel, Field
+
+from contracts.catalogue import Catalogue
+from router import metrics
+from router.domain.policy import ModelMode, Policy
+from router.ports import Clock, RouterStore, RouterTransaction
+from router.records import SquadModeChange, SquadModeState
+from router.service.desk_steps import check_owning_squad
+from router.service.errors import ConcurrentUpdate
+from router.service.watch import assess_squad
+
+
+class WatchWindow(BaseModel):
+    """The assignments a squad's realised precision is computed on."""
+
+    cases: int = Field(description="At most this many of the latest automatic assignments.")
+    days: int = Field(description="Made in this many days.")
+    since: datetime = Field(description="Made at or after this time (days, or last restore).")
+
+
+class SquadPrecision(BaseModel):
+    """A squad's realised precision of automatic assignments, and its mode."""
+
+    squad: str
+    mode: ModelMode = Field(description="The mode in force.")
+    configured_mode: ModelMode = Field(description="The routing policy's mode for the squad.")
+    why: str = Field(description="Why the squad is in this mode.")
+    window: WatchWindow
+    auto_assigned: int
+    corrected: int
+    realised_precision: float | None
+    target_precision: float
+    demote_below: float = Field(description="Target minus the policy's margin.")
+    min_cases: int = Field(description="Fewest assignments in the window for a verdict.")
+    changed_at: datetime | None = Field(
+        default=None, description="When the watch or a person last set the mode."
+    )
+    changed_by: str | None = None
+
+
+class SquadModeHistory(BaseModel):
+    """A squad's figures with every change of its mode, oldest first."""
+
+    squad: SquadPrecision
+    history: list[SquadModeChange]
+
+
+class SquadPrecisionList(BaseModel):
+    """Every owning squad of the catalogue, and any other with automatic assignments."""
+
+    watch_enabled: bool
+    items: list[SquadPrecision]
+
+
+def _view(
+    tx: RouterTransaction,
+    squad: str,
+    state: SquadModeState | None,
+    *,
+    policy: Policy,
+    now: datetime,
+) -> SquadPrecision:
+    figures, start = assess_squad(tx, squad, state, policy, now)
+    configured = policy.modes.for_squad(squad)
+    demoted = state is not None and state.mode is ModelMode.SUGGEST
+    mode: ModelMode
+    if configured is not ModelMode.AUTO:
+        mode, why = configured, f"the routing policy sets {configured.value}"
+    elif demoted and state is not None:
+        mode, why = ModelMode.SUGGEST, f"set to suggest by {state.changed_by}: {state.reason}"
+    elif state is not None:
+        mode, why = ModelMode.AUTO, f"auto, set by {state.changed_by}: {state.reason}"
+    else:
+        mode, why = ModelMode.AUTO, "auto (routing policy)"
+    if figures.realised_precision is not None:
+        metrics.REALISED_PRECISION.labels(squad).set(figures.realised_precision)
+    rules = policy.precision_watch
+    return SquadPrecision(
+        squad=squad,
+        mode=mode,
+        configured_mode=configured,
+        why=why,
+        window=WatchWindow(cases=rules.window_cases, days=rules.window_days, since=start),
+        auto_assigned=figures.auto_assigned,
+        corrected=figures.corrected,
+        realised_precision=figures.realised_precision,
+        target_precision=figures.target_precision,
+        demote_below=figures.floor,
+        min_cases=figures.min_cases,
+        changed_at=state.changed_at if state is not None else None,
+        changed_by=state.changed_by if state is not None else None,
+    )
+
+
+def squad_precision(
+    *, store: RouterStore, catalogue: Catalogue, policy: Policy, clock: Clock
+) -> SquadPrecisionList:
+    """Per squad: window, automatic assignments, corrected, realised precision, target, mode
+    and why (owning squads of the catalogue, then any other with automatic assignments)."""
+    now = clock.now()
+    owning = sorted(s for s, e in catalogue.squads.items() if not e.service_delivery)
+    with store.transaction() as tx:
+        modes = tx.squad_modes()
+        others = sorted(set(tx.watched_squads()) - set(owning))
+        items = [_view(tx, s, modes.get(s), policy=policy, now=now) for s in [*owning, *others]]
+    return SquadPrecisionList(watch_enabled=policy.precision_watch.enabled, items=items)
+
+
+def squad_mode_history(
+    squad: str, *, store: RouterStore, catalogue: Catalogue, policy: Policy, clock: Clock
+) -> SquadModeHistory:
+    """One squad's figures and mode history.
+
+    Raises:
+        UnknownSquadError: Not an owning squad of the catalogue.
+    """
+    check_owning_squad(squad, catalogue, "path.squad")
+    now = clock.now()
+    with store.transaction() as tx:
+        view = _view(tx, squad, tx.squad_modes().get(squad), policy=policy, now=now)
+        return SquadModeHistory(squad=view, history=tx.mode_changes(squad))
+
+
+def set_squad_mode(
+    squad: str,
+    *,
+    mode: ModelMode,
+    by: str,
+    note: str | None = None,
+    store: RouterStore,
+    catalogue: Catalogue,
+    policy: Policy,
+    clock: Clock,
+) -> SquadModeHistory:
+    """Restore a squad to `auto` (its window starts afresh) or set it to `suggest` by hand.
+
+    Setting the mode it already has changes nothing and records nothing.
+
+    Raises:
+        UnknownSquadError: Not an owning squad of the catalogue.
+        ConcurrentUpdate: The watch or a person changed the mode meanwhile.
+    """
+    check_owning_squad(squad, catalogue, "path.squad")
+    if mode not in (ModelMode.AUTO, ModelMode.SUGGEST):  # pragma: no cover - the body refuses
+        raise ValueError(f"mode {mode} is set in the routing policy")
+    now = clock.now()
+    with store.transaction() as tx:
+        state = tx.squad_modes().get(squad)
+        current = state.mode if state is not None else ModelMode.AUTO
+        if current is not mode:
+            restored = mode is ModelMode.AUTO
+            new = SquadModeState(
+                squad=squad,
+                mode=mode,
+                since=now if restored else (state.since if state is not None else None),
+                reason=note or ("restored" if restored else "set by hand"),
+                changed_at=now,
+                changed_by=by,
+            )
+            if not tx.save_squad_mode(new, expect=state.mode if state is not None else None):
+                raise ConcurrentUpdate(f"the mode of {squad} changed meanwhile; try again")
+            tx.add_mode_change(
+                SquadModeChange(
+                    squad=squad, at=now, from_mode=current, to_mode=mode, by=by, note=note
+                )
+            )
+            state = new
+        view = _view(tx, squad, state, policy=policy, now=now)
+        return SquadModeHistory(squad=view, history=tx.mode_changes(squad))
