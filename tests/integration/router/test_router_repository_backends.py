@@ -7,6 +7,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
 from sqlalchemy import create_engine, text
 
 from contracts.cases import (
@@ -19,11 +21,13 @@ from contracts.cases import (
 )
 from contracts.events import CaseTriaged
 from contracts.ids import new_event_id, new_id
+from router.adapters import tables
 from router.bootstrap import build
 from router.config import Settings
+from router.domain.policy import ModelMode
 from router.ports import ManualClock
 from router.records import CaseFilter, CaseRecord, DeliveryStatus, HistoryAction, SwarmStatus
-from router.service import desk
+from router.service import desk, squads
 from router.service.queries import case_detail, list_cases, metrics_summary
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -215,3 +219,52 @@ def test_swarm_pages_follow_the_keyset_on_both_backends(make):
             break
     assert [s.id for s in seen] == [s.id for s in everything]
     assert [s.opened_at for s in seen] == sorted((s.opened_at for s in seen), reverse=True)
+
+
+def test_the_precision_watch_on_both_backends(make):
+    """Automatic assignments, their corrections, the demotion (once) and the restore, with
+    the tables the migrations create."""
+    build_one, clock = make
+    c = build_one()
+    deps = {"store": c.store, "catalogue": c.catalogue.current, "policy": c.policy.current}
+    events = [triaged("payments") for _ in range(10)]
+    c.route(events)
+    for _, event in events[:3]:  # 7 of 10 right: below 0.9 - 0.05
+        clock.advance(timedelta(seconds=1))
+        desk.assign_case(event.case_id, squad="checkout", by="sam", clock=clock, pub=c.pub, **deps)
+
+    listing = squads.squad_precision(clock=clock, **deps)
+    payments = next(i for i in listing.items if i.squad == "payments")
+    assert (payments.auto_assigned, payments.corrected) == (10, 3)
+    assert payments.mode is ModelMode.SUGGEST and payments.realised_precision == 0.7
+    demoted = [
+        n
+        for _, event in events
+        for n in case_detail(event.case_id, store=c.store).notifications
+        if n.kind == "model_demoted"
+    ]
+    # once: one message per channel of Service Delivery, not one per correction
+    assert demoted and len({n.channel for n in demoted}) == len(demoted)
+    assert {n.squad for n in demoted} == {c.catalogue.current.service_delivery.name}
+
+    restored = squads.set_squad_mode(
+        "payments", mode=ModelMode.AUTO, by="lead", clock=clock, **deps
+    )
+    assert restored.squad.mode is ModelMode.AUTO and len(restored.history) == 2
+
+
+def test_the_migrations_create_the_tables_the_router_uses(make):
+    build_one, _ = make
+    c = build_one()
+    with c.engine.connect() as conn:
+        context = MigrationContext.configure(
+            conn,
+            opts={
+                "include_name": lambda name, kind, _parent: (
+                    kind != "table"
+                    or (name.startswith("router_") and name != "router_alembic_version")
+                )
+            },
+        )
+        diff = compare_metadata(context, tables.metadata)
+    assert diff == []
