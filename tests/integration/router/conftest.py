@@ -4,6 +4,7 @@ and the dev notification sink; helpers to produce and read Kafka records."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import threading
 import time
@@ -80,12 +81,11 @@ def write_catalogue(folder: Path, sink_url: str) -> None:
     (folder / "catalogue.yaml").write_text("".join(docs))
 
 
-@pytest.fixture(scope="module")
-def router_app(
-    broker: LocalBroker, tmp_path_factory: pytest.TempPathFactory
+@contextlib.contextmanager
+def running_router(
+    broker: LocalBroker, tmp: Path, policy_path: Path | None = None
 ) -> Iterator[RunningRouter]:
     """Sink + router serving on a free port with every background loop running."""
-    tmp = tmp_path_factory.mktemp("router")
     previous = os.environ.get("DEMO_WEBHOOK_SECRET")
     os.environ["DEMO_WEBHOOK_SECRET"] = SECRET
     sink = start_sink(
@@ -105,6 +105,7 @@ def router_app(
         topic_lifecycle=f"lifecycle-{suffix}",
         topic_deadletter=f"deadletter-{suffix}",
         catalogue_path=tmp / "catalogue",
+        policy_path=policy_path,
         smtp_port=sink.smtp_port,
         delivery_max_attempts=2,
         delivery_backoff_base_seconds=0.05,
@@ -120,16 +121,16 @@ def router_app(
     thread.start()
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
-    while True:  # ready = the Kafka side runs
-        try:
-            if httpx.get(url + "/readyz", timeout=2).status_code == 200:
-                break
-        except httpx.TransportError:
-            pass
-        if time.monotonic() > deadline or not thread.is_alive():
-            raise RuntimeError("router did not become ready")
-        time.sleep(0.1)
     try:
+        while True:  # ready = the Kafka side runs
+            try:
+                if httpx.get(url + "/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            if time.monotonic() > deadline or not thread.is_alive():
+                raise RuntimeError("router did not become ready")
+            time.sleep(0.1)
         yield RunningRouter(container, url, sink, settings, broker.bootstrap_servers)
     finally:
         server.should_exit = True
@@ -140,6 +141,15 @@ def router_app(
             os.environ.pop("DEMO_WEBHOOK_SECRET", None)
         else:
             os.environ["DEMO_WEBHOOK_SECRET"] = previous
+
+
+@pytest.fixture(scope="module")
+def router_app(
+    broker: LocalBroker, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningRouter]:
+    """A running router on the default policy (`running_router`)."""
+    with running_router(broker, tmp_path_factory.mktemp("router")) as app:
+        yield app
 
 
 async def produce(
