@@ -24,6 +24,8 @@ METRICS = {
     "router_notifications_total",
     "router_notifications_failed",
     "router_swarms_open",
+    "router_realised_precision",
+    "router_squad_demotions_total",
     "deadletter_total",
     "outbox_pending",
     "catalogue_problems",

@@ -11,7 +11,15 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from contracts import Candidate, CaseSubmission, Decision, MatchedComponent, TriageResult
+from contracts import (
+    Candidate,
+    CaseSubmission,
+    Decision,
+    MatchedComponent,
+    Recommendation,
+    ThresholdSource,
+    TriageResult,
+)
 from contracts.cases import Case
 from contracts.catalogue import Catalogue
 from contracts.envelope import OutboundEvent
@@ -70,15 +78,25 @@ class KeywordClassifier:
             reasons.append("low_confidence")
         if len(owners) > 1:
             reasons.append("cross_squad")
+        action = Decision.ESCALATE if reasons else Decision.ASSIGN
         return TriageResult(
             squad=squad,
             confidence=round(conf, 4),
             candidates=[Candidate(squad=s, probability=round(p, 4)) for s, p in probs[:3]],
             matched_components=matched,
             spans_squads=len(owners) > 1,
-            decision=Decision.ESCALATE if reasons else Decision.ASSIGN,
+            decision=action,
             reasons=reasons,
             model_version=self.version,
+            recommendation=Recommendation(
+                squad=squad,
+                confidence=round(conf, 4),
+                threshold=threshold,
+                threshold_source=ThresholdSource.EXPLICIT,
+                meets_threshold=conf >= threshold,
+                action=action,
+                reasons=list(reasons),
+            ),
         )
 
 

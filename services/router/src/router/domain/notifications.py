@@ -176,7 +176,10 @@ class Notification(BaseModel):
 
     @property
     def prediction_text(self) -> str:
-        """Why this squad: the prediction and its confidence."""
+        """Why this squad: the prediction and its confidence (for `model_demoted`: why the
+        squad now takes suggestions only)."""
+        if self.kind is NotificationKind.MODEL_DEMOTED:
+            return f"{self.about_squad} takes suggestions only: {self.detail}"
         if self.predicted_squad is None:
             return "No squad predicted"
         return f"Predicted {self.predicted_squad} with {self.confidence_text} confidence"
@@ -197,7 +200,7 @@ class Notification(BaseModel):
                 "assignment.",
                 f"Why: {self.detail}",
                 "",
-                f"Last corrected case: {self.title or '(no title)'}",
+                f"Latest case: {self.title or '(no title)'}",
                 f"Open the case: {self.case_url}",
                 f"Case id: {self.case_id}",
             ]
