@@ -28,7 +28,12 @@ from contracts.cases import CaseSubmission, Recommendation, TriageResult
 
 
 class EscalationReason(StrEnum):
-    """Why a case went to Service Delivery."""
+    """Why a case went to Service Delivery.
+
+    Reasons are added within v1 (`suggest_mode` and `rules_only` came with the model's
+    modes): a reader meeting a reason it does not know should take it as an escalation for a
+    reason it cannot name, not refuse the event.
+    """
 
     UNOWNED = "unowned"
     LOW_CONFIDENCE = "low_confidence"

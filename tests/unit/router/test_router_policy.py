@@ -240,3 +240,14 @@ def test_json_schema_accepts_valid_and_refuses_invalid_documents() -> None:
         _with(VALID, "version: 1", "version: 2"),
     ):
         assert list(validator.iter_errors(yaml.safe_load(bad))), bad
+
+
+def test_the_precision_watch_must_be_able_to_judge() -> None:
+    base = "version: 1\nname: x\nack_deadlines: {P1: 15m, P2: 1h, P3: 4h, P4: 1d}\n"
+    with pytest.raises(PolicyError) as refused:
+        parse_policy(base + "precision_watch: {window_cases: 5, min_cases: 6}\n")
+    assert any("no squad could ever be judged" in i.message for i in refused.value.issues)
+    ok = parse_policy(base + "precision_watch: {window_cases: 5, min_cases: 5}\n")
+    assert ok.precision_watch.min_cases == 5
+    with pytest.raises(PolicyError):
+        parse_policy(base + "modes: {default: sometimes}\n")

@@ -57,6 +57,7 @@ from pydantic import (
     ValidationError,
     WithJsonSchema,
     field_validator,
+    model_validator,
 )
 
 from contracts.cases import Priority
@@ -196,6 +197,15 @@ class PrecisionWatch(_Strict):
         description="null: the target the model's thresholds were derived for (from the "
         "recommendations); a number overrides it.",
     )
+
+    @model_validator(mode="after")
+    def _judgeable(self) -> PrecisionWatch:
+        if self.min_cases > self.window_cases:
+            raise ValueError(
+                f"min_cases ({self.min_cases}) above window_cases ({self.window_cases}): "
+                "no squad could ever be judged"
+            )
+        return self
 
 
 class MajorIncident(_Strict):
