@@ -111,7 +111,9 @@ async def list_cases(
     response: Response,
     container: ContainerDep,
     squad: Annotated[str | None, Query(max_length=200, description="Predicted squad")] = None,
-    decision: Annotated[Decision | None, Query()] = None,
+    decision: Annotated[
+        Decision | None, Query(description="The model's recommended action")
+    ] = None,
     source: Annotated[CaseSource | None, Query()] = None,
     priority: Annotated[Priority | None, Query()] = None,
     received_after: Annotated[datetime | None, Query(description="Inclusive, ISO 8601")] = None,
