@@ -255,3 +255,25 @@ async def test_the_squads_api_lists_restores_and_refuses(watched: Container, mak
         assert bad.status_code == 422
         ghost = await client.post("/v1/squads/ghosts/mode", json=body)
         assert ghost.status_code == 422 and ghost.json()["code"] == "unknown_squad"
+
+
+def test_a_shadow_squad_shows_how_right_the_model_would_have_been(
+    watched: Container, make_triaged
+) -> None:
+    c = watched
+    shadow = {"squad": "search", "components": []}
+    agreed, disagreed, _open = _route(c, make_triaged, 3, **shadow)
+    _route(c, make_triaged, confidence=0.3, **shadow)  # below its threshold: no claim
+    _move(c, agreed, "search")
+    _move(c, disagreed, "checkout")
+    search = next(i for i in squads.squad_precision(**_deps(c)).items if i.squad == "search")
+    assert search.mode is ModelMode.SHADOW and search.auto_assigned == 0
+    assert search.shadow is not None
+    assert search.shadow.model_dump() == {
+        "cases": 4,
+        "would_assign": 3,
+        "decided": 2,
+        "agreed": 1,
+        "precision": 0.5,
+    }
+    assert _payments(c).shadow is None  # only squads the policy runs in shadow

@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Protocol
 from uuid import UUID
 
+from contracts.cases import Recommendation
 from contracts.envelope import OutboundEvent
 from router.domain.policy import ModelMode
 from router.records import (
@@ -186,6 +187,14 @@ class RouterTransaction(Protocol):
 
     def mode_changes(self, squad: str) -> list[SquadModeChange]:
         """A squad's mode history, oldest first."""
+        ...
+
+    def shadow_cases(
+        self, squad: str, *, since: datetime, limit: int
+    ) -> list[tuple[str | None, Recommendation | None]]:
+        """The latest cases predicted as `squad` and routed in `shadow` mode, received at or
+        after `since`, newest first: the squad a person gave each (None: none yet) and what
+        the model recommended."""
         ...
 
     def watched_squads(self) -> list[str]:

@@ -87,6 +87,7 @@ cases = Table(
     Index("ix_router_cases_priority", "priority", "status"),
     Index("ix_router_cases_received", "received_at"),
     Index("ix_router_cases_ack", "status", "ack_deadline"),
+    Index("ix_router_cases_model", "predicted_squad", "model_mode", "received_at"),
 )
 
 history = Table(

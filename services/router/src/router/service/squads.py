@@ -30,6 +30,19 @@ class WatchWindow(BaseModel):
     since: datetime = Field(description="Made at or after this time (days, or last restore).")
 
 
+class ShadowFigures(BaseModel):
+    """What the model would have done for a squad in `shadow` mode (same window), against
+    what people did."""
+
+    cases: int = Field(description="Cases predicted as the squad, routed in shadow mode.")
+    would_assign: int = Field(description="... whose recommendation met its threshold.")
+    decided: int = Field(description="... of those, assigned to a squad by a person since.")
+    agreed: int = Field(description="... of those, to the squad the model recommended.")
+    precision: float | None = Field(
+        description="agreed / decided: the precision automatic assignment would have had."
+    )
+
+
 class SquadPrecision(BaseModel):
     """A squad's realised precision of automatic assignments, and its mode."""
 
@@ -48,6 +61,23 @@ class SquadPrecision(BaseModel):
         default=None, description="When the watch or a person last set the mode."
     )
     changed_by: str | None = None
+    shadow: ShadowFigures | None = Field(
+        default=None, description="For a squad in shadow mode: what the model would have done."
+    )
+
+
+def _shadow(tx: RouterTransaction, squad: str, *, since: datetime, limit: int) -> ShadowFigures:
+    cases = tx.shadow_cases(squad, since=since, limit=limit)
+    would = [owner for owner, rec in cases if rec is not None and rec.meets_threshold]
+    decided = [owner for owner in would if owner is not None]
+    agreed = sum(1 for owner in decided if owner == squad)
+    return ShadowFigures(
+        cases=len(cases),
+        would_assign=len(would),
+        decided=len(decided),
+        agreed=agreed,
+        precision=agreed / len(decided) if decided else None,
+    )
 
 
 class SquadModeHistory(BaseModel):
@@ -101,6 +131,9 @@ def _view(
         min_cases=figures.min_cases,
         changed_at=state.changed_at if state is not None else None,
         changed_by=state.changed_by if state is not None else None,
+        shadow=_shadow(tx, squad, since=start, limit=rules.window_cases)
+        if configured is ModelMode.SHADOW
+        else None,
     )
 
 

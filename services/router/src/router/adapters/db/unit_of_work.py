@@ -15,6 +15,7 @@ from uuid import UUID
 from sqlalchemy import Connection, and_, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from contracts.cases import Recommendation
 from contracts.envelope import OutboundEvent
 from router.adapters import tables as t
 from router.adapters.db.delivery_queue import queue_rows
@@ -220,6 +221,25 @@ class SqlTransaction:
         return [
             SquadModeChange.model_validate({k: v for k, v in r.items() if k != "id"})
             for r in self.conn.execute(stmt).mappings()
+        ]
+
+    def shadow_cases(
+        self, squad: str, *, since: datetime, limit: int
+    ) -> list[tuple[str | None, Recommendation | None]]:
+        c = t.cases.c
+        stmt = (
+            select(c.squad, c.recommendation)
+            .where(
+                c.predicted_squad == squad,
+                c.model_mode == ModelMode.SHADOW.value,
+                c.received_at >= since,
+            )
+            .order_by(c.received_at.desc(), c.id.desc())
+            .limit(limit)
+        )
+        return [
+            (r[0], None if r[1] is None else Recommendation.model_validate(r[1]))
+            for r in self.conn.execute(stmt)
         ]
 
     def watched_squads(self) -> list[str]:

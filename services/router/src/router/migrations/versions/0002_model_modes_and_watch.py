@@ -25,6 +25,11 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("model_mode", sa.String(length=10), nullable=True))
         batch_op.add_column(sa.Column("recommendation", sa.JSON(), nullable=True))
         batch_op.add_column(sa.Column("suggested_squad", sa.String(length=200), nullable=True))
+        batch_op.create_index(
+            "ix_router_cases_model",
+            ["predicted_squad", "model_mode", "received_at"],
+            unique=False,
+        )
 
     op.create_table(
         "router_auto_assignments",
@@ -77,6 +82,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_router_auto_assignments_squad")
     op.drop_table("router_auto_assignments")
     with op.batch_alter_table("router_cases", schema=None) as batch_op:
+        batch_op.drop_index("ix_router_cases_model")
         batch_op.drop_column("suggested_squad")
         batch_op.drop_column("recommendation")
         batch_op.drop_column("model_mode")
