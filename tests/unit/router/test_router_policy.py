@@ -196,6 +196,8 @@ def test_ack_deadline_adds_the_priority_duration() -> None:
 def test_unknown_squads_lists_overrides_missing_from_catalogue(catalogue: Catalogue) -> None:
     text = _with(VALID, "{payments: 0.8}", "{payments: 0.8, ghosts: 0.9, aliens: 0.5}")
     assert parse_policy(text).unknown_squads(catalogue) == ["aliens", "ghosts"]
+    modes = text + "modes: {squads: {payments: suggest, martians: off}}\n"
+    assert parse_policy(modes).unknown_squads(catalogue) == ["aliens", "ghosts", "martians"]
 
 
 def test_holder_swaps_only_a_valid_policy(tmp_path: Path) -> None:

@@ -77,7 +77,10 @@ def policy_validate(
             typer.echo(str(exc), err=True)
             raise typer.Exit(1) from exc
         if unknown:
-            typer.echo(f"thresholds name squads the catalogue does not know: {unknown}", err=True)
+            typer.echo(
+                f"thresholds or modes name squads the catalogue does not know: {unknown}",
+                err=True,
+            )
             raise typer.Exit(1)
     typer.echo(f"ok: policy {policy.name!r} (digest {policy.digest[:12]})")
 

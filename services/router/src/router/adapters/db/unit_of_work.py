@@ -156,7 +156,7 @@ class SqlTransaction:
         if rows:
             self.conn.execute(
                 insert(t.auto_assignments),
-                [{**r.model_dump(), "case_id": str(r.case_id)} for r in rows],
+                [{**r.__dict__, "case_id": str(r.case_id)} for r in rows],  # fields only
             )
 
     def correct_auto_assignments(
