@@ -253,3 +253,6 @@ def test_the_precision_watch_must_be_able_to_judge() -> None:
     assert ok.precision_watch.min_cases == 5
     with pytest.raises(PolicyError):
         parse_policy(base + "modes: {default: sometimes}\n")
+    # YAML reads an unquoted `off` as false; it means the mode
+    off = parse_policy(base + "modes: {default: off, squads: {payments: 'off'}}\n")
+    assert off.modes.default == "off" == off.modes.for_squad("payments")

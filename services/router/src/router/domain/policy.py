@@ -160,11 +160,19 @@ class ModelMode(StrEnum):
     OFF = "off"
 
 
+def _yaml_off(value: object) -> object:
+    """YAML 1.1 reads an unquoted `off` as false: take it as the mode `off`."""
+    return ModelMode.OFF.value if value is False else value
+
+
+Mode = Annotated[ModelMode, BeforeValidator(_yaml_off)]
+
+
 class Modes(_Strict):
     """The model's mode, by default and per squad."""
 
-    default: ModelMode = ModelMode.AUTO
-    squads: dict[str, ModelMode] = Field(
+    default: Mode = ModelMode.AUTO
+    squads: dict[str, Mode] = Field(
         default_factory=dict, description="Per-squad overrides of `default`."
     )
 
