@@ -277,3 +277,18 @@ def test_a_shadow_squad_shows_how_right_the_model_would_have_been(
         "precision": 0.5,
     }
     assert _payments(c).shadow is None  # only squads the policy runs in shadow
+
+
+def test_only_a_move_to_another_squad_corrects_an_automatic_assignment(
+    watched: Container, make_triaged, clock
+) -> None:
+    c = watched
+    (case_id,) = _route(c, make_triaged)
+    clock.advance(timedelta(hours=5))  # past the P3 deadline: escalated as ack_timeout
+    assert c.sweep() == 1
+    _move(c, case_id, "payments")  # Service Delivery hands it back to the same squad
+    assert _payments(c).corrected == 0
+    _move(c, case_id, "checkout")  # ... then a person moves it away: corrected, once
+    _move(c, case_id, "search")
+    figures = _payments(c)
+    assert (figures.auto_assigned, figures.corrected) == (1, 1)
