@@ -25,8 +25,9 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID
 
@@ -108,13 +109,16 @@ def as_uuid(value: object) -> UUID:
 
 
 def as_datetime(value: object) -> datetime:
-    """A timezone-aware ISO 8601 datetime."""
+    """A timezone-aware ISO 8601 datetime, in UTC."""
     if not isinstance(value, str):
         raise TypeError("not a string")
     at = datetime.fromisoformat(value)
     if at.tzinfo is None:
         raise ValueError("naive datetime")
-    return at
+    try:
+        return at.astimezone(UTC)
+    except OverflowError as exc:  # e.g. 0001-01-01T00:00+14:00 is before year 1 in UTC
+        raise ValueError("datetime out of range") from exc
 
 
 def as_int(value: object) -> int:
@@ -125,10 +129,13 @@ def as_int(value: object) -> int:
 
 
 def as_float(value: object) -> float:
-    """A number."""
+    """A finite number (NaN and infinities are refused: they do not compare like keys)."""
     if isinstance(value, bool) or not isinstance(value, int | float):
         raise TypeError("not a number")
-    return float(value)
+    number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("not a finite number")
+    return number
 
 
 def optional(parse: Callable[[object], _T]) -> Callable[[object], _T | None]:

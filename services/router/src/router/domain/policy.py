@@ -27,7 +27,11 @@ swarm:
   max_squads: 4                # cap on the squads invited to a swarm
 ```
 
-Unknown keys are refused everywhere. `load_policy(path)` raises `PolicyError` naming every
+Unknown keys are refused everywhere. The document is untrusted input (`POST /v1/policy/validate`
+takes it from the network): YAML aliases are refused (a few kilobytes of nested aliases expand
+to millions of nodes), the text is capped at `MAX_POLICY_BYTES`, and every list and mapping at
+`MAX_ENTRIES` entries of at most `MAX_PHRASE_CHARS` characters. Callers on an event loop parse
+in a worker thread. `load_policy(path)` raises `PolicyError` naming every
 bad field; `default_policy()` loads the policy shipped with the package. A `PolicyHolder`
 keeps the current policy and swaps it only when a reload validates.
 
@@ -65,6 +69,9 @@ from contracts.catalogue import Catalogue
 from router.domain.errors import PolicyError, PolicyIssue
 
 POLICY_VERSION = 1
+MAX_POLICY_BYTES = 64 * 1024
+MAX_ENTRIES = 500
+MAX_PHRASE_CHARS = 200
 DURATION_PATTERN = r"^(?=\d)(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?$"
 _DURATION = re.compile(DURATION_PATTERN)
 _UNITS = (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1))
@@ -121,6 +128,7 @@ Duration = Annotated[
     ),
 ]
 Probability = Annotated[float, Field(ge=0.0, le=1.0)]
+Phrase = Annotated[str, Field(min_length=1, max_length=MAX_PHRASE_CHARS)]
 
 
 class _Strict(BaseModel):
@@ -135,8 +143,10 @@ class Thresholds(_Strict):
         description="One confidence for every squad; null: the threshold the model derived "
         "for each squad from its target precision (in the case's recommendation).",
     )
-    squads: dict[str, Probability] = Field(
-        default_factory=dict, description="Per-squad overrides (of `default` and the model's)."
+    squads: dict[Phrase, Probability] = Field(
+        default_factory=dict,
+        max_length=MAX_ENTRIES,
+        description="Per-squad overrides (of `default` and the model's).",
     )
 
     def for_squad(self, squad: str | None) -> float | None:
@@ -172,8 +182,10 @@ class Modes(_Strict):
     """The model's mode, by default and per squad."""
 
     default: Mode = ModelMode.AUTO
-    squads: dict[str, Mode] = Field(
-        default_factory=dict, description="Per-squad overrides of `default`."
+    squads: dict[Phrase, Mode] = Field(
+        default_factory=dict,
+        max_length=MAX_ENTRIES,
+        description="Per-squad overrides of `default`.",
     )
 
     def for_squad(self, squad: str | None) -> ModelMode:
@@ -219,13 +231,17 @@ class PrecisionWatch(_Strict):
 class MajorIncident(_Strict):
     """Signals that make a case a major incident (always escalated)."""
 
-    priorities: list[Priority] = Field(default_factory=lambda: [Priority.P1])
-    keywords: list[Annotated[str, Field(min_length=1)]] = Field(
+    priorities: list[Priority] = Field(
+        default_factory=lambda: [Priority.P1], max_length=len(Priority)
+    )
+    keywords: list[Phrase] = Field(
         default_factory=list,
+        max_length=MAX_ENTRIES,
         description="Phrases matched as whole words, case-insensitive, in title/description.",
     )
-    tags: list[Annotated[str, Field(min_length=1)]] = Field(
+    tags: list[Phrase] = Field(
         default_factory=list,
+        max_length=MAX_ENTRIES,
         description="Case tags (case-insensitive) that signal customer-wide impact.",
     )
 
@@ -296,8 +312,22 @@ def _issues(exc: ValidationError) -> list[PolicyIssue]:
     ]
 
 
+class _NoAliasLoader(yaml.SafeLoader):
+    """`yaml.SafeLoader` that refuses aliases (`*name`), the way to a billion laughs."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            event = self.peek_event()
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in a policy", event.start_mark
+            )
+        return super().compose_node(parent, index)
+
+
 def parse_policy(text: str, source: str = "") -> Policy:
     """Validate a policy from YAML text.
+
+    Blocking (CPU-bound for large documents): call it in a worker thread from async code.
 
     Args:
         text: The YAML document.
@@ -307,10 +337,17 @@ def parse_policy(text: str, source: str = "") -> Policy:
         The policy.
 
     Raises:
-        PolicyError: Invalid YAML, not a mapping, or any field invalid.
+        PolicyError: Too large, invalid YAML (aliases included), not a mapping, or any field
+            invalid.
     """
+    size = len(text.encode("utf-8", errors="surrogatepass"))
+    if size > MAX_POLICY_BYTES:
+        issue = PolicyIssue(
+            "(root)", f"the policy is {size} bytes; the limit is {MAX_POLICY_BYTES}"
+        )
+        raise PolicyError([issue], source)
     try:
-        data: Any = yaml.safe_load(text)
+        data: Any = yaml.load(text, Loader=_NoAliasLoader)  # a SafeLoader
     except yaml.YAMLError as exc:
         raise PolicyError([PolicyIssue("(root)", f"invalid YAML: {exc}")], source) from exc
     if not isinstance(data, dict):

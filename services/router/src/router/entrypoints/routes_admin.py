@@ -129,8 +129,8 @@ class Validated(BaseModel):
     "/v1/policy/validate",
     tags=["policy"],
     summary="Check a policy document without applying it",
-    description="Send the YAML as the body. Answers `ok` (with squads the catalogue does not "
-    "know, if any) or 422 listing every invalid field.",
+    description="Send the YAML as the body (at most 64 KiB, no aliases). Answers `ok` (with "
+    "squads the catalogue does not know, if any) or 422 listing every invalid field.",
     openapi_extra=_YAML_BODY,
 )
 async def validate_policy(c: ContainerDep, request: Request) -> Validated:
@@ -139,7 +139,7 @@ async def validate_policy(c: ContainerDep, request: Request) -> Validated:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise ProblemError("invalid_encoding", "the body is not UTF-8") from exc
-    policy = parse_policy(text, "request body")
+    policy = await asyncio.to_thread(parse_policy, text, "request body")
     return Validated(
         ok=True,
         name=policy.name,

@@ -18,6 +18,7 @@ from router.service import desk, queries
 from servicekit.http import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/v1/cases", responses=PROBLEM_RESPONSES)
+MAX_AGE_MINUTES = 10 * 366 * 24 * 60
 CaseId = Annotated[UUID, Path(description="The case id (UUID).")]
 
 
@@ -41,7 +42,12 @@ async def list_cases(
     reason: Annotated[EscalationReason | None, Query(description="Escalation reason.")] = None,
     priority: Annotated[Priority | None, Query(description="Only this priority.")] = None,
     older_than_minutes: Annotated[
-        int | None, Query(ge=0, description="Only cases received at least this long ago.")
+        int | None,
+        Query(
+            ge=0,
+            le=MAX_AGE_MINUTES,
+            description="Only cases received at least this long ago (at most ten years).",
+        ),
     ] = None,
     limit: Annotated[int, Query(ge=1, le=500, description="Page size.")] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the last page.")] = None,
