@@ -7,14 +7,27 @@ from enum import StrEnum
 from typing import Annotated, Any, Self
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StringConstraints,
+    model_validator,
+)
+
+from contracts.text import multi_line, single_line
 
 TITLE_MAX = 300
 DESCRIPTION_MAX = 20_000
 TAGS_MAX = 20
 
-Tag = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+# Customer text: control characters are removed before the length checks (contracts.text).
+OneLine = AfterValidator(single_line)
+Tag = Annotated[str, OneLine, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+Name = Annotated[
+    str, OneLine, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
+]
 
 
 class Priority(StrEnum):
@@ -55,7 +68,9 @@ class Reporter(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    name: Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)] | None = None
+    name: (
+        Annotated[str, OneLine, StringConstraints(strip_whitespace=True, max_length=200)] | None
+    ) = None
     email: (
         Annotated[
             str,
@@ -65,7 +80,7 @@ class Reporter(BaseModel):
         ]
         | None
     ) = None
-    customer_id: Annotated[str, StringConstraints(max_length=200)] | None = None
+    customer_id: Annotated[str, OneLine, StringConstraints(max_length=200)] | None = None
 
     @model_validator(mode="after")
     def _identified(self) -> Self:
@@ -92,9 +107,13 @@ class CaseSubmission(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": CASE_EXAMPLE})
 
-    title: Annotated[str, StringConstraints(strip_whitespace=True, max_length=TITLE_MAX)] = ""
+    title: Annotated[
+        str, OneLine, StringConstraints(strip_whitespace=True, max_length=TITLE_MAX)
+    ] = ""
     description: Annotated[
-        str, StringConstraints(strip_whitespace=True, max_length=DESCRIPTION_MAX)
+        str,
+        AfterValidator(multi_line),
+        StringConstraints(strip_whitespace=True, max_length=DESCRIPTION_MAX),
     ] = ""
     reporter: Reporter
     source: CaseSource = CaseSource.WEB

@@ -17,6 +17,7 @@ from router.adapters.notifications import (
     teams_payload,
     webhook_body,
 )
+from router.adapters.notifications.channels.base import to_json
 from router.domain.notifications import Notification, excerpt
 
 # Keys Block Kit accepts on the objects we use (api.slack.com/reference/block-kit).
@@ -126,7 +127,7 @@ def test_teams_payload_is_a_message_with_an_adaptive_card(notification: Notifica
     card = attachment["content"]
     assert card["type"] == "AdaptiveCard"
     assert card["version"] == "1.4"
-    assert card["body"][0]["type"] == "TextBlock"
+    assert card["body"][0]["type"] == "RichTextBlock"
     assert card["actions"] == [
         {"type": "Action.OpenUrl", "title": "Open case", "url": notification.case_url}
     ]
@@ -252,3 +253,64 @@ def test_every_channel_names_the_unreachable_squad_and_the_problem(
         assert "Assigned to quiet, which nobody can notify" in text
     assert "quiet has no notification channel (org.yaml, group:default/quiet)" in text
     assert n.case_url in text
+
+
+HOSTILE_TITLE = "<!channel> [Reset password](https://evil.example) <https://evil|bank> & *x*"
+
+
+def test_slack_fallback_text_escapes_mentions_and_links(
+    make_notification: Callable[..., Notification],
+) -> None:
+    payload = slack_payload(make_notification(title=HOSTILE_TITLE))
+    texts = [payload["text"]] + [
+        obj["text"]
+        for block in payload["blocks"]
+        for obj in [block.get("text"), *block.get("fields", []), *block.get("elements", [])]
+        if isinstance(obj, dict) and obj.get("type") == "mrkdwn"
+    ]
+    for text in texts:
+        assert "<!" not in text and "<https://evil" not in text
+    assert "&lt;!channel&gt;" in payload["text"]
+    assert payload["blocks"][1]["text"]["verbatim"] is True
+
+
+def _card_texts(card: dict[str, Any]) -> list[tuple[str, str]]:
+    """Every text of the card with the element type that holds it."""
+    out: list[tuple[str, str]] = []
+    for block in card["body"]:
+        if block["type"] == "TextBlock":
+            out.append(("TextBlock", block["text"]))
+        elif block["type"] == "RichTextBlock":
+            out += [(run["type"], run["text"]) for run in block["inlines"]]
+        elif block["type"] == "FactSet":
+            out += [("Fact", f["value"]) for f in block["facts"]]
+    return out
+
+
+def test_teams_never_reads_case_text_as_markdown(
+    make_notification: Callable[..., Notification],
+) -> None:
+    n = make_notification(title=HOSTILE_TITLE, description_excerpt="[click](https://evil.example)")
+    texts = _card_texts(teams_payload(n)["attachments"][0]["content"])
+    holding_case_text = {kind for kind, text in texts if "evil.example" in text}
+    assert holding_case_text == {"TextRun"}  # never a markdown TextBlock or fact
+    assert any(text == HOSTILE_TITLE for _, text in texts)
+
+
+@pytest.mark.parametrize("title", ["a\r\nBcc: all@example.com", "a\nb", "a\u2028b", "a\x00b"])
+def test_email_subject_of_a_stored_title_with_line_breaks_is_one_line(
+    make_notification: Callable[..., Notification], title: str
+) -> None:
+    parsed = _parsed_email(make_notification(title=title))
+    assert parsed["Bcc"] is None
+    subject = str(parsed["Subject"])
+    assert "\n" not in subject and "\r" not in subject and "\u2028" not in subject
+    assert subject.endswith("a b") or subject.endswith("a Bcc: all@example.com")
+
+
+def test_webhook_body_carries_case_text_as_json_data(
+    make_notification: Callable[..., Notification],
+) -> None:
+    title = 'quote " backslash \\ brace } <tag> ' + HOSTILE_TITLE
+    body = to_json(webhook_body(make_notification(title=title)))
+    assert json.loads(body)["title"] == title

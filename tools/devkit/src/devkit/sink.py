@@ -150,7 +150,10 @@ def _title(channel: str, body: Any) -> str | None:
             header = next((b for b in body.get("blocks", []) if b.get("type") == "header"), None)
             return header["text"]["text"] if header else body.get("text")
         if channel == "teams":
-            return body["attachments"][0]["content"]["body"][0]["text"]
+            first = body["attachments"][0]["content"]["body"][0]
+            if first.get("type") == "RichTextBlock":
+                return "".join(run["text"] for run in first["inlines"])
+            return first["text"]
     except (AttributeError, KeyError, IndexError, TypeError):
         return None
     return None

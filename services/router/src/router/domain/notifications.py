@@ -27,6 +27,7 @@ from contracts.cases import MatchedComponent, Priority
 from contracts.catalogue import Squad
 from contracts.events import EscalationReason
 from contracts.ids import new_id
+from contracts.text import single_line
 
 EXCERPT_MAX = 280
 
@@ -118,6 +119,13 @@ class Notification(BaseModel):
     )
     detail: str | None = Field(default=None, description="The figures of `model_demoted`.")
     created_at: datetime = Field(default_factory=lambda: datetime.now(UTC))
+
+    @field_validator("title", "description_excerpt", "squad_title")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        """One line without control characters, whatever the stored case holds (cases are
+        cleaned at intake; this also covers rows stored before that)."""
+        return single_line(value)
 
     @field_validator("matched_components", mode="before")
     @classmethod

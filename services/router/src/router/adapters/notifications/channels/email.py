@@ -89,7 +89,11 @@ class EmailChannel(BaseChannel):
     async def send(self, target: Target, notification: Notification, io: Transport) -> None:
         """Send the email; SMTP replies become `DeliveryError`s (4xx retryable, 5xx not)."""
         s = io.smtp
-        message = email_message(notification, sender=s.sender, recipient=target.address)
+        try:
+            message = email_message(notification, sender=s.sender, recipient=target.address)
+        except (ValueError, TypeError) as exc:  # a header the email package refuses
+            msg = f"cannot build the message for {target.address}: {exc}"
+            raise DeliveryError("invalid_message", msg, retryable=False) from exc
         where = f"smtp://{s.host}:{s.port}"
         try:
             async with asyncio.timeout(s.timeout):

@@ -3,6 +3,11 @@ Block Kit message (header, a section with priority/squad/why/confidence/reason f
 context with the matched components, an actions block with a link button) and a plain `text`
 fallback for notifications and old clients. Texts are cut to Block Kit's documented limits so
 a long case title never makes the payload invalid.
+
+Case text is the customer's: in every mrkdwn text, the fallback `text` included, `&`, `<` and
+`>` are escaped (so `<!channel>` or `<https://evil|your bank>` reach readers as typed, never
+as a mention or a disguised link), and the case's own section is `verbatim` (no automatic
+links of channel names or addresses). The header is `plain_text`.
 """
 
 from __future__ import annotations
@@ -64,7 +69,7 @@ def slack_payload(n: Notification) -> dict[str, Any]:
         },
         {
             "type": "section",
-            "text": {"type": "mrkdwn", "text": _cut(summary, SLACK_TEXT_MAX)},
+            "text": {"type": "mrkdwn", "text": _cut(summary, SLACK_TEXT_MAX), "verbatim": True},
             "fields": fields,
         },
     ]
@@ -89,7 +94,7 @@ def slack_payload(n: Notification) -> dict[str, Any]:
             ],
         }
     )
-    fallback = f"{n.subject} — {n.prediction_text}. {n.case_url}"
+    fallback = f"{_md(n.subject)} — {_md(n.prediction_text)}. {n.case_url}"
     return {"text": _cut(fallback, SLACK_TEXT_MAX), "blocks": blocks}
 
 

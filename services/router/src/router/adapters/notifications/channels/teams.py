@@ -1,6 +1,12 @@
 """Microsoft Teams: a squad's Workflows webhook (annotation `support-triage/teams-webhook`)
 receives a `message` whose attachment is an Adaptive Card 1.4 with an `Action.OpenUrl`
 button.
+
+Teams renders markdown in a `TextBlock` (and in facts): a case titled
+`[Reset your password](https://evil.example)` would show as a link. Text that comes from the
+case (subject, title, description) therefore goes in `RichTextBlock`s of `TextRun`s, which
+Adaptive Cards never read as markdown; facts carry only the router's own wording and catalogue
+names.
 """
 
 from __future__ import annotations
@@ -10,6 +16,11 @@ from typing import Any, ClassVar
 from contracts.catalogue import Squad
 from router.adapters.notifications.channels.base import HttpJsonChannel
 from router.domain.notifications import Notification, Target
+
+
+def _plain(text: str, **style: Any) -> dict[str, Any]:
+    """A block showing `text` as typed (a `TextRun` is never parsed as markdown)."""
+    return {"type": "RichTextBlock", "inlines": [{"type": "TextRun", "text": text, **style}]}
 
 
 def adaptive_card(n: Notification) -> dict[str, Any]:
@@ -34,20 +45,11 @@ def adaptive_card(n: Notification) -> dict[str, Any]:
     if n.squads_involved:
         facts.append({"title": "Squads involved", "value": ", ".join(n.squads_involved)})
     body: list[dict[str, Any]] = [
-        {
-            "type": "TextBlock",
-            "text": n.subject,
-            "weight": "Bolder",
-            "size": "Medium",
-            "wrap": True,
-            "style": "heading",
-        },
-        {"type": "TextBlock", "text": n.title or "(no title)", "wrap": True},
+        _plain(n.subject, weight="Bolder", size="Medium"),
+        _plain(n.title or "(no title)"),
     ]
     if n.description_excerpt:
-        body.append(
-            {"type": "TextBlock", "text": n.description_excerpt, "wrap": True, "isSubtle": True}
-        )
+        body.append(_plain(n.description_excerpt, isSubtle=True))
     body.append({"type": "FactSet", "facts": facts})
     return {
         "$schema": "http://adaptivecards.io/schemas/adaptive-card.json",
