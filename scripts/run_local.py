@@ -144,6 +144,8 @@ def main() -> int:
         "CATALOGUE_PATH": str(catalogue),
         "MODEL_DIR": str(state / "model"),
         "DEMO_WEBHOOK_SECRET": os.environ.get("DEMO_WEBHOOK_SECRET", "demo-secret"),
+        # the demo catalogue's squads sign with it (webhook secrets are SUPPORT_TRIAGE_SECRET_*)
+        "SUPPORT_TRIAGE_SECRET_DEMO": os.environ.get("DEMO_WEBHOOK_SECRET", "demo-secret"),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{router_port}",
         "SMTP_HOST": "127.0.0.1",
         "SMTP_PORT": "2525",

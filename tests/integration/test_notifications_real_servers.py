@@ -38,7 +38,9 @@ async def notifier(sink: SinkHandle) -> AsyncIterator[Notifier]:
     sink.control.update({"fail_paths": {}, "hang_paths": [], "fail_rcpts": {}})
     smtp = SmtpSettings(host=sink.host, port=sink.smtp_port, sender="triage@example.com")
     async with httpx.AsyncClient() as http:
-        yield Notifier(http=http, smtp=smtp, environ={"HOOK_SECRET": SECRET}, timeout=2.0)
+        yield Notifier(
+            http=http, smtp=smtp, environ={"SUPPORT_TRIAGE_SECRET_HOOK": SECRET}, timeout=2.0
+        )
 
 
 def _notification(**overrides: Any) -> Notification:
@@ -76,7 +78,9 @@ async def test_every_channel_arrives(sink: SinkHandle, notifier: Notifier) -> No
     base = sink.http_url
     await notifier.send(Target("slack", f"{base}/slack/payments"), n)
     await notifier.send(Target("teams", f"{base}/teams/payments"), n)
-    await notifier.send(Target("webhook", f"{base}/hooks/payments", "HOOK_SECRET"), n)
+    await notifier.send(
+        Target("webhook", f"{base}/hooks/payments", "SUPPORT_TRIAGE_SECRET_HOOK"), n
+    )
     await notifier.send(Target("email", "payments@squads.example.com"), n)
 
     records = await _listed(sink, squad="payments")
@@ -215,7 +219,7 @@ async def test_unreachable_smtp_and_http_are_retryable() -> None:
 
 def test_the_command_line_sink_receives_and_stops() -> None:
     http_port, smtp_port = _free_port(), _free_port()
-    env = {**os.environ, "DEMO_WEBHOOK_SECRET": SECRET}
+    env = {**os.environ, "DEMO_WEBSUPPORT_TRIAGE_SECRET_HOOK": SECRET}
     cmd = [sys.executable, "-m", "devkit.sink", "--http-port", str(http_port)]
     cmd += ["--smtp-port", str(smtp_port)]
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)

@@ -46,7 +46,7 @@ def test_demo_catalogue_loads_from_its_folder() -> None:
     assert len([c for c in comps if c.owner is None]) >= 2
     for squad in cat.squads.values():
         assert squad.channels.webhook_url == f"http://127.0.0.1:8025/hooks/{squad.name}"
-        assert squad.channels.webhook_secret_env == "DEMO_WEBHOOK_SECRET"
+        assert squad.channels.webhook_secret_env == "SUPPORT_TRIAGE_SECRET_DEMO"
     assert any(s.channels.slack_webhook for s in cat.squads.values())
     assert any(s.channels.teams_webhook for s in cat.squads.values())
     assert any(s.channels.email for s in cat.squads.values())

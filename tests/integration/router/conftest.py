@@ -35,7 +35,7 @@ metadata:
   name: {name}
   annotations:
     support-triage/webhook-url: {url}
-    support-triage/webhook-secret-env: DEMO_WEBHOOK_SECRET
+    support-triage/webhook-secret-env: SUPPORT_TRIAGE_SECRET_DEMO
 {extra}spec: {{type: {type}}}
 ---
 apiVersion: backstage.io/v1alpha1
@@ -86,8 +86,8 @@ def running_router(
     broker: LocalBroker, tmp: Path, policy_path: Path | None = None
 ) -> Iterator[RunningRouter]:
     """Sink + router serving on a free port with every background loop running."""
-    previous = os.environ.get("DEMO_WEBHOOK_SECRET")
-    os.environ["DEMO_WEBHOOK_SECRET"] = SECRET
+    previous = os.environ.get("SUPPORT_TRIAGE_SECRET_DEMO")
+    os.environ["SUPPORT_TRIAGE_SECRET_DEMO"] = SECRET
     sink = start_sink(
         0,
         0,
@@ -138,9 +138,9 @@ def running_router(
         sink.stop()
         container.engine.dispose()
         if previous is None:
-            os.environ.pop("DEMO_WEBHOOK_SECRET", None)
+            os.environ.pop("SUPPORT_TRIAGE_SECRET_DEMO", None)
         else:
-            os.environ["DEMO_WEBHOOK_SECRET"] = previous
+            os.environ["SUPPORT_TRIAGE_SECRET_DEMO"] = previous
 
 
 @pytest.fixture(scope="module")

@@ -205,3 +205,36 @@ def test_names_and_namespaces_follow_backstage_rules(
         load_catalogue(folder)
     [issue] = info.value.issues
     assert issue.field == field and issue.file.endswith("bad.yaml")
+
+
+GROUP_WITH_SECRET = """
+apiVersion: backstage.io/v1alpha1
+kind: Group
+metadata:
+  name: payments
+  annotations:
+    support-triage/webhook-url: https://hooks.example.com/payments
+    support-triage/webhook-secret-env: {env}
+spec: {{type: team}}
+"""
+
+
+@pytest.mark.parametrize(
+    "env",
+    ["DATABASE_URL", "AWS_SECRET_ACCESS_KEY", "SUPPORT_TRIAGE_SECRET_", "support_triage_secret_x"],
+)
+def test_a_webhook_secret_outside_the_prefix_is_refused(tmp_path: Path, env: str) -> None:
+    (tmp_path / "catalog-info.yaml").write_text(GROUP_WITH_SECRET.format(env=env))
+    with pytest.raises(CatalogueError) as info:
+        load_catalogue(tmp_path)
+    [issue] = info.value.issues
+    assert issue.field.endswith("webhook-secret-env")
+    assert "SUPPORT_TRIAGE_SECRET_" in issue.message
+
+
+def test_a_webhook_secret_inside_the_prefix_is_used(tmp_path: Path) -> None:
+    (tmp_path / "catalog-info.yaml").write_text(
+        GROUP_WITH_SECRET.format(env="SUPPORT_TRIAGE_SECRET_PAYMENTS")
+    )
+    channels = load_catalogue(tmp_path).squads["payments"].channels
+    assert channels.webhook_secret_env == "SUPPORT_TRIAGE_SECRET_PAYMENTS"

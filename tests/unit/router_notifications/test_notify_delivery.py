@@ -22,7 +22,7 @@ from router.domain.notifications import Notification, Target
 
 SMTP = SmtpSettings(host="127.0.0.1", port=1, sender="triage@example.com")
 SLACK = Target("slack", "https://hooks.slack.com/services/T0/B0/SECRETPATH")
-HOOK = Target("webhook", "https://receiver.example.com/hooks", "HOOK_SECRET")
+HOOK = Target("webhook", "https://receiver.example.com/hooks", "SUPPORT_TRIAGE_SECRET_HOOK")
 
 Handler = Callable[[httpx.Request], httpx.Response]
 
@@ -71,7 +71,7 @@ async def test_webhook_is_signed_with_the_named_secret(notification: Notificatio
         seen.append(request)
         return httpx.Response(204)
 
-    await _notifier(handler, {"HOOK_SECRET": "k3y"}).send(HOOK, notification)
+    await _notifier(handler, {"SUPPORT_TRIAGE_SECRET_HOOK": "k3y"}).send(HOOK, notification)
     (request,) = seen
     assert request.headers["x-support-triage-event"] == "escalated"
     assert request.headers["x-support-triage-delivery"] == str(notification.id)
@@ -93,7 +93,7 @@ async def test_webhook_without_secret_env_goes_unsigned(notification: Notificati
     assert seen[0].headers["x-support-triage-delivery"] == str(notification.id)
 
 
-@pytest.mark.parametrize("environ", [{}, {"HOOK_SECRET": ""}])
+@pytest.mark.parametrize("environ", [{}, {"SUPPORT_TRIAGE_SECRET_HOOK": ""}])
 async def test_missing_secret_is_permanent_and_sends_nothing(
     environ: dict[str, str], notification: Notification
 ) -> None:
@@ -105,7 +105,7 @@ async def test_missing_secret_is_permanent_and_sends_nothing(
 
     error = await _error(_notifier(handler, environ), HOOK, notification)
     assert (error.code, error.retryable) == ("missing_secret", False)
-    assert "HOOK_SECRET" in str(error)
+    assert "SUPPORT_TRIAGE_SECRET_HOOK" in str(error)
     assert calls == []
 
 
@@ -189,7 +189,25 @@ async def test_concurrent_sends_each_deliver_once(
         return httpx.Response(200)
 
     http = httpx.AsyncClient(transport=httpx.MockTransport(handler))
-    notifier = Notifier(http=http, smtp=SMTP, environ={"HOOK_SECRET": "k"}, timeout=2.0)
+    notifier = Notifier(
+        http=http, smtp=SMTP, environ={"SUPPORT_TRIAGE_SECRET_HOOK": "k"}, timeout=2.0
+    )
     batch = [make_notification() for _ in range(25)]
     await asyncio.gather(*(notifier.send(HOOK, n) for n in batch))
     assert sorted(received) == sorted(str(n.id) for n in batch)
+
+
+async def test_a_secret_outside_the_prefix_never_keys_a_signature(
+    notification: Notification,
+) -> None:
+    calls: list[httpx.Request] = []
+
+    def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request)
+        return httpx.Response(200)
+
+    target = Target("webhook", HOOK.address, "DATABASE_URL")
+    notifier = _notifier(handler, {"DATABASE_URL": "postgresql://user:password@db/prod"})
+    error = await _error(notifier, target, notification)
+    assert (error.code, error.retryable) == ("forbidden_secret_env", False)
+    assert calls == []

@@ -109,14 +109,14 @@ def test_targets_for_lists_every_configured_channel_in_order() -> None:
             slack_webhook="https://hooks.slack.com/services/T/B/x",
             teams_webhook="https://prod.westeurope.logic.azure.com/workflows/1",
             webhook_url="https://payments.example.com/hooks",
-            webhook_secret_env="PAYMENTS_WEBHOOK_SECRET",
+            webhook_secret_env="SUPPORT_TRIAGE_SECRET_PAYMENTS",
             email="payments@example.com",
         ),
     )
     assert targets_for(squad, CHANNELS) == [
         Target("slack", "https://hooks.slack.com/services/T/B/x"),
         Target("teams", "https://prod.westeurope.logic.azure.com/workflows/1"),
-        Target("webhook", "https://payments.example.com/hooks", "PAYMENTS_WEBHOOK_SECRET"),
+        Target("webhook", "https://payments.example.com/hooks", "SUPPORT_TRIAGE_SECRET_PAYMENTS"),
         Target("email", "payments@example.com"),
     ]
 

@@ -162,3 +162,18 @@ async def test_a_claim_counts_the_attempt_so_a_crashing_send_ends_failed(
     assert all(r.last_error for r in rows)
     assert sender.sent == []  # the poison rows are not sent a fourth time
     assert container.store.claim_notifications(clock.now(), limit=100, lease=lease) == []
+
+
+async def test_a_receivers_retry_after_is_capped(container, sender, make_triaged, clock):
+    case_id = _route(container, make_triaged)
+    sender.fail["payments"] = [
+        DeliveryError("rate_limited", "429", retryable=True, retry_after=float("inf")),
+        DeliveryError("rate_limited", "429", retryable=True, retry_after=10.0**9),
+    ]
+    await _worker(container, sender, concurrency=1, max_retry_after=60.0).run_once()
+    await _worker(container, sender, concurrency=1, max_retry_after=60.0).run_once()
+
+    rows = container.store.notifications_for(case_id)
+    queued = [r for r in rows if r.status is DeliveryStatus.QUEUED]
+    assert len(queued) == 2
+    assert {r.next_attempt_at for r in queued} == {clock.now() + timedelta(seconds=60)}

@@ -17,7 +17,8 @@ Triage-specific facts live in annotations with the `support-triage/` prefix:
 | support-triage/slack-webhook        | Group       | Slack incoming-webhook URL                |
 | support-triage/teams-webhook        | Group       | Microsoft Teams webhook URL               |
 | support-triage/webhook-url          | Group       | generic JSON webhook URL (HMAC-signed)    |
-| support-triage/webhook-secret-env   | Group       | env variable holding the webhook secret   |
+| support-triage/webhook-secret-env   | Group       | env variable holding the webhook secret,  |
+|                                     |             | named `SUPPORT_TRIAGE_SECRET_*`           |
 | support-triage/email                | Group       | email address (default: spec.profile.email) |
 
 `load_catalogue(path)` reads a file or a folder of `*.yaml`/`*.yml` files (multi-document)
@@ -32,7 +33,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from contracts.catalogue.build import ANNOTATION_PREFIX, SERVICE_DELIVERY_TYPE, Builder
+from contracts.catalogue.build import (
+    ANNOTATION_PREFIX,
+    SECRET_ENV_PREFIX,
+    SERVICE_DELIVERY_TYPE,
+    Builder,
+)
 from contracts.catalogue.hygiene import HygieneItem, HygieneKind
 from contracts.catalogue.model import (
     Catalogue,
@@ -49,6 +55,7 @@ from contracts.catalogue.refs import DEFAULT_NAMESPACE, EntityRef, RefError, par
 __all__ = [
     "ANNOTATION_PREFIX",
     "DEFAULT_NAMESPACE",
+    "SECRET_ENV_PREFIX",
     "SERVICE_DELIVERY_TYPE",
     "USED_KINDS",
     "Catalogue",

@@ -12,12 +12,18 @@ Rules (README, *The service catalogue*, says the same for users of the product):
   Groups listing the user in `spec.members`) prefer one that is not Service Delivery, then
   one with `spec.type: team`, then the first in the user's `spec.memberOf`, then the first
   by name. A user in no Group leaves the component unowned, with that reason (a warning).
+- **Webhook secrets.** `support-triage/webhook-secret-env` names the environment variable
+  holding a squad's signing secret. Whoever edits the catalogue chooses the variable and the
+  URL its HMAC is sent to, so only names starting with `SUPPORT_TRIAGE_SECRET_` are accepted
+  (any other, e.g. `DATABASE_URL`, is an error): the operator decides which variables are
+  webhook secrets by naming them so.
 - **Email.** A Group's `support-triage/email` annotation is its email channel (an empty value
   turns email off); without it, the standard `spec.profile.email` is used.
 """
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from dataclasses import dataclass
 from typing import Any
@@ -29,6 +35,8 @@ from contracts.catalogue.read import Entity, Read
 from contracts.catalogue.refs import EntityRef, RefError, parse_entity_ref
 
 ANNOTATION_PREFIX = "support-triage/"
+SECRET_ENV_PREFIX = "SUPPORT_TRIAGE_SECRET_"
+_SECRET_ENV = re.compile(re.escape(SECRET_ENV_PREFIX) + r"[A-Z0-9_]+")
 SERVICE_DELIVERY_TYPE = "service-delivery"
 SERVICE_KINDS = ("Component", "System")
 
@@ -166,6 +174,14 @@ class Builder:
                 channels=_channels(g),
             )
             squads[squad.name] = squad
+            secret_env = squad.channels.webhook_secret_env
+            if secret_env is not None and not _SECRET_ENV.fullmatch(secret_env):
+                message = (
+                    f"{secret_env!r} is not a webhook secret variable: the name must start "
+                    f"with {SECRET_ENV_PREFIX} (upper-case letters, digits, underscores)"
+                )
+                field = f"metadata.annotations.{ANNOTATION_PREFIX}webhook-secret-env"
+                self.issues.append(Issue(g.file, g.label, field, message))
             if not squad.channels.any():
                 self.warnings.append(
                     Issue(

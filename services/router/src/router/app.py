@@ -91,6 +91,7 @@ def make_delivery(c: Container) -> DeliveryWorker:
         max_attempts=s.delivery_max_attempts,
         concurrency=s.delivery_concurrency,
         backoff=lambda attempt: backoff_delay(attempt, base=base),
+        max_retry_after=s.delivery_max_retry_after_seconds,
     )
 
 

@@ -30,3 +30,8 @@ class Settings(ServiceSettings):
     delivery_concurrency: int = Field(default=16, ge=1)
     delivery_timeout_seconds: float = Field(default=5.0, gt=0)
     delivery_backoff_base_seconds: float = Field(default=2.0, ge=0)
+    delivery_max_retry_after_seconds: float = Field(
+        default=300.0,
+        gt=0,
+        description="Cap on a receiver's Retry-After: a longer (or absurd) wait is cut to this.",
+    )

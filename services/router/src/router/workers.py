@@ -3,7 +3,8 @@
 `DeliveryWorker` claims due notifications from the database in one statement (a claim token
 plus a lease, so a crashed worker's claims come back after the lease and two workers never
 send the same row at once), sends each in its own task under a concurrency bound, and records
-the outcome: `sent`; `queued` again with `backoff_delay` (or the receiver's Retry-After) for
+the outcome: `sent`; `queued` again with `backoff_delay` (or the receiver's Retry-After,
+capped at `max_retry_after` seconds so a receiver cannot park a notification for days) for
 a retryable error; `failed` for a permanent one or after `max_attempts`. The claim itself
 counts the attempt, so a send whose process dies still counts: a row claimed once more after
 its last attempt never reported back is marked `failed` without being sent. Outcomes are not
@@ -63,6 +64,7 @@ class DeliveryWorker:
         lease: timedelta = timedelta(seconds=120),
         poll_interval: float = 1.0,
         failure_backoff: BackoffPolicy = DEFAULT_BACKOFF,
+        max_retry_after: float = 300.0,
     ) -> None:
         self.store = store
         self.sender = sender
@@ -73,6 +75,7 @@ class DeliveryWorker:
         self.lease = lease
         self.poll_interval = poll_interval
         self.failure_backoff = failure_backoff
+        self.max_retry_after = max_retry_after
         self._inflight: set[asyncio.Task[None]] = set()
         self._finished: list[tuple[NotificationRecord, DeliveryOutcome]] = []
         self._wake = asyncio.Event()
@@ -215,7 +218,10 @@ class DeliveryWorker:
     ) -> tuple[DeliveryStatus, datetime | None]:
         if not retryable or attempts >= self.max_attempts:
             return DeliveryStatus.FAILED, None
-        wait = retry_after if retry_after is not None else self.backoff(attempts - 1)
+        if retry_after is not None:
+            wait = min(max(retry_after, 0.0), self.max_retry_after)
+        else:
+            wait = self.backoff(attempts - 1)
         return DeliveryStatus.QUEUED, self.clock.now() + timedelta(seconds=wait)
 
 

@@ -15,7 +15,8 @@ a `retryable` flag for the durable queue:
     ├── retryable:  timeout, connection_error, server_error (5xx), rate_limited (429),
     │               smtp_temporary (4xx reply), smtp_error
     └── permanent:  rejected (other 4xx), redirect (3xx), missing_secret, invalid_target,
-                    invalid_message, smtp_rejected (5xx reply), smtp_unsupported
+                    forbidden_secret_env, invalid_message, smtp_rejected (5xx reply),
+                    smtp_unsupported
 
 Each attempt has a deadline, enforced per operation by the client library and over the whole
 attempt. Error messages name only the scheme and host of a URL: Slack and Teams webhook paths

@@ -3,8 +3,10 @@ notification as JSON with `type` and `version`, signed with HMAC-SHA256 when the
 a secret (`support-triage/webhook-secret-env`; see `router.adapters.notifications.signing`).
 
 A target whose `secret_env` names a variable that is unset or empty fails permanently with
-`missing_secret` rather than going out unsigned; a target without `secret_env` is sent
-unsigned.
+`missing_secret` rather than going out unsigned; one whose variable is not named
+`SUPPORT_TRIAGE_SECRET_*` (the catalogue refuses those; this guards rows queued before) fails
+permanently with `forbidden_secret_env`, so no other variable ever keys an HMAC sent to a URL
+the catalogue chose. A target without `secret_env` is sent unsigned.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import time
 from typing import Any, ClassVar
 
-from contracts.catalogue import Squad
+from contracts.catalogue import SECRET_ENV_PREFIX, Squad
 from router.adapters.notifications.channels.base import DeliveryError, HttpJsonChannel, Transport
 from router.adapters.notifications.signing import (
     DELIVERY_HEADER,
@@ -64,6 +66,13 @@ class WebhookChannel(HttpJsonChannel):
         headers = {EVENT_HEADER: str(notification.kind), DELIVERY_HEADER: str(notification.id)}
         if target.secret_env is None:
             return headers
+        if not target.secret_env.startswith(SECRET_ENV_PREFIX):
+            raise DeliveryError(
+                "forbidden_secret_env",
+                f"{target.secret_env} is not a webhook secret (names start with "
+                f"{SECRET_ENV_PREFIX})",
+                retryable=False,
+            )
         secret = io.environ.get(target.secret_env)
         if not secret:
             raise DeliveryError(
