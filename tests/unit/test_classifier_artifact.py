@@ -150,3 +150,49 @@ def test_a_format_1_model_is_refused_with_the_way_out(
         load_model(saved, small_catalogue)
     assert info.value.code == "outdated_format"
     assert "retrain" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    "model_file",
+    ["../elsewhere.joblib", "/etc/passwd", "sub/../../model.joblib", "", ".", "link.joblib", 7],
+)
+def test_model_file_must_stay_inside_the_directory(
+    saved: Path, small_catalogue: Catalogue, tmp_path: Path, model_file: object
+) -> None:
+    outside = tmp_path / "elsewhere.joblib"
+    outside.write_bytes((saved / "model.joblib").read_bytes())
+    (saved / "link.joblib").symlink_to(outside)
+    _rewrite(saved, model_file=model_file)
+    assert _refusal(saved, small_catalogue).code == "unsafe_path"
+
+
+def test_a_model_file_in_a_subfolder_of_the_directory_loads(
+    saved: Path, small_catalogue: Catalogue
+) -> None:
+    (saved / "v1").mkdir()
+    (saved / "model.joblib").rename(saved / "v1" / "model.joblib")
+    _rewrite(saved, model_file="v1/model.joblib")
+    assert load_model(saved, small_catalogue).squads
+
+
+def test_the_bytes_hashed_are_the_bytes_loaded(
+    saved: Path, small_catalogue: Catalogue, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The file is swapped after the hash check, just before unpickling: the swap is unseen."""
+    from triage.classifier import artifact
+
+    marker = tmp_path / "unpickled"
+
+    class Boom:
+        def __reduce__(self) -> tuple:
+            return (marker.touch, ())
+
+    real_load = artifact.joblib.load
+
+    def swap_then_load(source: object) -> object:
+        (saved / "model.joblib").write_bytes(pickle.dumps(Boom()))
+        return real_load(source)
+
+    monkeypatch.setattr(artifact.joblib, "load", swap_then_load)
+    assert load_model(saved, small_catalogue).squads
+    assert not marker.exists()

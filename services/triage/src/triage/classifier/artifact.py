@@ -8,12 +8,17 @@ squads) and the SHA-256 of the model file. `load_model` checks all of that **bef
 unpickling anything, and refuses (`ModelLoadError.code`):
 
 * `missing` — no manifest or no model file;
+* `unsafe_path` — the manifest's `model_file` is not a file inside the artifact directory
+  (an absolute path, `..`, or a symbolic link leading out of it);
 * `outdated_format` — written by an earlier triage (manifest `format` 1, a calibrated
   ensemble without out-of-fold evidence or thresholds); it cannot be read: retrain;
 * `corrupt` — unreadable manifest, or a model file that does not load as a scorer;
 * `sklearn_version_mismatch` — trained with another scikit-learn version;
 * `hash_mismatch` — the model file is not the one the manifest describes;
 * `unknown_squads` — the model predicts squads the catalogue does not have.
+
+The model file is read into memory once: the bytes hashed are the bytes unpickled, so the
+file cannot be swapped between the check and the load.
 
 Joblib files are pickles: only load artifacts from places you trust. The hash check
 guards against accidental swaps, not against someone who can rewrite both files.
@@ -22,6 +27,7 @@ guards against accidental swaps, not against someone who can rewrite both files.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import os
 import platform
@@ -104,6 +110,22 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
+def _model_path(directory: Path, manifest: dict[str, Any]) -> Path:
+    """The model file the manifest names, checked to be a file inside `directory`."""
+    name = manifest.get("model_file", MODEL_FILE)
+    if not isinstance(name, str) or not name or "\x00" in name:
+        raise ModelLoadError(f"model_file {name!r} is not a file name", code="unsafe_path")
+    root = directory.resolve()
+    path = (directory / name).resolve()
+    if Path(name).is_absolute() or not path.is_relative_to(root) or path == root:
+        raise ModelLoadError(
+            f"model_file {name!r} is outside the model directory {directory}", code="unsafe_path"
+        )
+    if not path.is_file():
+        raise ModelLoadError(f"no model file at {path}", code="missing")
+    return path
+
+
 def load_model(directory: Path, catalogue: Catalogue) -> TriageModel:
     """Load a saved model after checking its manifest against this environment.
 
@@ -123,9 +145,7 @@ def load_model(directory: Path, catalogue: Catalogue) -> TriageModel:
             "per-squad thresholds); retrain it with `triage train` or `triage retrain`",
             code="outdated_format",
         )
-    model_path = directory / str(manifest.get("model_file", MODEL_FILE))
-    if not model_path.is_file():
-        raise ModelLoadError(f"no model file at {model_path}", code="missing")
+    model_path = _model_path(directory, manifest)
     if manifest["sklearn_version"] != sklearn.__version__:
         raise ModelLoadError(
             f"model {manifest['version']} was trained with scikit-learn "
@@ -133,7 +153,11 @@ def load_model(directory: Path, catalogue: Catalogue) -> TriageModel:
             "retrain it with this version",
             code="sklearn_version_mismatch",
         )
-    actual = _sha256(model_path)
+    try:
+        data = model_path.read_bytes()
+    except OSError as exc:
+        raise ModelLoadError(f"{model_path} is not readable: {exc}", code="missing") from exc
+    actual = hashlib.sha256(data).hexdigest()
     if actual != manifest["model_sha256"]:
         raise ModelLoadError(
             f"{model_path} has SHA-256 {actual[:12]}... but the manifest expects "
@@ -150,7 +174,7 @@ def load_model(directory: Path, catalogue: Catalogue) -> TriageModel:
             code="unknown_squads",
         )
     try:
-        scorer = joblib.load(model_path)
+        scorer = joblib.load(io.BytesIO(data))
     except Exception as exc:  # unpickling can fail in many ways
         raise ModelLoadError(f"{model_path} does not load: {exc}", code="corrupt") from exc
     if not isinstance(scorer, Scorer) or list(scorer.squads) != list(manifest["squads"]):

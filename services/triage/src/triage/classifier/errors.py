@@ -6,7 +6,7 @@ ClassifierError                 code: "classifier"
 ├── TrainingError               code: "training_invalid"  (nothing usable to learn from)
 └── ModelLoadError              code: "missing" | "corrupt" | "outdated_format"
                                       | "hash_mismatch" | "sklearn_version_mismatch"
-                                      | "unknown_squads"
+                                      | "unknown_squads" | "unsafe_path"
 ```
 """
 
