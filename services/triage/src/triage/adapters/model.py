@@ -170,21 +170,23 @@ class DirModelStore:
 
     def _archive_current(self) -> None:
         """Copy the model in force into `versions/` when it is not there yet."""
-        from triage.classifier import ModelLoadError, read_manifest
+        from triage.classifier import ModelLoadError, model_file_path, read_manifest
 
         try:
             manifest = read_manifest(self.model_dir)
+            model_path = model_file_path(self.model_dir, manifest)
         except ModelLoadError:
             return
         dest = self.model_dir / VERSIONS / _safe(str(manifest["version"]))
-        model_file = str(manifest.get("model_file", "model.joblib"))
-        if dest.exists() or not (self.model_dir / model_file).is_file():
+        if dest.exists():
             return
         tmp = dest.with_name(f".{dest.name}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)
         tmp.mkdir(parents=True)
-        for name in (model_file, "manifest.json"):
-            shutil.copy2(self.model_dir / name, tmp / name)
+        inside = model_path.relative_to(self.model_dir.resolve())
+        (tmp / inside).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(model_path, tmp / inside)
+        shutil.copy2(self.model_dir / "manifest.json", tmp / "manifest.json")
         os.replace(tmp, dest)
 
     def _free_version_dir(self, version: str) -> Path:

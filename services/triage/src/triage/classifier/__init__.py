@@ -16,7 +16,7 @@ scorer), `model` (`TriageModel` and its decision rules), `train`, `evaluate`, `r
 (HTML), `artifact` (save/load with a manifest), `errors`.
 """
 
-from triage.classifier.artifact import load_model, read_manifest, save_model
+from triage.classifier.artifact import load_model, model_file_path, read_manifest, save_model
 from triage.classifier.errors import ClassifierError, HistoryError, ModelLoadError, TrainingError
 from triage.classifier.evaluate import EvaluationReport, evaluate_model
 from triage.classifier.features import CatalogueMatcher
@@ -40,6 +40,7 @@ __all__ = [
     "TriageModel",
     "evaluate_model",
     "load_model",
+    "model_file_path",
     "read_history_csv",
     "read_manifest",
     "save_model",

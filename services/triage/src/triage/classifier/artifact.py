@@ -110,8 +110,12 @@ def read_manifest(directory: Path) -> dict[str, Any]:
     return manifest
 
 
-def _model_path(directory: Path, manifest: dict[str, Any]) -> Path:
-    """The model file the manifest names, checked to be a file inside `directory`."""
+def model_file_path(directory: Path, manifest: dict[str, Any]) -> Path:
+    """The model file the manifest names, checked to be a file inside `directory`.
+
+    Raises:
+        ModelLoadError: `unsafe_path` (outside the directory) or `missing`.
+    """
     name = manifest.get("model_file", MODEL_FILE)
     if not isinstance(name, str) or not name or "\x00" in name:
         raise ModelLoadError(f"model_file {name!r} is not a file name", code="unsafe_path")
@@ -145,7 +149,7 @@ def load_model(directory: Path, catalogue: Catalogue) -> TriageModel:
             "per-squad thresholds); retrain it with `triage train` or `triage retrain`",
             code="outdated_format",
         )
-    model_path = _model_path(directory, manifest)
+    model_path = model_file_path(directory, manifest)
     if manifest["sklearn_version"] != sklearn.__version__:
         raise ModelLoadError(
             f"model {manifest['version']} was trained with scikit-learn "
