@@ -119,3 +119,29 @@ def test_corrections_are_labels(repo) -> None:
     assert service.record_corrections([(eid, ev)], repo=repo) == 1
     assert service.record_corrections([(eid, ev)], repo=repo) == 0
     assert any(lb.case_id == ev.case_id and lb.squad == "payments" for lb in repo.labels())
+
+
+def test_refs_and_keys_are_unique_per_submitter_scope(repo, state) -> None:
+    ref, key = f"T-{uuid4().hex[:6]}", f"key-{uuid4()}"
+    crm, chat = "kafka:/crm", "kafka:/chat"
+    a, b = service.take_in(
+        [
+            Intake.of(case(external_ref=ref), idempotency_key=key, scope=crm),
+            Intake.of(case(external_ref=ref, title="other"), idempotency_key=key, scope=chat),
+        ],
+        repo=repo,
+        state=state,
+        options=OPTIONS,
+    )
+    assert isinstance(a, Accepted) and isinstance(b, Accepted) and a.case.id != b.case.id
+    replay, conflict = service.take_in(
+        [
+            Intake.of(case(external_ref=ref), scope=crm),
+            Intake.of(case(external_ref=ref, title="third"), scope=chat),
+        ],
+        repo=repo,
+        state=state,
+        options=OPTIONS,
+    )
+    assert isinstance(replay, Accepted) and replay.replayed and replay.case.id == a.case.id
+    assert isinstance(conflict, IdempotencyConflict)

@@ -39,14 +39,36 @@ def legacy_request_hash(submission: CaseSubmission) -> str:
     return hashlib.sha256(submission.model_dump_json().encode()).hexdigest()
 
 
+#: Separates the submitter part of a scope from the rest (`kafka:<source>`, `http:<client>`).
+HTTP_SCOPE = "http:"
+KAFKA_SCOPE = "kafka:"
+SCOPE_MAX = 300
+
+
+def kafka_scope(source: str) -> str:
+    """The de-duplication scope of a Kafka submitter: its CloudEvent `source`."""
+    return (KAFKA_SCOPE + source)[:SCOPE_MAX]
+
+
+def http_scope(client: str) -> str:
+    """The de-duplication scope of an HTTP client (its authenticated name, or `anonymous`)."""
+    return (HTTP_SCOPE + client)[:SCOPE_MAX]
+
+
 @dataclass(frozen=True, slots=True)
 class Intake:
-    """One case to take in, from HTTP (idempotency key) or Kafka (event id)."""
+    """One case to take in, from HTTP (idempotency key) or Kafka (event id).
+
+    `scope` names the submitter (`kafka_scope`, `http_scope`): idempotency keys and
+    `external_ref`s are unique per scope, so one submitter can never claim (or read back)
+    another's reference.
+    """
 
     submission: CaseSubmission
     idempotency_key: str | None = None
     event_id: str | None = None
     hash: str = ""
+    scope: str = ""
 
     @classmethod
     def of(
@@ -55,9 +77,21 @@ class Intake:
         *,
         idempotency_key: str | None = None,
         event_id: str | None = None,
+        scope: str = "",
     ) -> Intake:
         """Build an intake item with its request hash."""
-        return cls(submission, idempotency_key, event_id, request_hash(submission))
+        return cls(submission, idempotency_key, event_id, request_hash(submission), scope)
+
+    @property
+    def scoped_key(self) -> tuple[str, str] | None:
+        """(scope, idempotency key), or None."""
+        return (self.scope, self.idempotency_key) if self.idempotency_key else None
+
+    @property
+    def scoped_ref(self) -> tuple[str, str] | None:
+        """(scope, external_ref), or None."""
+        ref = self.submission.external_ref
+        return (self.scope, ref) if ref else None
 
     def same_request(self, stored_hash: str) -> bool:
         """Whether a stored case's request hash is this body's (or its legacy hash)."""
@@ -72,11 +106,22 @@ class StoredCase:
     case: Case
     request_hash: str
     idempotency_key: str | None = None
+    scope: str = ""
 
     @property
     def external_ref(self) -> str | None:
         """The submitter's own id for the case."""
         return self.case.submission.external_ref
+
+    @property
+    def scoped_key(self) -> tuple[str, str] | None:
+        """(scope, idempotency key), or None."""
+        return (self.scope, self.idempotency_key) if self.idempotency_key else None
+
+    @property
+    def scoped_ref(self) -> tuple[str, str] | None:
+        """(scope, external_ref), or None."""
+        return (self.scope, self.external_ref) if self.external_ref else None
 
 
 @dataclass(frozen=True, slots=True)

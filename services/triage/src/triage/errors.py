@@ -34,7 +34,8 @@ class CaseNotFound(TriageError):
 
 
 class IdempotencyConflict(TriageError):
-    """The idempotency key (or external_ref) was used before with a different body."""
+    """The idempotency key (or external_ref) was used before with a different body (on
+    Kafka, the record is dead-lettered with the reason `external_ref_conflict`)."""
 
     code = "idempotency_conflict"
 

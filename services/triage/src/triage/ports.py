@@ -104,6 +104,10 @@ class ModelStore(Protocol):
         ...
 
 
+ScopedKey = tuple[str, str]
+"""(submitter scope, key): idempotency keys and external_refs are unique per scope."""
+
+
 class WriteConflict(Exception):
     """A write refused by a uniqueness rule: another writer stored the same key first.
 
@@ -119,12 +123,12 @@ class CaseTransaction(Protocol):
         """Which of these Kafka event ids were processed before."""
         ...
 
-    def by_idempotency_keys(self, keys: Sequence[str]) -> dict[str, StoredCase]:
-        """Stored cases by idempotency key."""
+    def by_idempotency_keys(self, keys: Sequence[ScopedKey]) -> dict[ScopedKey, StoredCase]:
+        """Stored cases by (scope, idempotency key)."""
         ...
 
-    def by_external_refs(self, refs: Sequence[str]) -> dict[str, StoredCase]:
-        """Stored cases by external_ref."""
+    def by_external_refs(self, refs: Sequence[ScopedKey]) -> dict[ScopedKey, StoredCase]:
+        """Stored cases by (scope, external_ref)."""
         ...
 
     def add(

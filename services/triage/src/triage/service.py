@@ -28,7 +28,7 @@ from triage.domain import (
     triaged_event,
 )
 from triage.errors import CaseNotFound, IdempotencyConflict, ModelRefused
-from triage.ports import CaseRepository, ModelState, ModelStore, WriteConflict
+from triage.ports import CaseRepository, ModelState, ModelStore, ScopedKey, WriteConflict
 
 log = logging.getLogger(__name__)
 
@@ -57,9 +57,13 @@ class Page:
 def _replay(prior: StoredCase, item: Intake) -> Accepted | IdempotencyConflict:
     if item.same_request(prior.request_hash):
         return Accepted(prior.case, replayed=True)
-    key = item.idempotency_key or item.submission.external_ref
+    if item.idempotency_key:
+        return IdempotencyConflict(
+            f"key {item.idempotency_key!r} was used for case {prior.case.id} with a different body"
+        )
     return IdempotencyConflict(
-        f"key {key!r} was used for case {prior.case.id} with a different body"
+        f"external_ref {item.submission.external_ref!r} was used for case {prior.case.id} with "
+        "a different body"
     )
 
 
@@ -72,9 +76,10 @@ def take_in(
 ) -> list[Outcome]:
     """Classify and store a batch of cases with their outbox events in one transaction.
 
-    De-duplicates by Kafka event id (`Duplicate`) and by idempotency key or external_ref
-    (`Accepted(replayed=True)` for the same body, `IdempotencyConflict` for another one),
-    within the batch and against what is stored. Returns one outcome per item, in order.
+    De-duplicates by Kafka event id (`Duplicate`) and by idempotency key or external_ref,
+    each within the submitter's scope (`Intake.scope`): `Accepted(replayed=True)` for the
+    same body, `IdempotencyConflict` for another one, within the batch and against what is
+    stored. Returns one outcome per item, in order.
 
     Another replica may store the same idempotency key or external_ref between this
     transaction's read and its insert; the repository then refuses the insert
@@ -96,14 +101,14 @@ def _take_in(
     with repo.transaction() as tx:
         event_ids = [i.event_id for i in items if i.event_id]
         seen = tx.processed(event_ids) if event_ids else set()
-        keys = [i.idempotency_key for i in items if i.idempotency_key]
-        refs = [i.submission.external_ref for i in items if i.submission.external_ref]
+        keys = [k for k in (i.scoped_key for i in items) if k]
+        refs = [r for r in (i.scoped_ref for i in items) if r]
         by_key = tx.by_idempotency_keys(keys) if keys else {}
         by_ref = tx.by_external_refs(refs) if refs else {}
         fresh: list[int] = []
         alias: dict[int, int] = {}
-        pending_key: dict[str, int] = {}
-        pending_ref: dict[str, int] = {}
+        pending_key: dict[ScopedKey, int] = {}
+        pending_ref: dict[ScopedKey, int] = {}
         new_event_ids: list[str] = []
         for n, item in enumerate(items):
             if item.event_id:
@@ -112,7 +117,7 @@ def _take_in(
                     continue
                 seen.add(item.event_id)
                 new_event_ids.append(item.event_id)
-            key, ref = item.idempotency_key, item.submission.external_ref
+            key, ref = item.scoped_key, item.scoped_ref
             prior = by_key.get(key) if key else None
             if prior is None and ref:
                 prior = by_ref.get(ref)
@@ -140,7 +145,9 @@ def _take_in(
         records: dict[int, StoredCase] = {}
         for n, result in zip(fresh, results, strict=True):
             case = Case(id=new_id(), received_at=now, submission=items[n].submission, triage=result)
-            records[n] = StoredCase(case, items[n].hash, items[n].idempotency_key)
+            records[n] = StoredCase(
+                case, items[n].hash, items[n].idempotency_key, scope=items[n].scope
+            )
             outcomes[n] = Accepted(case)
         for n, m in alias.items():
             outcomes[n] = _replay(records[m], items[n])

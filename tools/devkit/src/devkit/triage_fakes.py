@@ -173,16 +173,24 @@ class _MemoryTransaction:
     def processed(self, event_ids: Sequence[str]) -> set[str]:
         return {e for e in event_ids if e in self.repo.processed_ids}
 
-    def by_idempotency_keys(self, keys: Sequence[str]) -> dict[str, StoredCase]:
+    def by_idempotency_keys(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredCase]:
+        wanted = set(keys)
         return {
-            r.idempotency_key: r
+            r.scoped_key: r
             for r in self.repo.records.values()
-            if r.idempotency_key in set(keys)
+            if r.scoped_key is not None and r.scoped_key in wanted
         }
 
-    def by_external_refs(self, refs: Sequence[str]) -> dict[str, StoredCase]:
+    def by_external_refs(
+        self, refs: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], StoredCase]:
+        wanted = set(refs)
         return {
-            r.external_ref: r for r in self.repo.records.values() if r.external_ref in set(refs)
+            r.scoped_ref: r
+            for r in self.repo.records.values()
+            if r.scoped_ref is not None and r.scoped_ref in wanted
         }
 
     def add(
@@ -219,9 +227,7 @@ class MemoryCaseRepository:
         tx = _MemoryTransaction(self)
         yield tx
         for r in tx.records:
-            if r.idempotency_key and any(
-                o.idempotency_key == r.idempotency_key for o in self.records.values()
-            ):
+            if r.scoped_key and any(o.scoped_key == r.scoped_key for o in self.records.values()):
                 raise ValueError("unique violation: idempotency_key")
             self.records[r.case.id] = r
         self.outbox.extend(tx.events)

@@ -33,6 +33,7 @@ from sqlalchemy import (
     insert,
     select,
     text,
+    tuple_,
 )
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
@@ -42,7 +43,7 @@ from contracts.cases import Case
 from contracts.envelope import OutboundEvent
 from servicekit.outbox import outbox_rows, outbox_table
 from triage.domain import CaseFilter, Correction, Label, LabelFilter, StoredCase
-from triage.ports import WriteConflict
+from triage.ports import ScopedKey, WriteConflict
 
 
 def _tz(value: datetime) -> datetime:
@@ -60,8 +61,10 @@ class CaseRow(SQLModel, table=True):
         Index("ix_triage_cases_source_id", "source", "id"),
         Index("ix_triage_cases_priority_id", "priority", "id"),
         Index("ix_triage_cases_received_at", "received_at"),
-        UniqueConstraint("external_ref", name="uq_triage_cases_external_ref"),
-        UniqueConstraint("idempotency_key", name="uq_triage_cases_idempotency_key"),
+        UniqueConstraint("ref_scope", "external_ref", name="uq_triage_cases_scope_external_ref"),
+        UniqueConstraint(
+            "ref_scope", "idempotency_key", name="uq_triage_cases_scope_idempotency_key"
+        ),
     )
 
     id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
@@ -72,6 +75,9 @@ class CaseRow(SQLModel, table=True):
     submission: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     external_ref: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     idempotency_key: str | None = Field(default=None, sa_column=Column(String(255), nullable=True))
+    ref_scope: str = Field(
+        default="", sa_column=Column(String(300), nullable=False, server_default="")
+    )
     request_hash: str = Field(sa_column=Column(String(64), nullable=False))
     squad: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     confidence: float = Field(sa_column=Column(Float, nullable=False))
@@ -142,6 +148,7 @@ def _case_row(record: StoredCase) -> dict[str, Any]:
         "submission": sub.model_dump(mode="json"),
         "external_ref": sub.external_ref,
         "idempotency_key": record.idempotency_key,
+        "ref_scope": record.scope,
         "request_hash": record.request_hash,
         "squad": case.triage.squad,
         "confidence": case.triage.confidence,
@@ -173,7 +180,7 @@ def _label(row: Any) -> Label:
 
 
 def _record(row: Any) -> StoredCase:
-    return StoredCase(_case(row), row.request_hash, row.idempotency_key)
+    return StoredCase(_case(row), row.request_hash, row.idempotency_key, scope=row.ref_scope)
 
 
 class _SqlTransaction:
@@ -186,13 +193,15 @@ class _SqlTransaction:
         stmt = select(PROCESSED.c.event_id).where(PROCESSED.c.event_id.in_(list(event_ids)))
         return set(self.conn.execute(stmt).scalars())
 
-    def by_idempotency_keys(self, keys: Sequence[str]) -> dict[str, StoredCase]:
-        stmt = select(CASES).where(CASES.c.idempotency_key.in_(list(keys)))
-        return {r.idempotency_key: _record(r) for r in self.conn.execute(stmt)}
+    def by_idempotency_keys(self, keys: Sequence[ScopedKey]) -> dict[ScopedKey, StoredCase]:
+        c = CASES.c
+        stmt = select(CASES).where(tuple_(c.ref_scope, c.idempotency_key).in_(list(keys)))
+        return {(r.ref_scope, r.idempotency_key): _record(r) for r in self.conn.execute(stmt)}
 
-    def by_external_refs(self, refs: Sequence[str]) -> dict[str, StoredCase]:
-        stmt = select(CASES).where(CASES.c.external_ref.in_(list(refs)))
-        return {r.external_ref: _record(r) for r in self.conn.execute(stmt)}
+    def by_external_refs(self, refs: Sequence[ScopedKey]) -> dict[ScopedKey, StoredCase]:
+        c = CASES.c
+        stmt = select(CASES).where(tuple_(c.ref_scope, c.external_ref).in_(list(refs)))
+        return {(r.ref_scope, r.external_ref): _record(r) for r in self.conn.execute(stmt)}
 
     def add(
         self,

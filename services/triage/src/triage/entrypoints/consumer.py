@@ -3,9 +3,13 @@
 Per batch: decode every record (binary or structured CloudEvents), reject the malformed
 ones to the dead-letter topic with the wire error code, classify the valid cases in one call
 and store them with their outbox rows and processed event ids in one transaction. Duplicates
-(event id seen before, or an external_ref already stored) are counted and skipped, not
-dead-lettered. `support.case.reassigned.v1` events on the lifecycle topic become training
-labels; other lifecycle events are not triage's business and are skipped.
+(event id seen before, or an external_ref already stored with the same body) are counted and
+skipped, not dead-lettered. An `external_ref` is unique per submitter, the event's CloudEvent
+`source` (`kafka_scope`): the same reference from another source is another case, and the
+same reference from the same source with a different body is dead-lettered with the reason
+`external_ref_conflict` (never silently dropped). `support.case.reassigned.v1` events on the
+lifecycle topic become training labels; other lifecycle events are not triage's business and
+are skipped.
 
 Storing goes through `servicekit.consumer.store_or_reject`: a transient storage error
 (database unreachable, lock timeout) fails the batch, which the consumer retries; any other
@@ -30,12 +34,14 @@ from contracts.topics import CASE_REASSIGNED, CASE_RECEIVED
 from contracts.wire import Mode, WireError, decode_record, parse_data
 from servicekit.consumer import BatchHandler, ConsumerRecord, Rejected, store_or_reject
 from triage import metrics
-from triage.domain import Accepted, Intake
+from triage.domain import Accepted, Intake, kafka_scope
+from triage.errors import IdempotencyConflict
 from triage.service import Outcome
 
 log = logging.getLogger(__name__)
 
 Correction = tuple[str, CaseReassigned]
+CONFLICT = "external_ref_conflict"
 
 
 def _decode(record: ConsumerRecord) -> CloudEvent:
@@ -57,6 +63,12 @@ def make_handler(
     def write_labels(items: Sequence[Correction]) -> list[int]:
         return [record_corrections(items)]
 
+    def write_cases(
+        items: Sequence[tuple[ConsumerRecord, Intake]],
+    ) -> list[tuple[ConsumerRecord, Outcome]]:
+        outcomes = take_in([intake for _, intake in items])
+        return list(zip([record for record, _ in items], outcomes, strict=True))
+
     async def handle(records: Sequence[ConsumerRecord]) -> list[Rejected]:
         rejected: list[Rejected] = []
         intakes: list[tuple[ConsumerRecord, Intake]] = []
@@ -71,10 +83,16 @@ def make_handler(
             except WireError as exc:
                 rejected.append(Rejected(record=record, reason=exc.code, error=exc.message))
                 continue
-            intakes.append((record, Intake.of(submission, event_id=event.id)))
+            intake = Intake.of(submission, event_id=event.id, scope=kafka_scope(event.source))
+            intakes.append((record, intake))
         if intakes:
-            outcomes, failed = await store_or_reject(take_in, intakes, reason="intake_failed")
+            pairs = [(record, (record, intake)) for record, intake in intakes]
+            results, failed = await store_or_reject(write_cases, pairs, reason="intake_failed")
             rejected += failed
+            for record, outcome in results:
+                if isinstance(outcome, IdempotencyConflict):
+                    rejected.append(Rejected(record=record, reason=CONFLICT, error=outcome.message))
+            outcomes = [o for _, o in results if not isinstance(o, IdempotencyConflict)]
             stored = sum(1 for o in outcomes if isinstance(o, Accepted) and not o.replayed)
             skipped = len(outcomes) - stored
             if skipped:

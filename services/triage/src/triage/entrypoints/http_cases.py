@@ -11,9 +11,10 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from contracts import CaseSource, CaseSubmission, Decision, Priority
 from contracts.cases import Case
+from servicekit.clients import client_name
 from servicekit.http import PROBLEM_RESPONSES
 from triage import service
-from triage.domain import Accepted, CaseFilter, Duplicate, Intake
+from triage.domain import Accepted, CaseFilter, Duplicate, Intake, http_scope
 from triage.entrypoints.deps import ContainerDep, link_next
 from triage.entrypoints.schemas import CasePage, PredictRequest, PredictResponse
 from triage.errors import TriageError
@@ -39,8 +40,9 @@ IdempotencyKey = Annotated[
     description=(
         "Classifies the case, stores it and publishes `support.case.triaged.v1` (through the "
         "outbox, so it is accepted while Kafka is down). Idempotent on the `Idempotency-Key` "
-        "header, else on `external_ref`: the same key and body answer the stored case again "
-        "with `Idempotent-Replayed: true`; the same key with another body is a 409."
+        "header, else on `external_ref`, both per client: the same key and body answer the "
+        "stored case again with `Idempotent-Replayed: true`; the same key with another body "
+        "is a 409. Control characters in the text are removed."
     ),
     responses={
         **PROBLEM_RESPONSES,
@@ -59,6 +61,7 @@ IdempotencyKey = Annotated[
 async def submit_case(
     body: CaseSubmission,
     container: ContainerDep,
+    request: Request,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Translate POST /v1/cases to `service.take_in` via the group committer.
@@ -67,7 +70,8 @@ async def submit_case(
     the model would make FastAPI validate it again against `response_model` and encode it
     through `jsonable_encoder` and `json.dumps`, on the hot path of every intake.
     """
-    outcome = await container.submit(Intake.of(body, idempotency_key=idempotency_key))
+    scope = http_scope(client_name(request))
+    outcome = await container.submit(Intake.of(body, idempotency_key=idempotency_key, scope=scope))
     if isinstance(outcome, TriageError):
         raise outcome
     if isinstance(outcome, Duplicate):  # pragma: no cover - HTTP intake carries no event id
