@@ -175,3 +175,57 @@ async def test_outbox_rows_stay_while_the_broker_is_down(tmp_path) -> None:
     await producer.stop()
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(table)).scalar_one() == 1
+
+
+async def test_a_record_too_large_to_dead_letter_is_truncated_and_its_partition_moves_on(
+    broker: LocalBroker,
+) -> None:
+    source, dlq = topic_name("in"), topic_name("dlq")
+    await ensure_topics(broker.bootstrap_servers, [source, dlq], partitions=1)
+    producer = make_producer(broker.bootstrap_servers, client_id="test")
+    await producer.start()
+    huge = b"x" * 1_036_000  # fits under the 1 MiB request limit; with dlq_* headers it does not
+    try:
+        await send_batch(
+            producer,
+            [
+                (source, KafkaRecord(b"k0", huge, [("h", b"y" * 11_000)])),
+                (source, KafkaRecord(b"k1", b"good-after", [])),
+            ],
+        )
+        accepted: list[bytes] = []
+
+        async def handler(records: Sequence[ConsumerRecord]) -> list[Rejected]:
+            accepted.extend(r.value for r in records if r.value.startswith(b"good"))
+            return [Rejected(r, "too_large", "e" * 4000) for r in records if r.value == huge]
+
+        settings = ConsumerSettings(
+            bootstrap_servers=broker.bootstrap_servers,
+            group_id=topic_name("group"),
+            topics=[source],
+            deadletter_topic=dlq,
+            service="test",
+            backoff=BackoffPolicy(initial=0.05),
+        )
+        consumer = make_consumer(settings)
+        await consumer.start()
+        loop = BatchConsumer(
+            settings=settings, consumer=consumer, producer=producer, handler=handler
+        )
+        task = asyncio.create_task(loop.run())
+        async with asyncio.timeout(30):
+            while loop.processed < 2:
+                await asyncio.sleep(0.05)
+        loop.stop()
+        await task
+        await consumer.stop()
+
+        assert accepted == [b"good-after"]
+        (dead,) = await read_all(broker.bootstrap_servers, dlq, 1)
+        headers = dict(dead.headers)
+        assert dead.value == huge[: len(dead.value)] and 0 < len(dead.value) < len(huge)
+        assert headers["dlq_reason"] == b"too_large"
+        assert headers["dlq_truncated"] == str(len(huge)).encode()
+        assert headers["dlq_original_headers"] == b"1" and "h" not in headers
+    finally:
+        await producer.stop()

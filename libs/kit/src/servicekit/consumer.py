@@ -16,6 +16,13 @@ once, else (after an error that is not transient) item by item, rejecting only t
 whose item cannot be stored, so one bad record is dead-lettered instead of blocking its
 partition. A transient error (`servicekit.db.is_transient`) fails the batch, which is retried.
 
+A dead letter is the original record plus `dlq_*` headers, so a record near the broker's size
+limit may not fit any more. Retrying that forever would stall its partition: a dead letter
+the producer or the broker refuses as too large is sent again with its value cut to
+`TRUNCATED_VALUE_BYTES`, without the original headers, and with `dlq_truncated` (the
+original value's size) and `dlq_original_headers` (their count); it is counted in
+`deadletter_truncated_total`. Any other failure to dead-letter fails the batch (retried).
+
 A rebalance may take partitions away while a batch is being handled. Their offsets are then
 neither committed nor sought (aiokafka raises `IllegalStateError` for an unassigned
 partition): the new owner starts from the last committed offset and the handler's
@@ -33,13 +40,18 @@ from datetime import UTC, datetime
 from typing import TypeVar
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
-from aiokafka.errors import CommitFailedError, IllegalStateError
+from aiokafka.errors import (
+    CommitFailedError,
+    IllegalStateError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+)
 from prometheus_client import Counter
 
-from contracts.wire import dead_letter
+from contracts.wire import KafkaRecord, dead_letter
 from servicekit.backoff import DEFAULT_BACKOFF, BackoffPolicy, sleep_until
 from servicekit.db import is_transient
-from servicekit.kafka import send_batch
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +61,13 @@ R = TypeVar("R")
 DEAD_LETTERS = Counter(
     "deadletter_total", "Records sent to the dead-letter topic", ["service", "reason"]
 )
+DEAD_LETTERS_TRUNCATED = Counter(
+    "deadletter_truncated_total",
+    "Dead letters too large for the broker, sent with their value truncated",
+    ["service", "reason"],
+)
+TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
+TRUNCATED_VALUE_BYTES = 64 * 1024
 BATCH_FAILURES = Counter(
     "consumer_batch_failures_total", "Batches whose handling failed and was retried", ["service"]
 )
@@ -203,37 +222,75 @@ class BatchConsumer:
         if not rejected:
             return
         now = datetime.now(UTC)
-        await send_batch(
-            self.producer,
-            [
-                (
-                    self.settings.deadletter_topic,
-                    dead_letter(
-                        key=r.record.key,
-                        value=r.record.value,
-                        headers=r.record.headers,
-                        reason=r.reason,
-                        error=r.error,
-                        topic=r.record.topic,
-                        partition=r.record.partition,
-                        offset=r.record.offset,
-                        service=self.settings.service,
-                        at=now,
-                    ),
-                )
-                for r in rejected
-            ],
-        )
+        # Sent together (pipelined), each awaited on its own so one too large is handled alone.
+        await asyncio.gather(*(self._dead_letter(r, now) for r in rejected))
         for r in rejected:
             DEAD_LETTERS.labels(self.settings.service, r.reason).inc()
             log.warning(
-                "dead-lettered %s[%d]@%d: %s: %s",
+                "dead-lettered %s[%d]@%d: %s: %r",
                 r.record.topic,
                 r.record.partition,
                 r.record.offset,
                 r.reason,
-                r.error,
+                r.error[:500],
             )
+
+    async def _dead_letter(self, r: Rejected, now: datetime) -> None:
+        """Publish one dead letter; truncate it when it is too large to be published."""
+        letter = dead_letter(
+            key=r.record.key,
+            value=r.record.value,
+            headers=r.record.headers,
+            reason=r.reason,
+            error=r.error,
+            topic=r.record.topic,
+            partition=r.record.partition,
+            offset=r.record.offset,
+            service=self.settings.service,
+            at=now,
+        )
+        size = len(r.record.value or b"")
+        try:
+            await self._send(letter)
+            return
+        except TOO_LARGE as exc:
+            log.warning(
+                "dead letter of %s[%d]@%d is too large (%s); sending its first %d of %d bytes",
+                r.record.topic,
+                r.record.partition,
+                r.record.offset,
+                type(exc).__name__,
+                TRUNCATED_VALUE_BYTES,
+                size,
+            )
+        original = list(r.record.headers or ())
+        truncated = dead_letter(
+            key=(r.record.key or b"")[:1024] or None,
+            value=(r.record.value or b"")[:TRUNCATED_VALUE_BYTES],
+            headers=[],
+            reason=r.reason,
+            error=r.error[:1000],
+            topic=r.record.topic,
+            partition=r.record.partition,
+            offset=r.record.offset,
+            service=self.settings.service,
+            at=now,
+        )
+        extra = [
+            ("dlq_truncated", str(size).encode()),
+            ("dlq_original_headers", str(len(original)).encode()),
+        ]
+        await self._send(KafkaRecord(truncated.key, truncated.value, [*truncated.headers, *extra]))
+        DEAD_LETTERS_TRUNCATED.labels(self.settings.service, r.reason).inc()
+
+    async def _send(self, record: KafkaRecord) -> None:
+        future = await self.producer.send(
+            self.settings.deadletter_topic,
+            value=record.value,
+            key=record.key,
+            headers=record.headers,
+        )
+        await future
 
 
 __all__ = [
