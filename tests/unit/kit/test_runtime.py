@@ -212,3 +212,29 @@ async def test_stop_while_joining_the_group_returns_at_once() -> None:
     await asyncio.wait_for(rt.stop(), timeout=5)
     assert clients.consumers[0].stopped and clients.producers[0].stopped
     assert rt.health()["broker"] == "connecting"
+
+
+class Fatal(BaseException):
+    """An error the supervisor's loop does not catch (not an `Exception`)."""
+
+
+async def test_readiness_notices_a_supervisor_that_ended() -> None:
+    clients = FakeClients()
+    rt = runtime(clients, [])
+    await rt.start()
+    try:
+        await until(lambda: rt.consumer is not None)
+        assert (await readiness(ping, rt)).status == "ok"
+
+        def fatal() -> None:
+            raise Fatal("boom")
+
+        clients.producer = fatal  # type: ignore[method-assign]
+        assert rt.consumer is not None
+        rt.consumer.stop()  # the consumer ends; the restart hits the fatal error
+        await until(lambda: rt._supervisor is not None and rt._supervisor.done())
+        health = await readiness(ping, rt)
+        assert health.status == "unavailable"
+        assert health.checks["supervisor"] == "stopped (Fatal)"
+    finally:
+        await rt.stop()

@@ -7,7 +7,9 @@ unreachable, or any part ends while the service is not stopping (a consumer that
 its group, or one that died on an error its loop does not handle), the supervisor closes
 every part, waits out the backoff of `servicekit.backoff` and starts them all again. The
 backoff starts over once every part runs. `health()` says what runs, and `/readyz`
-(`servicekit.health`) answers 503 until all of it does.
+(`servicekit.health`) answers 503 until all of it does. Should the supervisor itself end
+while the service is not stopping (an error its loop cannot catch), `health()` says so
+(`supervisor`), so `/readyz` answers 503 instead of reporting the last state it saw.
 
 `stop()` lets the consumer finish its batch and the relay its pass, leaves the consumer
 group, then stops the producer.
@@ -149,14 +151,23 @@ class KafkaRuntime:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(asyncio.shield(self._supervisor), STOP_GRACE + 5)
             self._supervisor.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
+            try:
                 await self._supervisor
+            except asyncio.CancelledError:
+                pass
+            except BaseException as exc:  # it had ended on its own: say why, and stop
+                if isinstance(exc, KeyboardInterrupt | SystemExit):
+                    raise
+                log.error("%s: the Kafka supervisor had ended: %r", self.service, exc)
             self._supervisor = None
         await self._close()
 
     def health(self) -> dict[str, str]:
         """What runs: `broker`, then `relay` and `consumer` when the service has them; each
-        is `ok` or says why not."""
+        is `ok` or says why not (`supervisor` too, when it ended)."""
+        ended = self._supervisor_ended()
+        if ended is not None:
+            return {"supervisor": ended}
         down = "restarting" if self._failure else "connecting"
         if self.producer is None:
             checks = {"broker": f"{down} ({self._failure})" if self._failure else down}
@@ -175,6 +186,16 @@ class KafkaRuntime:
             else:
                 checks["consumer"] = "not running"
         return checks
+
+    def _supervisor_ended(self) -> str | None:
+        """Why the supervisor is gone while the service is not stopping, or None."""
+        task = self._supervisor
+        if task is None or not task.done() or self._stopping.is_set():
+            return None
+        if task.cancelled():
+            return "stopped (cancelled)"
+        error = task.exception()
+        return f"stopped ({type(error).__name__})" if error is not None else "stopped"
 
     async def check(self, within: float = 1.0) -> dict[str, str]:
         """`health()`, with the broker asked for its metadata (`within` seconds)."""
