@@ -273,8 +273,20 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
     }.items()
 }
 
+RATE_LIMITED_RESPONSES: dict[int | str, dict[str, Any]] = {
+    429: {
+        "model": Problem,
+        "content": {PROBLEM_MEDIA_TYPE: {}},
+        "description": "Too many requests from this client; retry after `Retry-After` seconds",
+        "headers": {
+            "Retry-After": {"description": "Seconds to wait", "schema": {"type": "integer"}}
+        },
+    }
+}
+
 __all__ = [
     "PROBLEM_RESPONSES",
+    "RATE_LIMITED_RESPONSES",
     "BodySizeLimit",
     "ProblemError",
     "catalogue_field_errors",

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from contracts import Topics
+from servicekit.ratelimit import parse_limits
 from servicekit.settings import ServiceSettings
 
 _TOPICS = Topics()
@@ -39,6 +40,18 @@ class Settings(ServiceSettings):
         "per-squad thresholds of TARGET_PRECISION.",
     )
     span_margin: float = Field(default=0.1, ge=0.0, le=1.0)
+    rate_limit_intake: str = Field(
+        default="",
+        description="Per-client limits on POST /v1/cases and /v1/predict, e.g. "
+        "'20/second;600/minute' (per replica); empty: no limit.",
+    )
+
+    @field_validator("rate_limit_intake")
+    @classmethod
+    def _limits_parse(cls, value: str) -> str:
+        parse_limits(value)  # raises ValueError naming what does not parse
+        return value
+
     access_log: bool = Field(
         default=False,
         description="Log one line per HTTP request (uvicorn's access log, at INFO).",

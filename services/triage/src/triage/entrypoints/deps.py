@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response
 
+from servicekit.ratelimit import RateLimit
 from triage.app import Container
 
 
@@ -24,6 +25,16 @@ async def get_container(request: Request) -> Container:
 
 
 ContainerDep = Annotated[Container, Depends(get_container)]
+
+
+async def intake_limit(request: Request) -> None:
+    """Count the request against its client's intake limit (429 when over it)."""
+    limit: RateLimit | None = getattr(request.app.state, "intake_limit", None)
+    if limit is not None:
+        limit.check_request(request)
+
+
+IntakeLimited = Depends(intake_limit)
 
 
 def link_next(request: Request, response: Response, cursor: str | None) -> None:

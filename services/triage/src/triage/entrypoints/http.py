@@ -23,6 +23,7 @@ from servicekit.http import (
     instrument,
 )
 from servicekit.hygiene import hygiene_routes, watch_catalogue
+from servicekit.ratelimit import RateLimit
 from triage.app import Container
 from triage.entrypoints import http_cases, http_training
 from triage.entrypoints.deps import ContainerDep
@@ -184,6 +185,7 @@ def create_app(container: Container) -> FastAPI:
         ],
     )
     app.state.container = container
+    app.state.intake_limit = RateLimit(container.settings.rate_limit_intake, name="intake")
     install_problem_handlers(app, errors=(TriageError,))
     max_bytes = container.settings.max_body_bytes
     app.add_middleware(

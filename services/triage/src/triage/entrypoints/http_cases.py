@@ -12,10 +12,10 @@ from fastapi import APIRouter, Header, Query, Request, Response
 from contracts import CaseSource, CaseSubmission, Decision, Priority
 from contracts.cases import Case
 from servicekit.clients import client_name
-from servicekit.http import PROBLEM_RESPONSES
+from servicekit.http import PROBLEM_RESPONSES, RATE_LIMITED_RESPONSES
 from triage import service
 from triage.domain import Accepted, CaseFilter, Duplicate, Intake, http_scope
-from triage.entrypoints.deps import ContainerDep, link_next
+from triage.entrypoints.deps import ContainerDep, IntakeLimited, link_next
 from triage.entrypoints.schemas import CasePage, PredictRequest, PredictResponse
 from triage.errors import TriageError
 
@@ -44,8 +44,10 @@ IdempotencyKey = Annotated[
         "stored case again with `Idempotent-Replayed: true`; the same key with another body "
         "is a 409. Control characters in the text are removed."
     ),
+    dependencies=[IntakeLimited],
     responses={
         **PROBLEM_RESPONSES,
+        **RATE_LIMITED_RESPONSES,
         201: {
             "description": "Stored (or replayed) case with its triage result",
             "headers": {
@@ -139,7 +141,8 @@ async def list_cases(
     response_model=PredictResponse,
     summary="Classify cases without storing them",
     description="A dry run for up to 1,000 cases: nothing is stored or published.",
-    responses=PROBLEM_RESPONSES,
+    responses={**PROBLEM_RESPONSES, **RATE_LIMITED_RESPONSES},
+    dependencies=[IntakeLimited],
 )
 async def predict(body: PredictRequest, container: ContainerDep) -> PredictResponse:
     """Translate POST /v1/predict."""
