@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 
 from contracts.catalogue import load_catalogue
 from router.adapters import tables
@@ -19,7 +20,7 @@ from router.config import Settings
 from router.domain.policy import PolicyHolder, default_policy, load_policy
 from router.entrypoints.consumer import make_handler
 from router.ports import Clock, SystemClock
-from router.service.common import CatalogueHolder, Publishing
+from router.service.common import CatalogueHolder, NotificationThrottle, Publishing
 from router.workers import Sender
 from servicekit.runtime import Consume, KafkaRuntime, Outbox
 
@@ -69,6 +70,12 @@ def build(
             lifecycle_topic=settings.topic_lifecycle,
             public_base_url=settings.public_base_url,
             channels=CHANNELS,
+            throttle=NotificationThrottle(
+                settings.notify_max_per_case,
+                timedelta(minutes=settings.notify_case_window_minutes),
+            )
+            if settings.notify_max_per_case
+            else None,
         ),
         sender=sender,
     )

@@ -30,6 +30,13 @@ class Settings(ServiceSettings):
     delivery_concurrency: int = Field(default=16, ge=1)
     delivery_timeout_seconds: float = Field(default=5.0, gt=0)
     delivery_backoff_base_seconds: float = Field(default=2.0, ge=0)
+    notify_max_per_case: int = Field(
+        default=6,
+        ge=0,
+        description="Assignment messages (assigned, reassigned) per case within "
+        "NOTIFY_CASE_WINDOW_MINUTES; the rest are recorded on the case, not sent. 0: no limit.",
+    )
+    notify_case_window_minutes: int = Field(default=60, ge=1, le=7 * 24 * 60)
     delivery_max_retry_after_seconds: float = Field(
         default=300.0,
         gt=0,

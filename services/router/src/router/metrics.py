@@ -21,6 +21,10 @@ TIME_TO_OWNER = Histogram(
 NOTIFICATIONS = Counter(
     "router_notifications_total", "Delivery attempts by channel and outcome", ["channel", "status"]
 )
+NOTIFICATIONS_THROTTLED = Counter(
+    "router_notifications_throttled_total",
+    "Assignment messages not sent: their case had reached its notification limit",
+)
 NOTIFICATIONS_FAILED = Gauge(
     "router_notifications_failed", "Notifications that finally failed (need attention)"
 )

@@ -121,6 +121,13 @@ class RouterTransaction(Protocol):
         """The routing history of a case, oldest first."""
         ...
 
+    def recent_messages(
+        self, case_ids: Sequence[UUID], kinds: Sequence[str], since: datetime
+    ) -> dict[UUID, int]:
+        """Messages of `kinds` queued per case since `since` (a message is one kind, squad and
+        event, whatever its channels)."""
+        ...
+
     def queue_notifications(self, rows: Sequence[NotificationRecord]) -> int:
         """Queue notifications, skipping any whose dedupe key (case, kind, squad, channel,
         event) already exists or repeats one earlier in `rows`; return how many were queued."""

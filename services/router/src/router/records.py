@@ -132,6 +132,9 @@ class HistoryAction(StrEnum):
     UNREACHABLE = "unreachable"
     """The case went to a squad the catalogue gives no channel (`to_squad`; `note` says
     why); Service Delivery is told instead, once per case and squad."""
+    THROTTLED = "throttled"
+    """Assignment messages of the case were not sent: it reached its notification limit
+    (`note` names the squads not told)."""
 
 
 class HistoryEntry(BaseModel):

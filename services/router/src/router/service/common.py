@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
@@ -29,6 +30,15 @@ SOURCE = "/support-triage/router"
 
 
 @dataclass(frozen=True)
+class NotificationThrottle:
+    """At most `max_per_case` assignment messages (assigned, reassigned) per case within
+    `window`; escalations and swarm invitations are never held back."""
+
+    max_per_case: int
+    window: timedelta
+
+
+@dataclass(frozen=True)
 class Publishing:
     """Where lifecycle events go, how messages link back to the router, and the channels
     squads are notified on (`router.adapters.notifications.channels.CHANNELS` in service;
@@ -38,6 +48,7 @@ class Publishing:
     public_base_url: str = "http://127.0.0.1:8001"
     source: str = SOURCE
     channels: tuple[Channel, ...] = ()
+    throttle: NotificationThrottle | None = None
 
     def case_url(self, case_id: UUID) -> str:
         """The API address of a case (Swagger UI users open it from a message)."""

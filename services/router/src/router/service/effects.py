@@ -29,6 +29,14 @@ An `Effects` collects the writes of one transaction (a routing batch collects al
 writes); `write(tx)` stores them, one statement per table, and `count()` counts the metrics
 once the transaction committed.
 
+A case bounced between squads must not flood their channels: with `Publishing.throttle`,
+`write` lets through at most `max_per_case` assignment messages (assigned, reassigned; a
+message is one squad told of one event, on all its channels) per case within the window,
+counting those already queued. The rest are not queued; the case's history records each
+held-back batch (`throttled`, naming the squads that were not told) and the metric
+`router_notifications_throttled_total` counts the messages. Escalations and swarm
+invitations always go out.
+
 A notification's `event_key` (the de-duplication key of the delivery queue, with case, kind,
 squad and channel) is the id of the lifecycle event that announced it, unless the caller
 names one: routing uses the triaged event's id, so a redelivered triaged event never queues
@@ -81,6 +89,9 @@ from router.service.common import Publishing, to_record
 from router.service.notifying import notifications_for
 from router.service.watch import Demotion, review
 
+THROTTLED_KINDS = (NotificationKind.ASSIGNED, NotificationKind.REASSIGNED)
+"""The messages a case's notification limit applies to."""
+
 MANUAL = "person"
 """The `by` label of the assignment metric for assignments made by people."""
 
@@ -106,6 +117,7 @@ class Effects:
     corrections: list[tuple[CaseRecord, str]] = field(default_factory=list)
     demotions: list[Demotion] = field(default_factory=list)
     realised: dict[str, float] = field(default_factory=dict)
+    throttled: int = 0
 
     def add(
         self, case: CaseRecord, happened: Sequence[DomainEvent], *, event_key: str | None = None
@@ -363,14 +375,54 @@ class Effects:
     def write(self, tx: RouterTransaction) -> int:
         """Store everything (new swarms first); return how many notifications were queued."""
         tx.insert_swarms(self.swarms)
+        self._throttle(tx)
         tx.add_history(self.history)
         self._watch(tx)
         queued = tx.queue_notifications(self.notifications)
         tx.add_events(self.events)
         return queued
 
+    def _throttle(self, tx: RouterTransaction) -> None:
+        """Hold back the assignment messages over each case's limit (module docstring)."""
+        rule = self.pub.throttle
+        kinds = [str(k) for k in THROTTLED_KINDS]
+        counted = [n for n in self.notifications if n.kind in kinds]
+        if rule is None or not counted:
+            return
+        case_ids = list(dict.fromkeys(n.case_id for n in counted))
+        already = tx.recent_messages(case_ids, kinds, self.now - rule.window)
+        allowed: dict[tuple[UUID, str, str, str], bool] = {}
+        used = dict(already)
+        held: dict[UUID, list[str]] = {}
+        kept: list[NotificationRecord] = []
+        for n in self.notifications:
+            if n.kind not in kinds:
+                kept.append(n)
+                continue
+            message = (n.case_id, n.kind, n.squad, n.event_key)
+            if message not in allowed:
+                room = used.get(n.case_id, 0) < rule.max_per_case
+                allowed[message] = room
+                if room:
+                    used[n.case_id] = used.get(n.case_id, 0) + 1
+                else:
+                    held.setdefault(n.case_id, []).append(n.squad)
+            if allowed[message]:
+                kept.append(n)
+        self.notifications = kept
+        minutes = round(rule.window.total_seconds() / 60)
+        for case_id, squads in held.items():
+            note = (
+                f"{len(squads)} assignment message(s) not sent (to {', '.join(squads)}): the "
+                f"case reached its limit of {rule.max_per_case} in {minutes} min"
+            )
+            self._history(case_id, HistoryAction.THROTTLED, ROUTER, note=note)
+            self.throttled += len(squads)
+
     def count(self) -> None:
         """Count the metrics (call after the commit)."""
+        if self.throttled:
+            metrics.NOTIFICATIONS_THROTTLED.inc(self.throttled)
         for (squad, by), n in self.assigned.items():
             metrics.CASES_ASSIGNED.labels(squad, by).inc(n)
         for reason, n in self.escalated.items():

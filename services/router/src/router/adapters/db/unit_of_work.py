@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from contracts.cases import Recommendation
@@ -92,6 +92,25 @@ class SqlTransaction:
         h = t.history.c
         stmt = select(t.history).where(h.case_id == str(case_id)).order_by(h.at, h.id)
         return [history_from(r) for r in self.conn.execute(stmt).mappings()]
+
+    def recent_messages(
+        self, case_ids: Sequence[UUID], kinds: Sequence[str], since: datetime
+    ) -> dict[UUID, int]:
+        if not case_ids:
+            return {}
+        n = t.notifications.c
+        messages = (
+            select(n.case_id, n.kind, n.squad, n.event_key)
+            .where(
+                n.case_id.in_([str(c) for c in case_ids]),
+                n.kind.in_(list(kinds)),
+                n.created_at >= since,
+            )
+            .distinct()
+            .subquery()
+        )
+        stmt = select(messages.c.case_id, func.count()).group_by(messages.c.case_id)
+        return {UUID(str(case_id)): int(count) for case_id, count in self.conn.execute(stmt)}
 
     def queue_notifications(self, notifications: Sequence[NotificationRecord]) -> int:
         return queue_rows(self.conn, notifications)
