@@ -22,12 +22,12 @@ TITLE_MAX = 300
 DESCRIPTION_MAX = 20_000
 TAGS_MAX = 20
 
-# Customer text: control characters are removed before the length checks (contracts.text).
+# Customer text: the length limits apply to the text as sent, then control characters are
+# removed (contracts.text); what must not be empty is checked on the cleaned text.
 OneLine = AfterValidator(single_line)
-Tag = Annotated[str, OneLine, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
-Name = Annotated[
-    str, OneLine, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)
-]
+NotEmpty = StringConstraints(min_length=1)
+Tag = Annotated[str, StringConstraints(strip_whitespace=True, max_length=64), OneLine, NotEmpty]
+Name = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), OneLine, NotEmpty]
 
 
 class Priority(StrEnum):
@@ -69,7 +69,7 @@ class Reporter(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: (
-        Annotated[str, OneLine, StringConstraints(strip_whitespace=True, max_length=200)] | None
+        Annotated[str, StringConstraints(strip_whitespace=True, max_length=200), OneLine] | None
     ) = None
     email: (
         Annotated[
@@ -80,7 +80,7 @@ class Reporter(BaseModel):
         ]
         | None
     ) = None
-    customer_id: Annotated[str, OneLine, StringConstraints(max_length=200)] | None = None
+    customer_id: Annotated[str, StringConstraints(max_length=200), OneLine] | None = None
 
     @model_validator(mode="after")
     def _identified(self) -> Self:
@@ -108,12 +108,12 @@ class CaseSubmission(BaseModel):
     model_config = ConfigDict(extra="forbid", json_schema_extra={"example": CASE_EXAMPLE})
 
     title: Annotated[
-        str, OneLine, StringConstraints(strip_whitespace=True, max_length=TITLE_MAX)
+        str, StringConstraints(strip_whitespace=True, max_length=TITLE_MAX), OneLine
     ] = ""
     description: Annotated[
         str,
-        AfterValidator(multi_line),
         StringConstraints(strip_whitespace=True, max_length=DESCRIPTION_MAX),
+        AfterValidator(multi_line),
     ] = ""
     reporter: Reporter
     source: CaseSource = CaseSource.WEB

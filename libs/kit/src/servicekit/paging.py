@@ -16,8 +16,11 @@ query parameter's value is wrong, which is how FastAPI answers every other inval
 parameter (422 `validation_error` with `query.<name>`), so a client meets one status for "a
 parameter is wrong" in both services.
 
-This module imports nothing beyond the standard library and `contracts`, so service layers
-may use it.
+`IsoDateTime` is the type of a date-time query parameter of either service: ISO 8601 text
+with an offset, never a bare number.
+
+This module imports nothing beyond the standard library, pydantic and `contracts`, so service
+layers may use it.
 """
 
 from __future__ import annotations
@@ -28,8 +31,10 @@ import json
 import math
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any, ClassVar, TypeVar
+from typing import Annotated, Any, ClassVar, TypeVar
 from uuid import UUID
+
+from pydantic import AwareDatetime, BeforeValidator
 
 from contracts.problems import FieldError
 
@@ -145,3 +150,15 @@ def optional(parse: Callable[[object], _T]) -> Callable[[object], _T | None]:
         return None if value is None else parse(value)
 
     return parse_optional
+
+
+def iso_datetime_text(value: object) -> object:
+    """Refuse a query value that is not ISO 8601 text (pydantic would read `172` as seconds
+    since 1970); pass everything else on to the datetime validation."""
+    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
+        raise ValueError("must be an ISO 8601 date-time with an offset, e.g. 2026-03-01T00:00:00Z")
+    return value
+
+
+IsoDateTime = Annotated[AwareDatetime, BeforeValidator(iso_datetime_text)]
+"""A query parameter's date-time: ISO 8601 text with an offset (never a number)."""

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime, BaseModel
+from pydantic import BaseModel
 
 from contracts.catalogue import Catalogue, Component, LoadReport
 from router.domain.notifications import Channel, targets_for
@@ -16,6 +16,7 @@ from router.entrypoints.deps import ContainerDep
 from router.service import queries
 from router.service.queries import Summary
 from servicekit.http import PROBLEM_RESPONSES, ProblemError
+from servicekit.paging import IsoDateTime
 
 router = APIRouter(responses=PROBLEM_RESPONSES)
 
@@ -171,7 +172,7 @@ async def reload_policy(c: ContainerDep) -> Reloaded:
 async def summary(
     c: ContainerDep,
     since: Annotated[
-        AwareDatetime | None,
+        IsoDateTime | None,
         Query(description="ISO 8601 with offset, e.g. 2026-03-01T00:00:00Z"),
     ] = None,
 ) -> Summary:

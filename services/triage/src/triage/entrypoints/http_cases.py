@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime
 from typing import Annotated
 from uuid import UUID
 
@@ -13,6 +12,7 @@ from contracts import CaseSource, CaseSubmission, Decision, Priority
 from contracts.cases import Case
 from servicekit.clients import client_name
 from servicekit.http import PROBLEM_RESPONSES, RATE_LIMITED_RESPONSES
+from servicekit.paging import IsoDateTime
 from triage import service
 from triage.domain import Accepted, CaseFilter, Duplicate, Intake, http_scope
 from triage.entrypoints.deps import ContainerDep, IntakeLimited, link_next
@@ -122,8 +122,12 @@ async def list_cases(
     ] = None,
     source: Annotated[CaseSource | None, Query()] = None,
     priority: Annotated[Priority | None, Query()] = None,
-    received_after: Annotated[datetime | None, Query(description="Inclusive, ISO 8601")] = None,
-    received_before: Annotated[datetime | None, Query(description="Exclusive, ISO 8601")] = None,
+    received_after: Annotated[
+        IsoDateTime | None, Query(description="Inclusive, ISO 8601 with offset")
+    ] = None,
+    received_before: Annotated[
+        IsoDateTime | None, Query(description="Exclusive, ISO 8601 with offset")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the last page.")] = None,
 ) -> CasePage:

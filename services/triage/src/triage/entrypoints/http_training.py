@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import asdict
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
 from servicekit.http import PROBLEM_RESPONSES
+from servicekit.paging import IsoDateTime
 from triage import training
 from triage.domain import LabelFilter
 from triage.entrypoints.deps import ContainerDep, link_next
@@ -101,7 +101,9 @@ async def list_labels(
     response: Response,
     container: ContainerDep,
     squad: Annotated[str | None, Query(max_length=200, description="The new squad")] = None,
-    since: Annotated[datetime | None, Query(description="Inclusive, ISO 8601")] = None,
+    since: Annotated[
+        IsoDateTime | None, Query(description="Inclusive, ISO 8601 with offset")
+    ] = None,
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the last page.")] = None,
 ) -> LabelPage:
