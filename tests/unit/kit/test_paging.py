@@ -95,3 +95,15 @@ def test_only_plain_values_go_into_a_cursor() -> None:
         encode_cursor("queue", object())
     with pytest.raises(ValueError):
         encode_cursor("queue", float("nan"))
+
+
+@pytest.mark.parametrize("text", ["172", "5.7e-293", "nan", "-1", "2026-03-01T00:00:00"])
+def test_a_query_date_time_is_iso_text_with_an_offset(text: str) -> None:
+    from pydantic import TypeAdapter, ValidationError
+
+    from servicekit.paging import IsoDateTime
+
+    with pytest.raises(ValidationError):
+        TypeAdapter(IsoDateTime).validate_python(text)
+    at = TypeAdapter(IsoDateTime).validate_python("2026-03-01T00:00:00+01:00")
+    assert at.utcoffset() is not None

@@ -155,9 +155,13 @@ def optional(parse: Callable[[object], _T]) -> Callable[[object], _T | None]:
 def iso_datetime_text(value: object) -> object:
     """Refuse a query value that is not ISO 8601 text (pydantic would read `172` as seconds
     since 1970); pass everything else on to the datetime validation."""
-    if isinstance(value, str) and value.strip().lstrip("+-").replace(".", "", 1).isdigit():
-        raise ValueError("must be an ISO 8601 date-time with an offset, e.g. 2026-03-01T00:00:00Z")
-    return value
+    if not isinstance(value, str):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return value
+    raise ValueError("must be an ISO 8601 date-time with an offset, e.g. 2026-03-01T00:00:00Z")
 
 
 IsoDateTime = Annotated[AwareDatetime, BeforeValidator(iso_datetime_text)]
