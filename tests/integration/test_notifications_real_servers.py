@@ -115,8 +115,12 @@ async def test_every_channel_arrives(sink: SinkHandle, notifier: Notifier) -> No
 async def test_wrong_secret_is_recorded_as_invalid(sink: SinkHandle) -> None:
     smtp = SmtpSettings(host=sink.host, port=sink.smtp_port, sender="t@example.com")
     async with httpx.AsyncClient() as http:
-        notifier = Notifier(http=http, smtp=smtp, environ={"S": "not-the-secret"})
-        await notifier.send(Target("webhook", f"{sink.http_url}/hooks/intruder", "S"), _n())
+        notifier = Notifier(
+            http=http, smtp=smtp, environ={"SUPPORT_TRIAGE_SECRET_S": "not-the-secret"}
+        )
+        await notifier.send(
+            Target("webhook", f"{sink.http_url}/hooks/intruder", "SUPPORT_TRIAGE_SECRET_S"), _n()
+        )
     (record,) = await _listed(sink, squad="intruder")
     assert record["signature_valid"] is False
 
