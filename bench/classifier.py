@@ -12,7 +12,9 @@ classifier_proxies` runs the harder proxies over several seeds.
 Figures: accuracy, macro-F1, top-3 accuracy, coverage at >= 90% precision (largest share
 auto-assignable, most confident first; the baseline ranks by its top decision value),
 batch predictions/s on one core (threads limited to 1; ours through `TriageModel.predict`,
-results included), single-case latency p50/p99, model file size.
+results included), single-case latency p50/p99, model file size. Times are CPU seconds of
+this process (`time.process_time`; one thread), so other work on a shared machine does not
+distort them; pin the process to one core to be sure (`taskset -c 0`).
 """
 
 from __future__ import annotations
@@ -63,17 +65,17 @@ def _label_catalogue(labels: Sequence[str]) -> Catalogue:
 
 
 def _rate(n: int, fn: Callable[[], object]) -> float:
-    started = time.perf_counter()
+    started = time.process_time()
     fn()
-    return n / (time.perf_counter() - started)
+    return n / (time.process_time() - started)
 
 
 def _latency(texts: Sequence[str], fn: Callable[[str], object]) -> tuple[float, float]:
     timings = []
     for text in texts:
-        started = time.perf_counter()
+        started = time.process_time()
         fn(text)
-        timings.append((time.perf_counter() - started) * 1000)
+        timings.append((time.process_time() - started) * 1000)
     q = statistics.quantiles(timings, n=100)
     return q[49], q[98]
 
@@ -106,18 +108,18 @@ def run() -> None:
     cases = [CaseText(e.title, e.description) for e in test]
     print(
         f"data: {source}; train {len(train)}, test {len(test)}; scikit-learn "
-        f"{sklearn.__version__}; threads limited to 1",
+        f"{sklearn.__version__}; threads limited to 1; times in CPU seconds",
         flush=True,
     )
 
     with threadpool_limits(limits=1):
-        started = time.perf_counter()
+        started = time.process_time()
         vec = TfidfVectorizer(ngram_range=(1, 2))
         svc = LinearSVC().fit(vec.fit_transform([e.text for e in train]), [e.squad for e in train])
-        base_fit = time.perf_counter() - started
-        started = time.perf_counter()
+        base_fit = time.process_time() - started
+        started = time.process_time()
         model, _ = train_model(train, catalogue, seed=SEED)
-        ours_fit = time.perf_counter() - started
+        ours_fit = time.process_time() - started
         print(
             f"fit: baseline {base_fit:.1f} s, ours {ours_fit:.1f} s (chose {model.scorer.kind} "
             f"by {model.info['selection']['folds']}-fold CV on "

