@@ -6,15 +6,21 @@ import random
 
 import numpy as np
 import pytest
+import scipy.sparse as sp
+from sklearn.svm import LinearSVC
 
 from contracts.catalogue import Catalogue, Squad
 from triage.classifier import CaseText, LabelledCase, train_model
+from triage.classifier.candidates import BASELINE
 from triage.classifier.selection import (
+    ABSENT_SCORE,
     MAX_LOSS,
     MIN_GAIN,
     CandidateScore,
     assign_folds,
     choose,
+    cross_validate,
+    linear_weights,
     subsample,
 )
 
@@ -104,3 +110,31 @@ def test_a_squad_with_one_case_is_still_predicted_for_its_own_text() -> None:
     assert model.operating is not None and "finance" in model.operating.rare
     [res] = model.predict([CaseText("", "quarterly zyxwvut ledger reconciliation")])
     assert res.squad == "finance" and res.decision == "escalate"
+
+
+def test_dropping_empty_columns_leaves_out_of_fold_scores_unchanged() -> None:
+    # a subsample is cross-validated on the columns it uses only (`select`)
+    rng = np.random.default_rng(0)
+    dense = rng.random((90, 40)) * (rng.random((90, 40)) < 0.2)
+    dense[:, 25:] = 0.0  # columns only the rest of a history would use
+    x = sp.csr_matrix(dense)
+    y = np.array(["a", "b", "c"] * 30)
+    extra_x, extra_y = x[:3], y[:3]
+    folds = assign_folds(y.tolist(), 3, seed=0)
+    squads = ["a", "b", "c"]
+    full, _, _ = cross_validate(BASELINE, x, y, extra_x, extra_y, folds, squads, 0)
+    used = np.union1d(x.indices, extra_x.indices)
+    assert len(used) < x.shape[1]
+    narrow, _, _ = cross_validate(
+        BASELINE, x[:, used], y, extra_x[:, used], extra_y, folds, squads, 0
+    )
+    np.testing.assert_allclose(narrow, full, atol=1e-6)
+
+
+def test_linear_weights_put_each_squad_in_its_column() -> None:
+    x = sp.csr_matrix(np.eye(3))
+    clf = LinearSVC().fit(x, ["c", "a", "b"])
+    weights, bias = linear_weights(clf, ["a", "b", "c", "d"])
+    assert weights.shape == (3, 4) and weights.flags.c_contiguous
+    assert np.argmax(weights[:, :3], axis=1).tolist() == [2, 0, 1]
+    assert not weights[:, 3].any() and bias[3] == ABSENT_SCORE

@@ -11,8 +11,11 @@ no worse than the baseline by more than `MAX_LOSS` on accuracy and on macro-F1 a
 Among those, the highest score wins (ties: the earlier, simpler candidate).
 
 **Budget.** Histories larger than `MAX_SELECTION_CASES` are cross-validated on a
-stratified subsample of that size (every squad keeps at least `min(count, 10)` cases);
-the chosen configuration is then fitted on the whole history.
+stratified subsample of that size (every squad keeps at least `min(count, 10)` cases),
+restricted to the feature columns the subsample and the pseudo documents use (the
+vectorisers saw the whole history: most of its columns are empty in a subsample, and
+each would cost a weight per squad in every fold model); the chosen configuration is
+then fitted on the whole history.
 """
 
 from __future__ import annotations
@@ -74,7 +77,8 @@ class Selection:
     chosen: Candidate
     oof: np.ndarray  # decision scores of the evaluated history rows, (n, n_squads)
     rows: np.ndarray  # which history rows were evaluated (all, or the subsample)
-    fold_weights: tuple[np.ndarray, np.ndarray]  # the winner's folds, averaged
+    # the winner's folds, averaged; None after a subsample (the winner is refitted on all)
+    fold_weights: tuple[np.ndarray, np.ndarray] | None
     criterion: str = field(
         default=(
             "mean of out-of-fold accuracy and macro-F1; the baseline unless a candidate "
@@ -134,13 +138,13 @@ def linear_weights(clf: Any, squads: Sequence[str]) -> tuple[np.ndarray, np.ndar
     if len(classes) == 2:
         coef = np.vstack([np.zeros_like(coef[0]), coef[0]])
         intercept = np.array([0.0, intercept[0]])
-    weights = np.zeros((coef.shape[1], len(squads)), dtype=np.float32)
-    bias = np.full(len(squads), ABSENT_SCORE)
     index = {s: i for i, s in enumerate(squads)}
-    for row, squad in enumerate(classes):
-        weights[:, index[squad]] = coef[row]
-        bias[index[squad]] = intercept[row]
-    return weights, bias
+    at = np.asarray([index[s] for s in classes], dtype=np.int64)
+    rows = np.zeros((len(squads), coef.shape[1]), dtype=np.float32)
+    rows[at] = coef  # whole rows, then one transposing copy (columns one by one: 10x slower)
+    bias = np.full(len(squads), ABSENT_SCORE)
+    bias[at] = intercept
+    return np.ascontiguousarray(rows.T), bias
 
 
 def cross_validate(
@@ -237,18 +241,24 @@ def select(
     results: list[CandidateScore] = []
     oof: dict[str, np.ndarray] = {}
     averaged: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+    sampled = len(rows) < n_history
     for candidate in pool:
         step(f"cross-validating {candidate.name} ({FOLDS} folds, {len(rows)} cases)")
         started = clock()
         x = matrix(candidate)
+        x_rows, x_extra = x[rows], x[extra]
+        if sampled:  # only the columns the subsample uses: smaller models, faster fits
+            used = np.union1d(x_rows.indices, x_extra.indices)
+            x_rows, x_extra = x_rows[:, used], x_extra[:, used]
         scores, weights, bias = cross_validate(
-            candidate, x[rows], history_y[rows], x[extra], y[extra], folds, squads, seed
+            candidate, x_rows, history_y[rows], x_extra, y[extra], folds, squads, seed
         )
-        averaged[candidate.name] = (weights, bias)
+        if not sampled:
+            averaged[candidate.name] = (weights, bias)
         accuracy, macro_f1 = measure(history_y[rows], scores, squads)
         results.append(CandidateScore(candidate.name, accuracy, macro_f1, clock() - started))
         oof[candidate.name] = scores
     best = choose(results)
     best.chosen = True
     chosen = next(c for c in pool if c.name == best.name)
-    return Selection(results, chosen, oof[best.name], rows, averaged[best.name])
+    return Selection(results, chosen, oof[best.name], rows, averaged.get(best.name))

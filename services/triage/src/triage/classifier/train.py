@@ -107,6 +107,7 @@ def train_model(
     seed: int = 0,
     target: float = DEFAULT_TARGET,
     min_examples: int = MIN_EXAMPLES,
+    on_step: Callable[[str], None] | None = None,
 ) -> tuple[TriageModel, EvaluationReport]:
     """Train a model from labelled cases and the catalogue.
 
@@ -124,6 +125,7 @@ def train_model(
         seed: Seed for the subsample, the folds and the models.
         target: Target precision of automatic assignments.
         min_examples: History cases a squad needs to be assigned from history alone.
+        on_step: Called with the label of each stage as it starts (timing, logs).
 
     Returns:
         The model and the out-of-fold evaluation of the chosen configuration.
@@ -147,7 +149,7 @@ def train_model(
             f"components in the catalogue), found {squads or 'none'}"
         )
     support = dict(Counter(e.squad for e in usable))
-    with _progress(progress) as step:
+    with _progress(progress, on_step) as step:
         step("matching the catalogue")
         texts = [e.text for e in rows]
         matches = [matcher.find(t) for t in texts]
@@ -242,7 +244,7 @@ def _fit_selected(
         truth=truth.astype(np.int32),
         support=support,
     )
-    if len(chosen.rows) == n_history:
+    if chosen.fold_weights is not None:
         # the fold models' mean is the model the out-of-fold figures describe
         weights, bias = chosen.fold_weights
         final = f"mean of the {FOLDS} fold models"
@@ -337,9 +339,12 @@ def _usable(
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Callable[[str], None]]:
+def _progress(
+    enabled: bool, on_step: Callable[[str], None] | None = None
+) -> Iterator[Callable[[str], None]]:
+    hook = on_step or (lambda _label: None)
     if not enabled:
-        yield lambda _label: None
+        yield hook
         return
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
@@ -349,6 +354,7 @@ def _progress(enabled: bool) -> Iterator[Callable[[str], None]]:
         task = bar.add_task("training", total=None)
 
         def step(label: str) -> None:
+            hook(label)
             bar.update(task, description=label)
 
         yield step

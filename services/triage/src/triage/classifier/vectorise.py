@@ -18,7 +18,7 @@ import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from itertools import chain, pairwise, repeat
+from itertools import chain, count, pairwise, repeat
 
 import numpy as np
 import scipy.sparse as sp
@@ -136,18 +136,13 @@ class CompiledWordVectoriser:
         of `texts`, from which `weigh` makes any of the weightings without counting again.
         """
         regex = re.compile(pattern)
-        unigrams: dict[str, int] = {}
-        bigrams: dict[tuple[str, str], int] = {}
-        for text in texts:
-            toks = regex.findall(text.lower())
-            for tok in toks:
-                if tok not in unigrams:
-                    unigrams[tok] = len(unigrams) + len(bigrams)
-            for pair in pairwise(toks):
-                if pair not in bigrams:
-                    bigrams[pair] = len(unigrams) + len(bigrams)
+        toks = [regex.findall(text.lower()) for text in texts]
+        # columns: the words in order of first appearance, then the bigrams likewise
+        unigrams = dict(zip(dict.fromkeys(chain.from_iterable(toks)), count(), strict=False))
+        pairs = dict.fromkeys(chain.from_iterable(map(pairwise, toks)))
+        bigrams = dict(zip(pairs, count(len(unigrams)), strict=False))
         fitted = cls(regex, unigrams, bigrams, None, len(unigrams) + len(bigrams), np.float32)
-        counts = fitted.counts(texts)
+        counts = fitted._count(toks)
         df = np.bincount(counts.indices, minlength=fitted.n_features)
         fitted.idf = np.log((1.0 + len(texts)) / (1.0 + df)) + 1.0
         return fitted, counts
@@ -172,16 +167,18 @@ class CompiledWordVectoriser:
         One dict lookup per token (its id); bigrams are looked up as numbers
         (`_Pairs`), all at once, by binary search, never as tuples or strings.
         """
-        pairs = self._pairs()
         findall = self.pattern.findall
-        toks = [findall(text.lower()) for text in texts]
+        return self._count([findall(text.lower()) for text in texts])
+
+    def _count(self, toks: list[list[str]]) -> sp.csr_matrix:
+        pairs = self._pairs()
         lengths = np.fromiter(map(len, toks), dtype=np.int64, count=len(toks))
         ids = np.fromiter(
             map(pairs.ids.get, chain.from_iterable(toks), repeat(-1)),
             dtype=np.int64,
             count=int(lengths.sum()),
         )
-        rows = np.repeat(np.arange(len(texts), dtype=np.int64), lengths)
+        rows = np.repeat(np.arange(len(toks), dtype=np.int64), lengths)
         single = (ids >= 0) & (ids < self.n_features)
         row_parts, col_parts = [rows[single]], [ids[single]]
         if len(pairs.keys) and len(ids) > 1:
@@ -194,7 +191,7 @@ class CompiledWordVectoriser:
             col_parts.append(pairs.columns[at[hit]])
         r, c = np.concatenate(row_parts), np.concatenate(col_parts)
         x = sp.csr_matrix(
-            (np.ones(len(c), dtype=np.float64), (r, c)), shape=(len(texts), self.n_features)
+            (np.ones(len(c), dtype=np.float64), (r, c)), shape=(len(toks), self.n_features)
         )
         x.sum_duplicates()
         return x
