@@ -62,7 +62,7 @@ def served(tmp_path: Path, broker: LocalBroker) -> Iterator[tuple[str, dict[str,
     proc = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT, cwd=tmp_path)
     base = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # generous: slow starts under load
         while True:
             assert proc.poll() is None, (tmp_path / "serve.log").read_text()
             try:
