@@ -4,6 +4,10 @@
   process (pytest-xdist worker), stopped by pid at the end.
 - `postgres_url`: a fresh database on the server named by `TEST_DATABASE_URL`, dropped at
   the end; tests that use it are skipped with the reason when the variable is absent.
+
+The API keys of `devkit.testing.TEST_KEYS` (one per role) are put in the environment here, so
+every service settings object and every child process of the tests admits them; a test calls
+with `auth_headers(role)`.
 """
 
 from __future__ import annotations
@@ -15,10 +19,12 @@ from pathlib import Path
 import pytest
 
 from devkit.broker import LocalBroker
-from devkit.testing import scratch_database
+from devkit.testing import KEY_ENV, scratch_database
 
 ROOT = Path(__file__).resolve().parents[1]
 DEMO_CATALOGUE = ROOT / "demo" / "catalogue"
+
+os.environ.update(KEY_ENV)
 
 
 @pytest.fixture(scope="session")

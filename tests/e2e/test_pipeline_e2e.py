@@ -40,6 +40,7 @@ from contracts.topics import (
     SWARM_OPENED,
 )
 from contracts.wire import decode, encode
+from devkit.testing import auth_headers
 from router.adapters.notifications.signing import SIGNATURE_HEADER, verify
 
 if TYPE_CHECKING:
@@ -208,7 +209,7 @@ def owner(p: Pipeline, component: str) -> str:
 
 async def test_clear_case_is_assigned_to_its_owner_and_notified_once(pipeline: Pipeline) -> None:
     squad = owner(pipeline, "refund-service")
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(headers=auth_headers(), timeout=10) as http:
         triaged = await submit_case(
             http,
             pipeline,
@@ -248,7 +249,7 @@ async def test_clear_case_is_assigned_to_its_owner_and_notified_once(pipeline: P
 
 async def test_unowned_component_escalates_to_service_delivery(pipeline: Pipeline) -> None:
     assert pipeline.catalogue.components["legacy-cms"].owner is None
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(headers=auth_headers(), timeout=10) as http:
         case_id = await submit(
             http,
             pipeline,
@@ -273,7 +274,7 @@ async def test_unowned_component_escalates_to_service_delivery(pipeline: Pipelin
 async def test_components_of_two_squads_open_a_swarm_with_both(pipeline: Pipeline) -> None:
     squads = {owner(pipeline, "refund-service"), owner(pipeline, "promo-engine")}
     assert len(squads) == 2
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(headers=auth_headers(), timeout=10) as http:
         case_id = await submit(
             http,
             pipeline,
@@ -305,7 +306,7 @@ async def test_components_of_two_squads_open_a_swarm_with_both(pipeline: Pipelin
 
 
 async def test_p1_escalates_as_major_incident(pipeline: Pipeline) -> None:
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(headers=auth_headers(), timeout=10) as http:
         case_id = await submit(
             http,
             pipeline,
@@ -337,7 +338,7 @@ def _labels(p: Pipeline, case_id: str) -> list[tuple[str, str]] | None:
 async def test_manual_reassignment_becomes_a_training_label(pipeline: Pipeline) -> None:
     first = owner(pipeline, "invoice-service")
     target = next(s for s in pipeline.catalogue.owning_squads if s != first)
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(headers=auth_headers(), timeout=10) as http:
         case_id = await submit(
             http, pipeline, "Receipt never arrived", "I paid but got no receipt or invoice pdf"
         )
@@ -369,7 +370,7 @@ async def test_manual_reassignment_becomes_a_training_label(pipeline: Pipeline) 
 
 async def test_unacknowledged_case_escalates_once_after_its_deadline(pipeline: Pipeline) -> None:
     squad = owner(pipeline, "promo-engine")
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(headers=auth_headers(), timeout=10) as http:
         policy = (await http.get(f"{pipeline.router.url}/v1/policy")).json()
         assert policy["ack_deadlines"][pipeline.ack_priority] == "1s"
         case_id = await submit(
@@ -430,7 +431,7 @@ async def test_structured_cloudevent_on_input_topic_is_assigned(pipeline: Pipeli
         [("content-type", STRUCTURED.encode())],
     )
     case_id = await triaged_case_id(pipeline, ref)
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(headers=auth_headers(), timeout=10) as http:
         detail = await router_case(http, pipeline, case_id, delivered)
         stored = (await http.get(f"{pipeline.triage.url}/v1/cases/{case_id}")).json()
     assert stored["submission"]["external_ref"] == ref
@@ -485,7 +486,7 @@ async def test_invalid_input_is_dead_lettered_and_the_next_case_flows(pipeline: 
 
     case_id = await triaged_case_id(pipeline, ref)
     squad = owner(pipeline, "refund-service")
-    async with httpx.AsyncClient(timeout=10) as http:
+    async with httpx.AsyncClient(headers=auth_headers(), timeout=10) as http:
         detail = await router_case(http, pipeline, case_id, delivered)
     assert (detail["case"]["status"], detail["case"]["squad"]) == ("assigned", squad)
     events = await lifecycle(pipeline, case_id, lambda es: bool(of_type(es, CASE_ASSIGNED)))

@@ -20,7 +20,7 @@ from contracts.events import CaseTriaged
 from contracts.topics import CASE_RECEIVED
 from contracts.wire import decode, encode
 from devkit.broker import LocalBroker, free_port
-from devkit.testing import stop_process
+from devkit.testing import auth_headers, stop_process
 
 pytestmark = pytest.mark.e2e
 
@@ -105,7 +105,7 @@ async def test_http_and_kafka_in_triaged_events_out(
     served: tuple[str, dict[str, str]], broker: LocalBroker
 ) -> None:
     base, topics = served
-    async with httpx.AsyncClient(base_url=base) as http:
+    async with httpx.AsyncClient(headers=auth_headers(), base_url=base) as http:
         resp = await http.post("/v1/cases", json=CASE)
     assert resp.status_code == 201
     case_id = resp.json()["id"]
@@ -126,6 +126,6 @@ async def test_http_and_kafka_in_triaged_events_out(
     assert set(by_ref) == {None, "E2E-1"}
     assert str(by_ref[None].case_id) == case_id
     assert by_ref["E2E-1"].result.squad == by_ref[None].result.squad == "checkout"
-    async with httpx.AsyncClient(base_url=base) as http:
+    async with httpx.AsyncClient(headers=auth_headers(), base_url=base) as http:
         stored = (await http.get(f"/v1/cases/{by_ref['E2E-1'].case_id}")).json()
     assert stored["submission"]["external_ref"] == "E2E-1"

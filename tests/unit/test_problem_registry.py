@@ -13,6 +13,7 @@ import pytest
 
 from contracts import generate
 from contracts.problems import PROBLEMS, problem_kind
+from devkit.testing import auth_headers
 from devkit.triage_fakes import FakeModelStore, KeywordClassifier, MemoryCaseRepository
 from router.bootstrap import build as build_router
 from router.config import Settings as RouterSettings
@@ -88,7 +89,9 @@ async def triage_http(tmp_path: Path, catalogue_folder: Path) -> AsyncIterator[h
         kafka=False,
     )
     transport = httpx.ASGITransport(app=triage_app(container))
-    async with httpx.AsyncClient(transport=transport, base_url="http://triage") as http:
+    async with httpx.AsyncClient(
+        headers=auth_headers(), transport=transport, base_url="http://triage"
+    ) as http:
         yield http
     await container.committer.close()
 
@@ -101,7 +104,9 @@ async def router_http(tmp_path: Path, catalogue_folder: Path) -> AsyncIterator[h
     )
     container = build_router(settings)
     transport = httpx.ASGITransport(app=router_app(container, run_background=False))
-    async with httpx.AsyncClient(transport=transport, base_url="http://router") as http:
+    async with httpx.AsyncClient(
+        headers=auth_headers(), transport=transport, base_url="http://router"
+    ) as http:
         yield http
     container.engine.dispose()
 

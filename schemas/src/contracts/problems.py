@@ -56,6 +56,9 @@ _PROJECT = (
     ProblemKind("internal_error", 500, "Internal Server Error"),
     ProblemKind("not_found", 404, "Not found"),
     ProblemKind("not_ready", 503, "Service not ready"),
+    ProblemKind("unauthenticated", 401, "Authentication required"),
+    ProblemKind("invalid_credentials", 401, "Invalid credentials"),
+    ProblemKind("insufficient_role", 403, "The caller lacks the role"),
     # both services
     ProblemKind("invalid_cursor", 422, "Invalid cursor"),
     ProblemKind("invalid_catalogue", 422, "Invalid catalogue"),

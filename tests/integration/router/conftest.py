@@ -21,6 +21,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from devkit.broker import LocalBroker, free_port
 from devkit.sink import SinkHandle, start_sink
+from devkit.testing import auth_headers
 from router.app import Container
 from router.bootstrap import build
 from router.config import Settings
@@ -221,4 +222,4 @@ class RunningRouter:
 
     def get(self, path: str, **params: Any) -> httpx.Response:
         """GET against the router."""
-        return httpx.get(self.url + path, params=params, timeout=10)
+        return httpx.get(self.url + path, params=params, headers=auth_headers(), timeout=10)

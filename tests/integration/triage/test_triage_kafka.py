@@ -19,6 +19,7 @@ from contracts.events import CaseReassigned, CaseTriaged
 from contracts.topics import CASE_REASSIGNED, CASE_RECEIVED, CASE_TRIAGED
 from contracts.wire import decode, encode
 from devkit.broker import LocalBroker, free_port
+from devkit.testing import auth_headers
 from devkit.triage_fakes import FakeModelStore, KeywordClassifier
 from servicekit.kafka import ensure_topics, make_producer
 from servicekit.outbox import OutboxRelay
@@ -173,7 +174,7 @@ async def test_post_while_broker_is_down_is_relayed_later(
     await container.start()
     try:
         async with httpx.AsyncClient(
-            transport=httpx.ASGITransport(app=app), base_url="http://t"
+            headers=auth_headers(), transport=httpx.ASGITransport(app=app), base_url="http://t"
         ) as http:
             resp = await http.post("/v1/cases", json=CASE)
             assert resp.status_code == 201

@@ -23,6 +23,7 @@ from typer.testing import CliRunner
 
 from contracts.catalogue import load_catalogue
 from contracts.events import CaseReassigned
+from devkit.testing import auth_headers
 from triage import service
 from triage.app import Container
 from triage.bootstrap import build_container
@@ -153,7 +154,7 @@ async def world(tmp_path: Path) -> AsyncIterator[tuple[Container, httpx.AsyncCli
     container = build_container(write_world(tmp_path), kafka=False)
     app_ = create_app(container)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app_), base_url="http://triage"
+        headers=auth_headers(), transport=httpx.ASGITransport(app=app_), base_url="http://triage"
     ) as client:
         yield container, client
     await container.stop()

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from devkit.testing import auth_headers
 from router.bootstrap import build
 from router.domain.lifecycle import LifecycleStatus
 from router.entrypoints.http import create_app
@@ -61,7 +62,9 @@ def test_configuration_names_the_service_delivery_group(settings, clock, sender,
 async def test_readiness_and_the_catalogue_view_carry_the_warning(container):
     app = create_app(container, run_background=False)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://router.test") as api:
+    async with httpx.AsyncClient(
+        headers=auth_headers(), transport=transport, base_url="http://router.test"
+    ) as api:
         ready = (await api.get("/readyz")).json()
         catalogue = (await api.get("/v1/catalogue")).json()
     [warning] = ready["warnings"]

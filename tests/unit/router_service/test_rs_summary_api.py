@@ -9,6 +9,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from devkit.testing import auth_headers
 from router.domain.lifecycle import LifecycleStatus
 from router.entrypoints.http import create_app
 from router.records import CaseRecord, HistoryAction, HistoryEntry
@@ -79,7 +80,9 @@ def test_percentile_nearest_rank():
 async def api(container):
     app = create_app(container, run_background=False)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://router.test") as client:
+    async with httpx.AsyncClient(
+        headers=auth_headers(), transport=transport, base_url="http://router.test"
+    ) as client:
         yield client
 
 

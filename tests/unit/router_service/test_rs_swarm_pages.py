@@ -7,6 +7,7 @@ from datetime import timedelta
 import httpx
 import pytest
 
+from devkit.testing import auth_headers
 from router.entrypoints.http import create_app
 
 
@@ -14,7 +15,9 @@ from router.entrypoints.http import create_app
 async def api(container):
     app = create_app(container, run_background=False)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://router.test") as client:
+    async with httpx.AsyncClient(
+        headers=auth_headers(), transport=transport, base_url="http://router.test"
+    ) as client:
         yield client
 
 

@@ -10,6 +10,7 @@ import pytest
 
 from contracts import CaseSubmission
 from contracts.catalogue import Catalogue, load_catalogue
+from devkit.testing import auth_headers
 from devkit.triage_fakes import FakeModelStore, KeywordClassifier, MemoryCaseRepository
 from triage.app import Container
 from triage.bootstrap import build_container
@@ -59,7 +60,7 @@ async def client(container: Container) -> AsyncIterator[httpx.AsyncClient]:
     """An HTTP client talking to the app in process."""
     app = create_app(container)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=app), base_url="http://triage"
+        headers=auth_headers(), transport=httpx.ASGITransport(app=app), base_url="http://triage"
     ) as http:
         yield http
     await container.committer.close()

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from prometheus_client import REGISTRY
 
+from devkit.testing import auth_headers
 from devkit.triage_fakes import FakeModelStore, KeywordClassifier, MemoryCaseRepository
 from triage.app import Container
 from triage.bootstrap import build_container
@@ -40,7 +41,9 @@ async def api(
 ) -> AsyncIterator[tuple[Container, httpx.AsyncClient]]:
     container = build_container(settings, store=store, repo=repo, kafka=False)
     async with httpx.AsyncClient(
-        transport=httpx.ASGITransport(app=create_app(container)), base_url="http://triage"
+        headers=auth_headers(),
+        transport=httpx.ASGITransport(app=create_app(container)),
+        base_url="http://triage",
     ) as http:
         yield container, http
     if store.gate is not None:

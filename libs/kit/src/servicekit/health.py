@@ -23,6 +23,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from servicekit.auth.edge import PUBLIC
 from servicekit.runtime import KafkaRuntime
 
 READY_TIMEOUT = 1.0
@@ -67,6 +68,7 @@ def health_routes(ready: Callable[[], Awaitable[Health]]) -> APIRouter:
         response_model=Health,
         summary="Liveness",
         description="200 while the process serves HTTP.",
+        openapi_extra=PUBLIC,
     )
     async def healthz() -> Health:
         return Health()
@@ -81,6 +83,7 @@ def health_routes(ready: Callable[[], Awaitable[Health]]) -> APIRouter:
             "else 503 with the same body naming what is not ready."
         ),
         responses={503: {"model": Health, "description": "Not ready"}},
+        openapi_extra=PUBLIC,
     )
     async def readyz() -> JSONResponse:
         body = await ready()

@@ -6,6 +6,7 @@ Every error leaves as `application/problem+json` with a stable `code`; its statu
     a service error (a class given to `install_problem_handlers`)  -> its `code`
     ProblemError(code)                  raised by routes for errors of the HTTP edge itself
     InvalidCursor (servicekit.paging)   -> 422 invalid_cursor naming `query.cursor`
+    AuthError (servicekit.auth)         -> 401 with WWW-Authenticate, or 403
     CatalogueError                      -> 422 invalid_catalogue, one field error per issue
     RequestValidationError              -> 422 validation_error (or 400 invalid_json), `errors`
     HTTPException                       -> its status, the code registered for that status
@@ -39,6 +40,7 @@ from contracts.problems import (
     http_status_code,
     problem_kind,
 )
+from servicekit.auth.identity import AuthError
 from servicekit.paging import InvalidCursor
 
 log = logging.getLogger(__name__)
@@ -185,6 +187,7 @@ def install_problem_handlers(app: FastAPI, errors: Sequence[type[Exception]] = (
     app.add_exception_handler(RequestValidationError, _validation)
     app.add_exception_handler(ProblemError, _coded)
     app.add_exception_handler(InvalidCursor, _coded)
+    app.add_exception_handler(AuthError, _coded)
     app.add_exception_handler(CatalogueError, _catalogue)
     for base in errors:
         app.add_exception_handler(base, _coded)
@@ -255,10 +258,11 @@ class BodySizeLimit:
         await send({"type": "http.response.body", "body": body})
 
 
-def instrument(app: FastAPI) -> None:
-    """Expose `/metrics` (Prometheus) with request counts and latencies."""
+def instrument(app: FastAPI, *, dependencies: Sequence[Any] = ()) -> None:
+    """Expose `/metrics` (Prometheus) with request counts and latencies; `dependencies`
+    (e.g. `[require(Role.ADMIN)]` under METRICS_REQUIRE_AUTH) guard it."""
     Instrumentator(excluded_handlers=["/metrics", "/healthz", "/readyz"]).instrument(app).expose(
-        app, include_in_schema=False
+        app, include_in_schema=False, dependencies=list(dependencies)
     )
 
 

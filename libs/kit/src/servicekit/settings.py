@@ -14,12 +14,14 @@ from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from contracts import Topics
+from servicekit.auth.config import AuthSettings
 
 _TOPICS = Topics()
 
 
-class ServiceSettings(BaseSettings):
-    """Database, Kafka, topics, catalogue, HTTP body size and logging knobs of a service."""
+class ServiceSettings(AuthSettings, BaseSettings):
+    """Database, Kafka, topics, catalogue, HTTP body size, logging and authentication
+    (`servicekit.auth.config`) knobs of a service."""
 
     model_config = SettingsConfigDict(env_prefix="", extra="ignore", case_sensitive=False)
 

@@ -60,3 +60,18 @@ def scratch_database(base_url: str, *, prefix: str, suffix_len: int = 12) -> Ite
         with admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
         admin.dispose()
+
+
+#: The API keys of the test runs, one per role (`tests/conftest.py` puts them in the
+#: environment, where both services' settings and their child processes read them).
+TEST_KEYS = {
+    "admin": "test-admin-key-0000000000000000",
+    "triager": "test-triager-key-00000000000000",
+    "reporter": "test-reporter-key-0000000000000",
+}
+KEY_ENV = {f"{role.upper()}_API_KEY": key for role, key in TEST_KEYS.items()}
+
+
+def auth_headers(role: str = "admin") -> dict[str, str]:
+    """The header that authenticates as `role` with its test key."""
+    return {"X-API-Key": TEST_KEYS[role]}

@@ -21,6 +21,7 @@ from router.app import Container, background
 from router.domain.errors import DomainError
 from router.entrypoints import routes_admin, routes_cases, routes_squads, routes_swarms
 from router.service.errors import RouterError
+from servicekit.auth import Role, build_authenticator, install_auth, require
 from servicekit.health import health_routes, readiness
 from servicekit.http import BodySizeLimit, install_problem_handlers, instrument
 from servicekit.hygiene import hygiene_routes, watch_catalogue
@@ -63,8 +64,12 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
     )
     app.state.container = container
     install_problem_handlers(app, errors=(RouterError, DomainError))
+    install_auth(app, build_authenticator(container.settings))
     app.add_middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)
-    instrument(app)
+    instrument(
+        app,
+        dependencies=[require(Role.ADMIN)] if container.settings.metrics_require_auth else [],
+    )
 
     app.include_router(routes_cases.router)
     app.include_router(routes_swarms.router)

@@ -15,6 +15,7 @@ from router.domain.policy import Policy, parse_policy
 from router.entrypoints.deps import ContainerDep
 from router.service import queries
 from router.service.queries import Summary
+from servicekit.auth import Admin, Triager
 from servicekit.http import PROBLEM_RESPONSES, ProblemError
 from servicekit.paging import IsoDateTime
 
@@ -76,7 +77,7 @@ class Reloaded(BaseModel):
     description="Squads (with the channels they are notified on), components with owners, "
     "and the load report: entities read and ignored per kind, and warnings.",
 )
-async def get_catalogue(c: ContainerDep) -> CatalogueView:
+async def get_catalogue(c: ContainerDep, _who: Triager) -> CatalogueView:
     return _view(c.catalogue.current, c.pub.channels)
 
 
@@ -87,7 +88,7 @@ async def get_catalogue(c: ContainerDep) -> CatalogueView:
     description="Swaps the catalogue only if the files validate; otherwise 422 lists every "
     "problem and the catalogue in force stays.",
 )
-async def reload_catalogue(c: ContainerDep) -> Reloaded:
+async def reload_catalogue(c: ContainerDep, who: Admin) -> Reloaded:
     changed = await asyncio.to_thread(c.catalogue.reload)
     return Reloaded(changed=changed, digest=c.catalogue.current.digest)
 
@@ -99,7 +100,7 @@ async def reload_catalogue(c: ContainerDep) -> Reloaded:
     description="Thresholds, cross-squad margin, major-incident signals, acknowledgement "
     "deadlines and swarm limits.",
 )
-async def get_policy(c: ContainerDep) -> Policy:
+async def get_policy(c: ContainerDep, _who: Triager) -> Policy:
     return c.policy.current
 
 
@@ -134,7 +135,7 @@ class Validated(BaseModel):
     "squads the catalogue does not know, if any) or 422 listing every invalid field.",
     openapi_extra=_YAML_BODY,
 )
-async def validate_policy(c: ContainerDep, request: Request) -> Validated:
+async def validate_policy(c: ContainerDep, _who: Admin, request: Request) -> Validated:
     raw = await request.body()
     try:
         text = raw.decode("utf-8")
@@ -156,7 +157,7 @@ async def validate_policy(c: ContainerDep, request: Request) -> Validated:
     description="Swaps the policy only if the file validates (else 422 listing the problems). "
     "With no POLICY_PATH the packaged default is in force and nothing changes.",
 )
-async def reload_policy(c: ContainerDep) -> Reloaded:
+async def reload_policy(c: ContainerDep, who: Admin) -> Reloaded:
     changed = await asyncio.to_thread(c.policy.reload)
     return Reloaded(changed=changed, digest=c.policy.current.digest)
 
@@ -171,6 +172,7 @@ async def reload_policy(c: ContainerDep) -> Reloaded:
 )
 async def summary(
     c: ContainerDep,
+    _who: Triager,
     since: Annotated[
         IsoDateTime | None,
         Query(description="ISO 8601 with offset, e.g. 2026-03-01T00:00:00Z"),
@@ -192,7 +194,7 @@ class Swept(BaseModel):
     description="Escalates every assigned case past its acknowledgement deadline, exactly as "
     "the periodic sweeper does; safe to call while it runs (each case escalates once).",
 )
-async def sweep(c: ContainerDep) -> Swept:
+async def sweep(c: ContainerDep, who: Admin) -> Swept:
     escalated = await asyncio.to_thread(c.sweep)
     c.wake()
     return Swept(escalated=escalated)

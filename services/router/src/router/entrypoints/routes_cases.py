@@ -15,6 +15,7 @@ from router.entrypoints.bodies import AcknowledgeBody, AssignmentBody, ResolveBo
 from router.entrypoints.deps import ContainerDep, run_desk_action
 from router.records import CaseDetail, CaseFilter, CasePage, CaseRecord
 from router.service import desk, queries
+from servicekit.auth import Triager
 from servicekit.http import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/v1/cases", responses=PROBLEM_RESPONSES)
@@ -35,6 +36,7 @@ CaseId = Annotated[UUID, Path(description="The case id (UUID).")]
 )
 async def list_cases(
     c: ContainerDep,
+    _who: Triager,
     status: Annotated[
         list[LifecycleStatus] | None, Query(description="Only these statuses.")
     ] = None,
@@ -71,7 +73,7 @@ async def list_cases(
     description="Everything the router knows about a case, with each notification's delivery "
     "status (`queued`, `sending`, `sent`, `failed` with the last error).",
 )
-async def get_case(c: ContainerDep, case_id: CaseId) -> CaseDetail:
+async def get_case(c: ContainerDep, _who: Triager, case_id: CaseId) -> CaseDetail:
     return await asyncio.to_thread(queries.case_detail, case_id, store=c.store)
 
 
@@ -87,13 +89,15 @@ async def get_case(c: ContainerDep, case_id: CaseId) -> CaseDetail:
         "resolved case, or to the squad that already has it, is 409 `invalid_transition`."
     ),
 )
-async def assign(c: ContainerDep, case_id: CaseId, body: AssignmentBody) -> CaseRecord:
+async def assign(
+    c: ContainerDep, who: Triager, case_id: CaseId, body: AssignmentBody
+) -> CaseRecord:
     return await run_desk_action(
         c,
         desk.assign_case,
         case_id,
         squad=body.squad,
-        by=body.by,
+        by=who.principal,
         note=body.note,
         store=c.store,
         catalogue=c.catalogue.current,
@@ -110,13 +114,15 @@ async def assign(c: ContainerDep, case_id: CaseId, body: AssignmentBody) -> Case
     description="Stops the acknowledgement clock. Only the assigned squad can acknowledge, and "
     "only while the case is `assigned` (else 409 `invalid_transition`).",
 )
-async def acknowledge(c: ContainerDep, case_id: CaseId, body: AcknowledgeBody) -> CaseRecord:
+async def acknowledge(
+    c: ContainerDep, who: Triager, case_id: CaseId, body: AcknowledgeBody
+) -> CaseRecord:
     return await run_desk_action(
         c,
         desk.acknowledge_case,
         case_id,
         squad=body.squad,
-        by=body.by,
+        by=who.principal,
         store=c.store,
         clock=c.clock,
         pub=c.pub,
@@ -130,12 +136,12 @@ async def acknowledge(c: ContainerDep, case_id: CaseId, body: AcknowledgeBody) -
     description="Marks the case resolved (closing an open swarm on it). A case that is only "
     "triaged, or already resolved, cannot be resolved (409 `invalid_transition`).",
 )
-async def resolve(c: ContainerDep, case_id: CaseId, body: ResolveBody) -> CaseRecord:
+async def resolve(c: ContainerDep, who: Triager, case_id: CaseId, body: ResolveBody) -> CaseRecord:
     return await run_desk_action(
         c,
         desk.resolve_case,
         case_id,
-        by=body.by,
+        by=who.principal,
         resolution=body.resolution,
         store=c.store,
         catalogue=c.catalogue.current,

@@ -12,6 +12,7 @@ from router.entrypoints.bodies import SquadModeBody
 from router.entrypoints.deps import ContainerDep, run_desk_action
 from router.service import squads
 from router.service.squads import SquadModeHistory, SquadPrecisionList
+from servicekit.auth import Admin, Triager
 from servicekit.http import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/v1/squads", responses=PROBLEM_RESPONSES)
@@ -30,7 +31,7 @@ Squad = Annotated[str, Path(description="The squad's name in the catalogue.", ma
         "`shadow`, `off`) and why."
     ),
 )
-async def list_precision(c: ContainerDep) -> SquadPrecisionList:
+async def list_precision(c: ContainerDep, _who: Triager) -> SquadPrecisionList:
     return await asyncio.to_thread(
         squads.squad_precision,
         store=c.store,
@@ -47,7 +48,7 @@ async def list_precision(c: ContainerDep) -> SquadPrecisionList:
     description="The squad's figures, and every change of its mode (demotions by the "
     "precision watch, changes by people), oldest first. Not a squad: 422 `unknown_squad`.",
 )
-async def squad_precision(c: ContainerDep, squad: Squad) -> SquadModeHistory:
+async def squad_precision(c: ContainerDep, _who: Triager, squad: Squad) -> SquadModeHistory:
     return await asyncio.to_thread(
         squads.squad_mode_history,
         squad,
@@ -69,13 +70,15 @@ async def squad_precision(c: ContainerDep, squad: Squad) -> SquadModeHistory:
         "mode wins: a squad the policy sets to `suggest`, `shadow` or `off` stays so."
     ),
 )
-async def set_mode(c: ContainerDep, squad: Squad, body: SquadModeBody) -> SquadModeHistory:
+async def set_mode(
+    c: ContainerDep, who: Admin, squad: Squad, body: SquadModeBody
+) -> SquadModeHistory:
     return await run_desk_action(
         c,
         squads.set_squad_mode,
         squad,
         mode=ModelMode(body.mode),
-        by=body.by,
+        by=who.principal,
         note=body.note,
         store=c.store,
         catalogue=c.catalogue.current,

@@ -12,6 +12,7 @@ from router.entrypoints.bodies import CloseBody, MemberBody, NoteBody
 from router.entrypoints.deps import ContainerDep, run_desk_action
 from router.records import SwarmPage, SwarmRecord, SwarmStatus
 from router.service import desk, queries
+from servicekit.auth import Triager
 from servicekit.http import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/v1/swarms", tags=["swarms"], responses=PROBLEM_RESPONSES)
@@ -27,6 +28,7 @@ SwarmId = Annotated[UUID, Path(description="The swarm id (UUID).")]
 )
 async def list_swarms(
     c: ContainerDep,
+    _who: Triager,
     status: Annotated[SwarmStatus | None, Query(description="`open` or `closed`.")] = None,
     limit: Annotated[int, Query(ge=1, le=200, description="Page size.")] = 50,
     cursor: Annotated[str | None, Query(description="`next_cursor` of the last page.")] = None,
@@ -41,7 +43,7 @@ async def list_swarms(
 
 
 @router.get("/{swarm_id}", summary="One swarm", description="Members, notes and outcome.")
-async def get_swarm(c: ContainerDep, swarm_id: SwarmId) -> SwarmRecord:
+async def get_swarm(c: ContainerDep, _who: Triager, swarm_id: SwarmId) -> SwarmRecord:
     return await asyncio.to_thread(queries.get_swarm, swarm_id, store=c.store)
 
 
@@ -51,13 +53,15 @@ async def get_swarm(c: ContainerDep, swarm_id: SwarmId) -> SwarmRecord:
     description="The squad is notified like the first members. An unknown squad is 422; a "
     "closed swarm is 409 `swarm_closed`.",
 )
-async def add_member(c: ContainerDep, swarm_id: SwarmId, body: MemberBody) -> SwarmRecord:
+async def add_member(
+    c: ContainerDep, who: Triager, swarm_id: SwarmId, body: MemberBody
+) -> SwarmRecord:
     return await run_desk_action(
         c,
         desk.add_swarm_member,
         swarm_id,
         squad=body.squad,
-        by=body.by,
+        by=who.principal,
         store=c.store,
         catalogue=c.catalogue.current,
         clock=c.clock,
@@ -70,11 +74,11 @@ async def add_member(c: ContainerDep, swarm_id: SwarmId, body: MemberBody) -> Sw
     summary="Leave a note in the swarm",
     description="Notes record what each squad found. A closed swarm is 409 `swarm_closed`.",
 )
-async def add_note(c: ContainerDep, swarm_id: SwarmId, body: NoteBody) -> SwarmRecord:
+async def add_note(c: ContainerDep, who: Triager, swarm_id: SwarmId, body: NoteBody) -> SwarmRecord:
     return await asyncio.to_thread(
         desk.add_swarm_note,
         swarm_id,
-        author=body.author,
+        author=who.principal,
         text=body.text,
         store=c.store,
         clock=c.clock,
@@ -87,14 +91,14 @@ async def add_note(c: ContainerDep, swarm_id: SwarmId, body: NoteBody) -> SwarmR
     description="Assigns the case to `owner_squad` (notified, with an acknowledgement "
     "deadline) and publishes `support.swarm.closed.v1` and `support.case.assigned.v1`.",
 )
-async def close(c: ContainerDep, swarm_id: SwarmId, body: CloseBody) -> SwarmRecord:
+async def close(c: ContainerDep, who: Triager, swarm_id: SwarmId, body: CloseBody) -> SwarmRecord:
     return await run_desk_action(
         c,
         desk.close_swarm,
         swarm_id,
         owner_squad=body.owner_squad,
         outcome=body.outcome,
-        by=body.by,
+        by=who.principal,
         store=c.store,
         catalogue=c.catalogue.current,
         policy=c.policy.current,

@@ -15,6 +15,15 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from servicekit.auth import (
+    Admin,
+    Reporter,
+    Role,
+    Triager,
+    build_authenticator,
+    install_auth,
+    require,
+)
 from servicekit.health import health_routes, readiness
 from servicekit.http import (
     PROBLEM_RESPONSES,
@@ -68,7 +77,7 @@ def _model_info(container: Container, state: ModelState) -> ModelInfo:
     ),
     responses=PROBLEM_RESPONSES,
 )
-async def get_model(container: ContainerDep) -> ModelInfo:
+async def get_model(container: ContainerDep, _who: Triager) -> ModelInfo:
     """Translate GET /v1/model."""
     return _model_info(container, container.state)
 
@@ -83,7 +92,7 @@ async def get_model(container: ContainerDep) -> ModelInfo:
     ),
     responses=PROBLEM_RESPONSES,
 )
-async def reload_model(container: ContainerDep) -> ModelInfo:
+async def reload_model(container: ContainerDep, who: Admin) -> ModelInfo:
     """Translate POST /v1/model/reload."""
     state = await container.models.reload_model()
     return _model_info(container, state)
@@ -119,7 +128,7 @@ def _catalogue_info(state: ModelState) -> CatalogueInfo:
     description="Squads and the components they own (notification channels are not shown).",
     responses=PROBLEM_RESPONSES,
 )
-async def get_catalogue(container: ContainerDep) -> CatalogueInfo:
+async def get_catalogue(container: ContainerDep, _who: Reporter) -> CatalogueInfo:
     """Translate GET /v1/catalogue."""
     return _catalogue_info(container.state)
 
@@ -134,7 +143,7 @@ async def get_catalogue(container: ContainerDep) -> CatalogueInfo:
     ),
     responses=PROBLEM_RESPONSES,
 )
-async def reload_catalogue(container: ContainerDep) -> CatalogueInfo:
+async def reload_catalogue(container: ContainerDep, who: Admin) -> CatalogueInfo:
     """Translate POST /v1/catalogue/reload."""
     state = await container.models.reload_catalogue(
         container.settings.catalogue_path, container.settings.service_delivery_group
@@ -187,6 +196,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.container = container
     app.state.intake_limit = RateLimit(container.settings.rate_limit_intake, name="intake")
     install_problem_handlers(app, errors=(TriageError,))
+    install_auth(app, build_authenticator(container.settings))
     max_bytes = container.settings.max_body_bytes
     app.add_middleware(
         _BodyLimits,
@@ -199,5 +209,8 @@ def create_app(container: Container) -> FastAPI:
     app.include_router(hygiene_routes(lambda: container.state.catalogue))
     watch_catalogue(lambda: container.state.catalogue)
     app.include_router(health_routes(lambda: readiness(container.repo.ping, container.runtime)))
-    instrument(app)
+    instrument(
+        app,
+        dependencies=[require(Role.ADMIN)] if container.settings.metrics_require_auth else [],
+    )
     return app

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from contracts import CaseSource, CaseSubmission, Decision, Priority
 from contracts.cases import Case
+from servicekit.auth import Reporter
 from servicekit.clients import client_name
 from servicekit.http import PROBLEM_RESPONSES, RATE_LIMITED_RESPONSES
 from servicekit.paging import IsoDateTime
@@ -64,6 +65,7 @@ async def submit_case(
     body: CaseSubmission,
     container: ContainerDep,
     request: Request,
+    who: Reporter,
     idempotency_key: IdempotencyKey = None,
 ) -> Response:
     """Translate POST /v1/cases to `service.take_in` via the group committer.
@@ -97,7 +99,7 @@ async def submit_case(
     description="The case as received with its triage result.",
     responses=PROBLEM_RESPONSES,
 )
-async def read_case(case_id: UUID, container: ContainerDep) -> Case:
+async def read_case(case_id: UUID, container: ContainerDep, who: Reporter) -> Case:
     """Translate GET /v1/cases/{id}."""
     return await asyncio.to_thread(service.get_case, case_id, repo=container.repo)
 
@@ -116,6 +118,7 @@ async def list_cases(
     request: Request,
     response: Response,
     container: ContainerDep,
+    who: Reporter,
     squad: Annotated[str | None, Query(max_length=200, description="Predicted squad")] = None,
     decision: Annotated[
         Decision | None, Query(description="The model's recommended action")
@@ -148,7 +151,7 @@ async def list_cases(
     responses={**PROBLEM_RESPONSES, **RATE_LIMITED_RESPONSES},
     dependencies=[IntakeLimited],
 )
-async def predict(body: PredictRequest, container: ContainerDep) -> PredictResponse:
+async def predict(body: PredictRequest, container: ContainerDep, _who: Reporter) -> PredictResponse:
     """Translate POST /v1/predict."""
     state = container.state
     results = await asyncio.to_thread(

@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from servicekit.auth import Admin, Triager
 from servicekit.http import PROBLEM_RESPONSES
 from servicekit.paging import IsoDateTime
 from triage import training
@@ -62,7 +63,7 @@ def _job_view(job: RetrainJob) -> RetrainJobView:
         },
     },
 )
-async def start_retrain(response: Response, container: ContainerDep) -> RetrainJobView:
+async def start_retrain(response: Response, container: ContainerDep, who: Admin) -> RetrainJobView:
     """Translate POST /v1/model/retrain."""
     job = container.models.start_retrain()
     response.headers["Location"] = f"/v1/model/retrain/{job.id}"
@@ -80,7 +81,7 @@ async def start_retrain(response: Response, container: ContainerDep) -> RetrainJ
     ),
     responses=PROBLEM_RESPONSES,
 )
-async def get_retrain(job_id: str, container: ContainerDep) -> RetrainJobView:
+async def get_retrain(job_id: str, container: ContainerDep, _who: Admin) -> RetrainJobView:
     """Translate GET /v1/model/retrain/{job_id}."""
     return _job_view(container.models.jobs.get(job_id))
 
@@ -100,6 +101,7 @@ async def list_labels(
     request: Request,
     response: Response,
     container: ContainerDep,
+    _who: Triager,
     squad: Annotated[str | None, Query(max_length=200, description="The new squad")] = None,
     since: Annotated[
         IsoDateTime | None, Query(description="Inclusive, ISO 8601 with offset")
