@@ -16,6 +16,7 @@ import contextlib
 import csv
 import itertools
 import os
+import secrets
 import signal
 import statistics
 import subprocess
@@ -142,9 +143,15 @@ def bench_topics(tag: str) -> dict[str, str]:
     }
 
 
+#: The reporter API key of the services a benchmark starts (new for each run).
+BENCH_KEY = secrets.token_urlsafe(32)
+
+
 def service_env(bootstrap: str, topics: dict[str, str]) -> dict[str, str]:
-    """Environment every service process of a run shares: broker, topics, demo catalogue."""
+    """Environment every service process of a run shares: broker, topics, demo catalogue,
+    and `BENCH_KEY` as the reporter's API key."""
     return {
+        "REPORTER_API_KEY": BENCH_KEY,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "TOPIC_RECEIVED": topics["received"],
         "TOPIC_TRIAGED": topics["triaged"],

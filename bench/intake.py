@@ -34,6 +34,7 @@ import httpx
 import orjson
 
 from bench.common import (
+    BENCH_KEY,
     REFERENCE,
     Child,
     bench_topics,
@@ -93,7 +94,8 @@ request = function()
   if i > #bodies then i, wrap = 1, wrap + 1 end
   local body = bodies[i]
   if wrap > 0 then body = string.gsub(body, "BENCH%-", "BENCH" .. wrap .. "-") end
-  return wrk.format("POST", wrk.path, {["Content-Type"] = "application/json"}, body)
+  return wrk.format("POST", wrk.path,
+    {["Content-Type"] = "application/json", ["X-API-Key"] = os.getenv("BENCH_KEY")}, body)
 end
 done = function(summary, latency, requests)
   local bad = summary.errors.status + summary.errors.connect + summary.errors.read
@@ -114,7 +116,7 @@ def _load_wrk(
     cpu0 = server.cpu_seconds()
     out = subprocess.run(
         ["wrk", "-t1", f"-c{concurrency}", f"-d{WRK_SECONDS}s", "-s", str(script), base + path],
-        env={**os.environ, "BENCH_WRK_BODIES": str(body_file)},
+        env={**os.environ, "BENCH_WRK_BODIES": str(body_file), "BENCH_KEY": BENCH_KEY},
         capture_output=True,
         text=True,
         check=True,
@@ -141,7 +143,7 @@ async def _load(
     errors = 0
     queue = iter(bodies)
     limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    headers = {"content-type": "application/json"}
+    headers = {"content-type": "application/json", "X-API-Key": BENCH_KEY}
     async with httpx.AsyncClient(base_url=base, limits=limits, timeout=60) as http:
 
         async def worker() -> None:

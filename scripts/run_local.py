@@ -10,7 +10,10 @@ default the synthetic demo history, or from the catalogue alone), then the triag
 Environment: `CATALOGUE_PATH` (a catalogue file or folder; default demo/catalogue),
 `HISTORY_PATH` (a CSV with title,description,squad), `KAFKA_BOOTSTRAP_SERVERS`,
 `STATE_DIR` (default .state), `TRIAGE_PORT`, `ROUTER_PORT`, `TRIAGE_DATABASE_URL`,
-`ROUTER_DATABASE_URL` (instead of the SQLite files), `DEMO_WEBHOOK_SECRET`.
+`ROUTER_DATABASE_URL` (instead of the SQLite files), `DEMO_WEBHOOK_SECRET`,
+`ADMIN_API_KEY`, `TRIAGER_API_KEY`, `REPORTER_API_KEY` (the API keys of the three roles;
+each one not set is generated once, kept in `STATE_DIR/api-keys.json` (mode 0600) so a
+restart keeps it, and printed at start as `export` lines to paste into another terminal).
 
 The state remembers the catalogue it was made with (`STATE_DIR/catalogue.json`). Pointed at
 another catalogue, `make run` starts clean: it moves the SQLite files and the model to
@@ -24,6 +27,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import secrets
 import shutil
 import signal
 import subprocess
@@ -100,6 +104,32 @@ def _terminate(signum: int, _frame: object) -> None:
     raise KeyboardInterrupt  # stop everything we started, as Ctrl-C does
 
 
+ROLES = ("admin", "triager", "reporter")
+KEYS_FILE = "api-keys.json"
+
+
+def api_keys(state: Path, environ: dict[str, str]) -> dict[str, str]:
+    """The API key of each role (`ADMIN_API_KEY`, ...): from the environment, else the one
+    kept in `state/api-keys.json`, else a new one (written there, readable by the owner only).
+    """
+    path = state / KEYS_FILE
+    kept: dict[str, str] = {}
+    if path.exists():
+        with contextlib.suppress(ValueError, OSError):
+            loaded = json.loads(path.read_text(encoding="utf-8"))
+            kept = {k: v for k, v in loaded.items() if isinstance(v, str)}
+    keys = {}
+    for role in ROLES:
+        var = f"{role.upper()}_API_KEY"
+        keys[var] = environ.get(var) or kept.get(var) or secrets.token_urlsafe(32)
+    generated = {k: v for k, v in keys.items() if not environ.get(k)}
+    if generated != {k: v for k, v in kept.items() if k in generated}:
+        path.touch(mode=0o600)
+        path.chmod(0o600)
+        path.write_text(json.dumps({**kept, **generated}, indent=2), encoding="utf-8")
+    return keys
+
+
 def main() -> int:
     signal.signal(signal.SIGTERM, _terminate)
     state = Path(os.environ.get("STATE_DIR", ROOT / ".state")).resolve()
@@ -138,8 +168,10 @@ def main() -> int:
         broker.start()
         bootstrap = broker.bootstrap_servers
 
+    keys = api_keys(state, dict(os.environ))
     env = {
         **os.environ,
+        **keys,
         "KAFKA_BOOTSTRAP_SERVERS": bootstrap,
         "CATALOGUE_PATH": str(catalogue),
         "MODEL_DIR": str(state / "model"),
@@ -199,7 +231,12 @@ def main() -> int:
         )
         wait_ready(f"http://127.0.0.1:{triage_port}/healthz", children)
         wait_ready(f"http://127.0.0.1:{router_port}/healthz", children)
-        print(BANNER.format(t=triage_port, r=router_port, bootstrap=bootstrap, state=state))
+        exports = "\n".join(f"  export {k}={v}" for k, v in keys.items())
+        print(
+            BANNER.format(
+                t=triage_port, r=router_port, bootstrap=bootstrap, state=state, exports=exports
+            )
+        )
         while all(c.poll() is None for c in children):
             time.sleep(0.5)
         failed = [c for c in children if c.poll() is not None]
@@ -249,8 +286,12 @@ support-triage is running (Ctrl-C stops everything)
   Kafka        {bootstrap}
   state        {state}  (remove it, or set STATE_DIR, to start clean)
 
-Try:
-  curl -s -X POST http://127.0.0.1:{t}/v1/cases -H 'content-type: application/json' -d \\
+API keys (Swagger UI: Authorize, X-API-Key; kept in {state}/api-keys.json):
+{exports}
+
+Try (after the export lines above):
+  curl -s -X POST http://127.0.0.1:{t}/v1/cases -H "X-API-Key: $REPORTER_API_KEY" \\
+    -H 'content-type: application/json' -d \\
     '{{"title": "Card payment declined at checkout",
       "description": "Every card fails on checkout-api since 10:05",
       "reporter": {{"email": "ada@example.com"}}}}'

@@ -344,9 +344,10 @@ async def test_manual_reassignment_becomes_a_training_label(pipeline: Pipeline) 
         )
         detail = await router_case(http, pipeline, case_id, lambda d: d["case"]["squad"] == first)
         assert detail["case"]["status"] == "assigned"
-        resp = await http.post(
+        resp = await http.post(  # who acted is the key's principal, not the body's `by`
             f"{pipeline.router.url}/v1/cases/{case_id}/assignment",
             json={"squad": target, "by": "e2e.lead", "note": "receipts are theirs"},
+            headers=auth_headers("triager"),
         )
         assert resp.status_code == 200, resp.text
         assert (resp.json()["squad"], resp.json()["status"]) == (target, "assigned")
@@ -356,10 +357,10 @@ async def test_manual_reassignment_becomes_a_training_label(pipeline: Pipeline) 
 
     events = await lifecycle(pipeline, case_id, lambda es: bool(of_type(es, CASE_REASSIGNED)))
     [moved] = [CaseReassigned.model_validate(d) for d in of_type(events, CASE_REASSIGNED)]
-    assert (moved.from_squad, moved.to_squad, moved.by) == (first, target, "e2e.lead")
+    assert (moved.from_squad, moved.to_squad, moved.by) == (first, target, "triager")
     assert moved.predicted_squad == first
     assigned = [CaseAssigned.model_validate(d) for d in of_type(events, CASE_ASSIGNED)]
-    assert [(a.squad, a.by) for a in assigned] == [(first, "router"), (target, "e2e.lead")]
+    assert [(a.squad, a.by) for a in assigned] == [(first, "router"), (target, "triager")]
     assert len(hooks(pipeline, target, case_id, kind="reassigned")) == 1
 
     async def label() -> list[tuple[str, str]] | None:

@@ -26,6 +26,8 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from devkit.testing import KEY_ENV
+
 if TYPE_CHECKING:
     from conftest import Pipeline
 
@@ -124,6 +126,8 @@ def parse_curl(command: str, addresses: dict[str, str], case_id: str | None) -> 
     """The request a README curl command sends, aimed at the pipeline."""
     if case_id is not None:
         command = command.replace("$ID", case_id)
+    for var, key in KEY_ENV.items():  # the keys the README has the reader export
+        command = command.replace(f"${var}", key)
     args = shlex.split(command, comments=True)
     assert args[0] == "curl", command
     method, url, headers, body = "GET", "", {}, None

@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime
 from pathlib import Path
 
-from scripts.run_local import MARKER, prepare_state
+from scripts.run_local import MARKER, api_keys, prepare_state
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
 
@@ -67,3 +67,17 @@ def test_a_state_from_before_the_marker_is_kept_with_a_note(tmp_path: Path) -> N
     note = prepare_state(state, Path("/cat/mine"), "d9", own_databases=False)
     assert "made before it recorded its catalogue" in note
     assert (state / "triage.db").exists()
+
+
+def test_api_keys_are_generated_once_kept_private_and_overridden_by_the_environment(
+    tmp_path: Path,
+) -> None:
+    first = api_keys(tmp_path, {})
+    assert set(first) == {"ADMIN_API_KEY", "TRIAGER_API_KEY", "REPORTER_API_KEY"}
+    assert len(set(first.values())) == 3 and all(len(v) >= 32 for v in first.values())
+    kept = tmp_path / "api-keys.json"
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert api_keys(tmp_path, {}) == first  # a restart keeps them
+    mine = api_keys(tmp_path, {"ADMIN_API_KEY": "mine-mine-mine-mine"})
+    assert mine == {**first, "ADMIN_API_KEY": "mine-mine-mine-mine"}
+    assert json.loads(kept.read_text())["ADMIN_API_KEY"] == first["ADMIN_API_KEY"]

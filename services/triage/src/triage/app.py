@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 
 from contracts.events import CaseReassigned
+from servicekit.audit import AuditLog
 from servicekit.db import GroupCommitter
 from servicekit.runtime import KafkaRuntime
 from triage import metrics, service
@@ -34,6 +35,7 @@ class Container:
     options: TriageOptions
     engine: Engine | None = None
     runtime: KafkaRuntime | None = None
+    audit: AuditLog | None = None
     committer: GroupCommitter[Intake, Outcome] = field(init=False)
 
     def __post_init__(self) -> None:

@@ -11,10 +11,11 @@ import logging
 
 from sqlalchemy import Engine
 
+from servicekit.audit import AuditLog
 from servicekit.db import make_engine
 from servicekit.runtime import Consume, KafkaRuntime, Outbox
 from triage import service
-from triage.adapters.db import OUTBOX, SqlCaseRepository
+from triage.adapters.db import AUDIT, OUTBOX, SqlCaseRepository
 from triage.adapters.model import DirModelStore
 from triage.app import Container
 from triage.config import Settings
@@ -78,6 +79,7 @@ def build_container(
             triaged_topic=settings.topics.triaged,
         ),
         engine=engine,
+        audit=AuditLog(engine, AUDIT) if engine is not None else None,
     )
     if kafka:
         container.runtime = kafka_runtime(settings, container, engine)

@@ -28,6 +28,7 @@ from sqlalchemy import (
     UniqueConstraint,
 )
 
+from servicekit.audit import audit_table
 from servicekit.outbox import outbox_table
 
 
@@ -211,3 +212,4 @@ squad_mode_changes = Table(
 )
 
 outbox = outbox_table(metadata, "router_outbox")
+audit_log = audit_table(metadata, "router_audit_log")

@@ -17,13 +17,15 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from fastapi_offline import FastAPIOffline
 
+from router.adapters.tables import audit_log
 from router.app import Container, background
 from router.domain.errors import DomainError
 from router.entrypoints import routes_admin, routes_cases, routes_squads, routes_swarms
 from router.service.errors import RouterError
+from servicekit.audit import AuditLog, audit_routes
 from servicekit.auth import Role, build_authenticator, install_auth, require
 from servicekit.health import health_routes, readiness
-from servicekit.http import BodySizeLimit, install_problem_handlers, instrument
+from servicekit.http import PROBLEM_RESPONSES, BodySizeLimit, install_problem_handlers, instrument
 from servicekit.hygiene import hygiene_routes, watch_catalogue
 
 TAGS = [
@@ -65,6 +67,7 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
     app.state.container = container
     install_problem_handlers(app, errors=(RouterError, DomainError))
     install_auth(app, build_authenticator(container.settings))
+    app.state.audit = AuditLog(container.engine, audit_log)
     app.add_middleware(BodySizeLimit, max_bytes=container.settings.max_body_bytes)
     instrument(
         app,
@@ -77,6 +80,7 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
     app.include_router(routes_admin.router)
     app.include_router(hygiene_routes(lambda: container.catalogue.current))
     watch_catalogue(lambda: container.catalogue.current)
+    app.include_router(audit_routes(lambda r: r.app.state.audit, responses=PROBLEM_RESPONSES))
     app.include_router(
         health_routes(
             lambda: readiness(

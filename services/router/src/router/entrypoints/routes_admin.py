@@ -15,6 +15,7 @@ from router.domain.policy import Policy, parse_policy
 from router.entrypoints.deps import ContainerDep
 from router.service import queries
 from router.service.queries import Summary
+from servicekit.audit import audit
 from servicekit.auth import Admin, Triager
 from servicekit.http import PROBLEM_RESPONSES, ProblemError
 from servicekit.paging import IsoDateTime
@@ -88,8 +89,10 @@ async def get_catalogue(c: ContainerDep, _who: Triager) -> CatalogueView:
     description="Swaps the catalogue only if the files validate; otherwise 422 lists every "
     "problem and the catalogue in force stays.",
 )
-async def reload_catalogue(c: ContainerDep, who: Admin) -> Reloaded:
+async def reload_catalogue(c: ContainerDep, who: Admin, request: Request) -> Reloaded:
     changed = await asyncio.to_thread(c.catalogue.reload)
+    digest = c.catalogue.current.digest
+    await audit(request, who, "catalogue.reload", None, {"changed": changed, "digest": digest})
     return Reloaded(changed=changed, digest=c.catalogue.current.digest)
 
 
@@ -157,8 +160,10 @@ async def validate_policy(c: ContainerDep, _who: Admin, request: Request) -> Val
     description="Swaps the policy only if the file validates (else 422 listing the problems). "
     "With no POLICY_PATH the packaged default is in force and nothing changes.",
 )
-async def reload_policy(c: ContainerDep, who: Admin) -> Reloaded:
+async def reload_policy(c: ContainerDep, who: Admin, request: Request) -> Reloaded:
     changed = await asyncio.to_thread(c.policy.reload)
+    digest = c.policy.current.digest
+    await audit(request, who, "policy.reload", None, {"changed": changed, "digest": digest})
     return Reloaded(changed=changed, digest=c.policy.current.digest)
 
 
@@ -194,7 +199,8 @@ class Swept(BaseModel):
     description="Escalates every assigned case past its acknowledgement deadline, exactly as "
     "the periodic sweeper does; safe to call while it runs (each case escalates once).",
 )
-async def sweep(c: ContainerDep, who: Admin) -> Swept:
+async def sweep(c: ContainerDep, who: Admin, request: Request) -> Swept:
     escalated = await asyncio.to_thread(c.sweep)
     c.wake()
+    await audit(request, who, "sweep", None, {"escalated": escalated})
     return Swept(escalated=escalated)

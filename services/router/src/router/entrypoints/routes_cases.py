@@ -6,7 +6,7 @@ import asyncio
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query
+from fastapi import APIRouter, Path, Query, Request
 
 from contracts.cases import Priority
 from contracts.events import EscalationReason
@@ -15,6 +15,7 @@ from router.entrypoints.bodies import AcknowledgeBody, AssignmentBody, ResolveBo
 from router.entrypoints.deps import ContainerDep, run_desk_action
 from router.records import CaseDetail, CaseFilter, CasePage, CaseRecord
 from router.service import desk, queries
+from servicekit.audit import audit
 from servicekit.auth import Triager
 from servicekit.http import PROBLEM_RESPONSES
 
@@ -90,9 +91,9 @@ async def get_case(c: ContainerDep, _who: Triager, case_id: CaseId) -> CaseDetai
     ),
 )
 async def assign(
-    c: ContainerDep, who: Triager, case_id: CaseId, body: AssignmentBody
+    c: ContainerDep, who: Triager, case_id: CaseId, body: AssignmentBody, request: Request
 ) -> CaseRecord:
-    return await run_desk_action(
+    record = await run_desk_action(
         c,
         desk.assign_case,
         case_id,
@@ -105,6 +106,8 @@ async def assign(
         clock=c.clock,
         pub=c.pub,
     )
+    await audit(request, who, "case.assign", str(case_id), {"squad": record.squad})
+    return record
 
 
 @router.post(
@@ -115,9 +118,9 @@ async def assign(
     "only while the case is `assigned` (else 409 `invalid_transition`).",
 )
 async def acknowledge(
-    c: ContainerDep, who: Triager, case_id: CaseId, body: AcknowledgeBody
+    c: ContainerDep, who: Triager, case_id: CaseId, body: AcknowledgeBody, request: Request
 ) -> CaseRecord:
-    return await run_desk_action(
+    record = await run_desk_action(
         c,
         desk.acknowledge_case,
         case_id,
@@ -127,6 +130,8 @@ async def acknowledge(
         clock=c.clock,
         pub=c.pub,
     )
+    await audit(request, who, "case.acknowledge", str(case_id), {"squad": body.squad})
+    return record
 
 
 @router.post(
@@ -136,8 +141,10 @@ async def acknowledge(
     description="Marks the case resolved (closing an open swarm on it). A case that is only "
     "triaged, or already resolved, cannot be resolved (409 `invalid_transition`).",
 )
-async def resolve(c: ContainerDep, who: Triager, case_id: CaseId, body: ResolveBody) -> CaseRecord:
-    return await run_desk_action(
+async def resolve(
+    c: ContainerDep, who: Triager, case_id: CaseId, body: ResolveBody, request: Request
+) -> CaseRecord:
+    record = await run_desk_action(
         c,
         desk.resolve_case,
         case_id,
@@ -148,3 +155,5 @@ async def resolve(c: ContainerDep, who: Triager, case_id: CaseId, body: ResolveB
         clock=c.clock,
         pub=c.pub,
     )
+    await audit(request, who, "case.resolve", str(case_id))
+    return record

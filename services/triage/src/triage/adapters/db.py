@@ -41,6 +41,7 @@ from sqlmodel import Field, SQLModel
 from contracts import CaseSubmission, TriageResult
 from contracts.cases import Case
 from contracts.envelope import OutboundEvent
+from servicekit.audit import audit_table
 from servicekit.outbox import outbox_rows, outbox_table
 from triage.domain import CaseFilter, Correction, Label, LabelFilter, StoredCase
 from triage.ports import ScopedKey, WriteConflict
@@ -124,10 +125,15 @@ OUTBOX: Table = (
     if "triage_outbox" in SQLModel.metadata.tables
     else outbox_table(SQLModel.metadata, "triage_outbox")
 )
+AUDIT: Table = (
+    SQLModel.metadata.tables["triage_audit_log"]
+    if "triage_audit_log" in SQLModel.metadata.tables
+    else audit_table(SQLModel.metadata, "triage_audit_log")
+)
 CASES: Table = CaseRow.__table__  # type: ignore[attr-defined]
 PROCESSED: Table = ProcessedEventRow.__table__  # type: ignore[attr-defined]
 LABELS: Table = LabelRow.__table__  # type: ignore[attr-defined]
-TABLES = (CASES, PROCESSED, LABELS, OUTBOX)
+TABLES = (CASES, PROCESSED, LABELS, OUTBOX, AUDIT)
 TABLE_PREFIX = "triage_"
 
 

@@ -10,11 +10,12 @@ import importlib.metadata
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import APIRouter, FastAPI
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from servicekit.audit import audit, audit_routes
 from servicekit.auth import (
     Admin,
     Reporter,
@@ -92,9 +93,10 @@ async def get_model(container: ContainerDep, _who: Triager) -> ModelInfo:
     ),
     responses=PROBLEM_RESPONSES,
 )
-async def reload_model(container: ContainerDep, who: Admin) -> ModelInfo:
+async def reload_model(container: ContainerDep, who: Admin, request: Request) -> ModelInfo:
     """Translate POST /v1/model/reload."""
     state = await container.models.reload_model()
+    await audit(request, who, "model.reload", state.classifier.version)
     return _model_info(container, state)
 
 
@@ -143,11 +145,12 @@ async def get_catalogue(container: ContainerDep, _who: Reporter) -> CatalogueInf
     ),
     responses=PROBLEM_RESPONSES,
 )
-async def reload_catalogue(container: ContainerDep, who: Admin) -> CatalogueInfo:
+async def reload_catalogue(container: ContainerDep, who: Admin, request: Request) -> CatalogueInfo:
     """Translate POST /v1/catalogue/reload."""
     state = await container.models.reload_catalogue(
         container.settings.catalogue_path, container.settings.service_delivery_group
     )
+    await audit(request, who, "catalogue.reload", None, {"digest": state.catalogue.digest})
     return _catalogue_info(state)
 
 
@@ -197,6 +200,7 @@ def create_app(container: Container) -> FastAPI:
     app.state.intake_limit = RateLimit(container.settings.rate_limit_intake, name="intake")
     install_problem_handlers(app, errors=(TriageError,))
     install_auth(app, build_authenticator(container.settings))
+    app.state.audit = container.audit
     max_bytes = container.settings.max_body_bytes
     app.add_middleware(
         _BodyLimits,
@@ -208,6 +212,7 @@ def create_app(container: Container) -> FastAPI:
         app.include_router(r)
     app.include_router(hygiene_routes(lambda: container.state.catalogue))
     watch_catalogue(lambda: container.state.catalogue)
+    app.include_router(audit_routes(lambda r: r.app.state.audit, responses=PROBLEM_RESPONSES))
     app.include_router(health_routes(lambda: readiness(container.repo.ping, container.runtime)))
     instrument(
         app,

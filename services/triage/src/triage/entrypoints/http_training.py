@@ -13,6 +13,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
+from servicekit.audit import audit
 from servicekit.auth import Admin, Triager
 from servicekit.http import PROBLEM_RESPONSES
 from servicekit.paging import IsoDateTime
@@ -63,9 +64,12 @@ def _job_view(job: RetrainJob) -> RetrainJobView:
         },
     },
 )
-async def start_retrain(response: Response, container: ContainerDep, who: Admin) -> RetrainJobView:
+async def start_retrain(
+    request: Request, response: Response, container: ContainerDep, who: Admin
+) -> RetrainJobView:
     """Translate POST /v1/model/retrain."""
     job = container.models.start_retrain()
+    await audit(request, who, "model.retrain", job.id, {"previous_version": job.previous_version})
     response.headers["Location"] = f"/v1/model/retrain/{job.id}"
     return _job_view(job)
 
