@@ -52,6 +52,7 @@ from prometheus_client import Counter
 from contracts.wire import KafkaRecord, dead_letter
 from servicekit.backoff import DEFAULT_BACKOFF, BackoffPolicy, sleep_until
 from servicekit.db import is_transient
+from servicekit.kafka import PLAINTEXT, KafkaSecurity
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,7 @@ class ConsumerSettings:
     max_records: int = 500
     poll_timeout_ms: int = 200
     backoff: BackoffPolicy = DEFAULT_BACKOFF
+    security: KafkaSecurity = PLAINTEXT
 
 
 def make_consumer(settings: ConsumerSettings) -> AIOKafkaConsumer:
@@ -149,6 +151,7 @@ def make_consumer(settings: ConsumerSettings) -> AIOKafkaConsumer:
         enable_auto_commit=False,
         auto_offset_reset="earliest",
         max_poll_records=settings.max_records,
+        **settings.security.client_kwargs(),
     )
 
 

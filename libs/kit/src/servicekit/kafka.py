@@ -1,4 +1,10 @@
-"""Kafka producer factory, batch send and topic creation (aiokafka)."""
+"""Kafka producer factory, batch send, topic creation and the clients' security (aiokafka).
+
+`KafkaSecurity` is how every client of a service (producer, consumer, admin) reaches a
+secured cluster: TLS (`SSL`, with a CA file and optionally a client certificate) and/or SASL
+(`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512` with a user and password). The default,
+`PLAINTEXT`, is the local broker's. `client_kwargs()` maps it onto aiokafka's arguments.
+"""
 
 from __future__ import annotations
 
@@ -6,14 +12,65 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.helpers import create_ssl_context
 
 from contracts.wire import KafkaRecord
 
 log = logging.getLogger(__name__)
+
+SecurityProtocol = Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"]
+SaslMechanism = Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"]
+
+
+@dataclass(frozen=True, slots=True)
+class KafkaSecurity:
+    """TLS and SASL settings of the Kafka clients (see the module docstring)."""
+
+    protocol: SecurityProtocol = "PLAINTEXT"
+    sasl_mechanism: SaslMechanism = "PLAIN"
+    sasl_username: str | None = None
+    sasl_password: str | None = None
+    ssl_cafile: Path | None = None
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
+    ssl_check_hostname: bool = True
+
+    def __post_init__(self) -> None:
+        if self.protocol.startswith("SASL") and not (self.sasl_username and self.sasl_password):
+            raise ValueError(f"{self.protocol} needs KAFKA_SASL_USERNAME and KAFKA_SASL_PASSWORD")
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError(
+                "a client certificate needs both KAFKA_SSL_CERTFILE and KAFKA_SSL_KEYFILE"
+            )
+
+    def client_kwargs(self) -> dict[str, Any]:
+        """aiokafka's keyword arguments for these settings (the same for every client)."""
+        kwargs: dict[str, Any] = {"security_protocol": self.protocol}
+        if self.protocol.endswith("SSL"):
+            context = create_ssl_context(
+                cafile=str(self.ssl_cafile) if self.ssl_cafile else None,
+                certfile=str(self.ssl_certfile) if self.ssl_certfile else None,
+                keyfile=str(self.ssl_keyfile) if self.ssl_keyfile else None,
+            )
+            context.check_hostname = self.ssl_check_hostname
+            kwargs["ssl_context"] = context
+        if self.protocol.startswith("SASL"):
+            kwargs |= {
+                "sasl_mechanism": self.sasl_mechanism,
+                "sasl_plain_username": self.sasl_username,
+                "sasl_plain_password": self.sasl_password,
+            }
+        return kwargs
+
+
+PLAINTEXT = KafkaSecurity()
 
 
 def make_producer(
@@ -22,6 +79,7 @@ def make_producer(
     client_id: str,
     enable_idempotence: bool = False,
     linger_ms: int = 5,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> AIOKafkaProducer:
     """A producer with `acks=all`; idempotence is on for real Kafka, off for the local broker
     (Tansu does not support idempotent producers)."""
@@ -33,6 +91,7 @@ def make_producer(
         linger_ms=linger_ms,
         max_batch_size=256 * 1024,
         request_timeout_ms=15_000,
+        **security.client_kwargs(),
     )
 
 
@@ -50,10 +109,17 @@ async def send_batch(producer: AIOKafkaProducer, items: Iterable[tuple[str, Kafk
 
 
 async def ensure_topics(
-    bootstrap_servers: str, topics: Sequence[str], *, partitions: int = 3, replication: int = 1
+    bootstrap_servers: str,
+    topics: Sequence[str],
+    *,
+    partitions: int = 3,
+    replication: int = 1,
+    security: KafkaSecurity = PLAINTEXT,
 ) -> None:
     """Create the topics that do not exist yet."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-setup")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="topic-setup", **security.client_kwargs()
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -29,7 +29,7 @@ from sqlalchemy import Engine, Table
 
 from servicekit.backoff import DEFAULT_BACKOFF, Backoff, BackoffPolicy, sleep_until
 from servicekit.consumer import BatchConsumer, BatchHandler, ConsumerSettings, make_consumer
-from servicekit.kafka import ensure_topics, make_producer
+from servicekit.kafka import PLAINTEXT, KafkaSecurity, ensure_topics, make_producer
 from servicekit.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
@@ -79,6 +79,7 @@ class AioKafkaClients:
     bootstrap_servers: str
     client_id: str
     enable_idempotence: bool = False
+    security: KafkaSecurity = PLAINTEXT
 
     def producer(self) -> AIOKafkaProducer:
         """`servicekit.kafka.make_producer`."""
@@ -86,6 +87,7 @@ class AioKafkaClients:
             self.bootstrap_servers,
             client_id=self.client_id,
             enable_idempotence=self.enable_idempotence,
+            security=self.security,
         )
 
     def consumer(self, settings: ConsumerSettings) -> AIOKafkaConsumer:
@@ -94,7 +96,7 @@ class AioKafkaClients:
 
     async def ensure_topics(self, topics: Sequence[str]) -> None:
         """`servicekit.kafka.ensure_topics`."""
-        await ensure_topics(self.bootstrap_servers, topics)
+        await ensure_topics(self.bootstrap_servers, topics, security=self.security)
 
 
 class KafkaRuntime:
@@ -111,6 +113,7 @@ class KafkaRuntime:
         enable_idempotence: bool = False,
         backoff: BackoffPolicy = DEFAULT_BACKOFF,
         clients: KafkaClients | None = None,
+        security: KafkaSecurity = PLAINTEXT,
     ) -> None:
         self.service = service
         self.bootstrap_servers = bootstrap_servers
@@ -119,8 +122,9 @@ class KafkaRuntime:
         self.consume = consume
         self.backoff = backoff
         self.clients: KafkaClients = clients or AioKafkaClients(
-            bootstrap_servers, service, enable_idempotence
+            bootstrap_servers, service, enable_idempotence, security
         )
+        self.security = security
         self.producer: AIOKafkaProducer | None = None
         self.relay: OutboxRelay | None = None
         self.consumer: BatchConsumer | None = None
@@ -288,6 +292,7 @@ class KafkaRuntime:
             deadletter_topic=consume.deadletter_topic,
             service=self.service,
             backoff=self.backoff,
+            security=self.security,
         )
         self._kafka_consumer = self.clients.consumer(settings)
         await self._kafka_consumer.start()

@@ -96,6 +96,7 @@ def kafka_runtime(c: Container) -> KafkaRuntime:
         service=SERVICE,
         bootstrap_servers=s.kafka_bootstrap_servers,
         enable_idempotence=s.kafka_enable_idempotence,
+        security=s.kafka_security,
         topics=[s.topic_triaged, s.topic_lifecycle, s.topic_deadletter],
         outbox=Outbox(c.engine, tables.outbox),
         consume=consume if s.consumer_enabled else None,

@@ -105,6 +105,7 @@ def kafka_runtime(settings: Settings, c: Container, engine: Engine | None) -> Ka
         service=SERVICE,
         bootstrap_servers=settings.kafka_bootstrap_servers,
         enable_idempotence=settings.kafka_enable_idempotence,
+        security=settings.kafka_security,
         topics=[topics.received, topics.triaged, topics.lifecycle, topics.deadletter],
         outbox=(
             Outbox(engine, OUTBOX, wake_delay=settings.outbox_wake_delay_ms / 1000)

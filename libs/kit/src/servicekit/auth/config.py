@@ -58,6 +58,18 @@ class AuthSettings(BaseSettings):
     )
     metrics_require_auth: bool = False
 
+    @field_validator(
+        "admin_api_key",
+        "triager_api_key",
+        "reporter_api_key",
+        "auth_jwt_secret",
+        "auth_jwks_url",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, v: object) -> object:
+        return None if v == "" else v  # `KEY=` in a compose file or a shell means "not set"
+
     @field_validator("admin_api_key", "triager_api_key", "reporter_api_key")
     @classmethod
     def _long_enough(cls, v: SecretStr | None) -> SecretStr | None:
