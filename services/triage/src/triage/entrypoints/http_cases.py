@@ -1,4 +1,8 @@
-"""HTTP routes of the `cases` tag: intake, read, list, dry-run predict."""
+"""HTTP routes of the `cases` tag: intake, read, list, dry-run predict.
+
+Reporters (support forms, machine clients) submit and dry-run; reading and listing cases,
+which carry the reporter's personal data (email, customer id), is for triagers and admins.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +14,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from contracts import CaseSource, CaseSubmission, Decision, Priority
 from contracts.cases import Case
-from servicekit.auth import Reporter
+from servicekit.auth import Reporter, Triager
 from servicekit.clients import client_name
 from servicekit.http import PROBLEM_RESPONSES, RATE_LIMITED_RESPONSES
 from servicekit.paging import IsoDateTime
@@ -99,7 +103,7 @@ async def submit_case(
     description="The case as received with its triage result.",
     responses=PROBLEM_RESPONSES,
 )
-async def read_case(case_id: UUID, container: ContainerDep, who: Reporter) -> Case:
+async def read_case(case_id: UUID, container: ContainerDep, _who: Triager) -> Case:
     """Translate GET /v1/cases/{id}."""
     return await asyncio.to_thread(service.get_case, case_id, repo=container.repo)
 
@@ -118,7 +122,7 @@ async def list_cases(
     request: Request,
     response: Response,
     container: ContainerDep,
-    who: Reporter,
+    _who: Triager,
     squad: Annotated[str | None, Query(max_length=200, description="Predicted squad")] = None,
     decision: Annotated[
         Decision | None, Query(description="The model's recommended action")
