@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
-from devkit.testing import KEY_ENV
+from devkit.testing import KEY_ENV, auth_headers
 
 if TYPE_CHECKING:
     from conftest import Pipeline
@@ -235,7 +235,7 @@ def test_the_kafka_snippet_runs_as_written_outside_the_project(
 
     assert run.returncode == 0, run.stderr
     deadline = time.monotonic() + WITHIN
-    with httpx.Client(timeout=10) as http:
+    with httpx.Client(headers=auth_headers("triager"), timeout=10) as http:
         while True:
             cases = http.get(f"{pipeline.triage.url}/v1/cases", params={"source": "crm"}).json()
             refs = [c["submission"]["external_ref"] for c in cases["items"]]
