@@ -71,6 +71,20 @@ class Container:
         )
 
 
+def smtp_settings(s: Settings) -> SmtpSettings:
+    """How the email channel reaches the relay (STARTTLS or TLS, AUTH) from the settings."""
+    return SmtpSettings(
+        host=s.smtp_host,
+        port=s.smtp_port,
+        sender=s.smtp_sender,
+        username=s.smtp_username,
+        password=s.smtp_password.get_secret_value() if s.smtp_password else None,
+        starttls=s.smtp_starttls,
+        use_tls=s.smtp_use_tls,
+        cafile=str(s.smtp_cafile) if s.smtp_cafile else None,
+    )
+
+
 def make_delivery(c: Container) -> DeliveryWorker:
     """The delivery worker with the container's sender (a real `Notifier` unless faked)."""
     s = c.settings
@@ -78,11 +92,7 @@ def make_delivery(c: Container) -> DeliveryWorker:
         c.http = httpx.AsyncClient(
             limits=httpx.Limits(max_connections=max(s.delivery_concurrency, 10))
         )
-        c.sender = Notifier(
-            http=c.http,
-            smtp=SmtpSettings(host=s.smtp_host, port=s.smtp_port, sender=s.smtp_sender),
-            timeout=s.delivery_timeout_seconds,
-        )
+        c.sender = Notifier(http=c.http, smtp=smtp_settings(s), timeout=s.delivery_timeout_seconds)
     base = s.delivery_backoff_base_seconds
     return DeliveryWorker(
         store=c.store,

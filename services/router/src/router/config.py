@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import Field, SecretStr, model_validator
 
 from servicekit.settings import ServiceSettings
 
@@ -25,6 +25,13 @@ class Settings(ServiceSettings):
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 2525
     smtp_sender: str = "support-triage@localhost"
+    smtp_username: str | None = None
+    smtp_password: SecretStr | None = None
+    smtp_starttls: bool = Field(
+        default=False, description="Upgrade with STARTTLS (port 587); refuse a relay without it."
+    )
+    smtp_use_tls: bool = Field(default=False, description="Implicit TLS (port 465).")
+    smtp_cafile: Path | None = Field(default=None, description="CA bundle of a private relay.")
     sweep_interval_seconds: float = Field(default=5.0, gt=0)
     delivery_max_attempts: int = Field(default=6, ge=1)
     delivery_concurrency: int = Field(default=16, ge=1)
@@ -42,3 +49,11 @@ class Settings(ServiceSettings):
         gt=0,
         description="Cap on a receiver's Retry-After: a longer (or absurd) wait is cut to this.",
     )
+
+    @model_validator(mode="after")
+    def _smtp_consistent(self) -> Settings:
+        if (self.smtp_username is None) != (self.smtp_password is None):
+            raise ValueError("SMTP_USERNAME and SMTP_PASSWORD go together")
+        if self.smtp_starttls and self.smtp_use_tls:
+            raise ValueError("SMTP_STARTTLS and SMTP_USE_TLS exclude each other")
+        return self

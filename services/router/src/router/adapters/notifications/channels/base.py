@@ -58,7 +58,9 @@ class DeliveryError(Exception):
 
 @dataclass(frozen=True)
 class SmtpSettings:
-    """How to reach the SMTP relay. `use_tls` is implicit TLS (port 465)."""
+    """How to reach the SMTP relay. `starttls` upgrades a plain connection (port 587) and
+    fails when the relay does not offer it; `use_tls` is implicit TLS (port 465); `username`
+    and `password` log in (AUTH) after the upgrade; `cafile` trusts a private CA."""
 
     host: str
     port: int
@@ -68,6 +70,7 @@ class SmtpSettings:
     starttls: bool = False
     timeout: float = 10.0
     use_tls: bool = False
+    cafile: str | None = None
 
 
 @dataclass(frozen=True)

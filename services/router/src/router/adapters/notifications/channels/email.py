@@ -105,6 +105,7 @@ class EmailChannel(BaseChannel):
                     password=s.password,
                     start_tls=s.starttls,
                     use_tls=s.use_tls,
+                    cert_bundle=s.cafile,
                     timeout=s.timeout,
                 )
         except aiosmtplib.SMTPRecipientsRefused as exc:
