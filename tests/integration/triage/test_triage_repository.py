@@ -18,7 +18,7 @@ from servicekit.db import make_engine
 from triage import service
 from triage.adapters.db import OUTBOX, SqlCaseRepository
 from triage.domain import Accepted, CaseFilter, Duplicate, Intake
-from triage.errors import IdempotencyConflict
+from triage.errors import CaseNotFound, IdempotencyConflict
 from triage.migrations import schema_diff
 from triage.ports import ModelState
 
@@ -104,6 +104,22 @@ def test_list_keyset_and_filters(repo, state) -> None:
     assert second.next_cursor is None
     later = CaseFilter(source=source, received_after=datetime.now(UTC) + timedelta(hours=1))
     assert service.list_cases(later, repo=repo, limit=5).cases == []  # type: ignore[arg-type]
+
+
+def test_a_submitter_reads_its_own_cases_only(repo, state) -> None:
+    who = f"form-{uuid4().hex[:8]}"
+    outs = service.take_in(
+        [Intake.of(case(title="mine"), submitted_by=who), Intake.of(case(title="theirs"))],
+        repo=repo,
+        state=state,
+        options=OPTIONS,
+    )
+    mine, theirs = (o.case.id for o in outs if isinstance(o, Accepted))
+    assert service.get_case(mine, repo=repo, submitted_by=who).id == mine
+    with pytest.raises(CaseNotFound):
+        service.get_case(theirs, repo=repo, submitted_by=who)
+    listed = service.list_cases(CaseFilter(submitted_by=who), repo=repo, limit=10)
+    assert [c.id for c in listed.cases] == [mine]
 
 
 def test_corrections_are_labels(repo) -> None:

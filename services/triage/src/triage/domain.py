@@ -69,6 +69,7 @@ class Intake:
     event_id: str | None = None
     hash: str = ""
     scope: str = ""
+    submitted_by: str | None = None
 
     @classmethod
     def of(
@@ -78,9 +79,13 @@ class Intake:
         idempotency_key: str | None = None,
         event_id: str | None = None,
         scope: str = "",
+        submitted_by: str | None = None,
     ) -> Intake:
-        """Build an intake item with its request hash."""
-        return cls(submission, idempotency_key, event_id, request_hash(submission), scope)
+        """Build an intake item with its request hash; `submitted_by` is the authenticated
+        principal of an HTTP intake (None from Kafka)."""
+        return cls(
+            submission, idempotency_key, event_id, request_hash(submission), scope, submitted_by
+        )
 
     @property
     def scoped_key(self) -> tuple[str, str] | None:
@@ -107,6 +112,7 @@ class StoredCase:
     request_hash: str
     idempotency_key: str | None = None
     scope: str = ""
+    submitted_by: str | None = None
 
     @property
     def external_ref(self) -> str | None:
@@ -210,6 +216,7 @@ class CaseFilter:
     priority: Priority | None = None
     received_after: datetime | None = None
     received_before: datetime | None = None
+    submitted_by: str | None = None
 
 
 def triaged_event(case: Case, *, topic: str) -> OutboundEvent:

@@ -156,8 +156,8 @@ class CaseRepository(Protocol):
         """
         ...
 
-    def get(self, case_id: UUID) -> Case | None:
-        """One case."""
+    def get(self, case_id: UUID, *, submitted_by: str | None = None) -> Case | None:
+        """One case (None unless `submitted_by` submitted it, when given)."""
         ...
 
     def find(self, flt: CaseFilter, *, limit: int, before: UUID | None = None) -> list[Case]:

@@ -146,7 +146,11 @@ def _take_in(
         for n, result in zip(fresh, results, strict=True):
             case = Case(id=new_id(), received_at=now, submission=items[n].submission, triage=result)
             records[n] = StoredCase(
-                case, items[n].hash, items[n].idempotency_key, scope=items[n].scope
+                case,
+                items[n].hash,
+                items[n].idempotency_key,
+                scope=items[n].scope,
+                submitted_by=items[n].submitted_by,
             )
             outcomes[n] = Accepted(case)
         for n, m in alias.items():
@@ -195,9 +199,10 @@ def predict(
     )
 
 
-def get_case(case_id: UUID, *, repo: CaseRepository) -> Case:
-    """One case; `CaseNotFound` when there is none."""
-    case = repo.get(case_id)
+def get_case(case_id: UUID, *, repo: CaseRepository, submitted_by: str | None = None) -> Case:
+    """One case (only if `submitted_by` submitted it, when given); `CaseNotFound` when there
+    is none."""
+    case = repo.get(case_id, submitted_by=submitted_by)
     if case is None:
         raise CaseNotFound(f"no case {case_id}")
     return case

@@ -235,10 +235,12 @@ class MemoryCaseRepository:
         self.label_rows.extend(tx.new_labels)
         self.transactions += 1
 
-    def get(self, case_id: UUID) -> Case | None:
-        """One case, or None."""
+    def get(self, case_id: UUID, *, submitted_by: str | None = None) -> Case | None:
+        """One case, or None (also when `submitted_by` is given and did not submit it)."""
         rec = self.records.get(case_id)
-        return rec.case if rec else None
+        if rec is None or (submitted_by is not None and rec.submitted_by != submitted_by):
+            return None
+        return rec.case
 
     def find(self, flt: CaseFilter, *, limit: int, before: UUID | None = None) -> list[Case]:
         """Matching cases, newest first."""
@@ -254,6 +256,8 @@ class MemoryCaseRepository:
             if flt.source is not None and c.submission.source != flt.source:
                 continue
             if flt.priority is not None and c.submission.priority != flt.priority:
+                continue
+            if flt.submitted_by is not None and rec.submitted_by != flt.submitted_by:
                 continue
             if flt.received_after is not None and c.received_at < flt.received_after:
                 continue

@@ -66,6 +66,7 @@ class CaseRow(SQLModel, table=True):
         UniqueConstraint(
             "ref_scope", "idempotency_key", name="uq_triage_cases_scope_idempotency_key"
         ),
+        Index("ix_triage_cases_submitted_by_id", "submitted_by", "id"),
     )
 
     id: uuid.UUID = Field(sa_column=Column(Uuid, primary_key=True))
@@ -85,6 +86,7 @@ class CaseRow(SQLModel, table=True):
     decision: str = Field(sa_column=Column(String(16), nullable=False))
     result: dict[str, Any] = Field(sa_column=Column(JSON, nullable=False))
     model_version: str = Field(sa_column=Column(String(200), nullable=False))
+    submitted_by: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
 
 
 class ProcessedEventRow(SQLModel, table=True):
@@ -161,6 +163,7 @@ def _case_row(record: StoredCase) -> dict[str, Any]:
         "decision": case.triage.decision.value,
         "result": case.triage.model_dump(mode="json"),
         "model_version": case.triage.model_version,
+        "submitted_by": record.submitted_by,
     }
 
 
@@ -265,10 +268,13 @@ class SqlCaseRepository:
         except IntegrityError as exc:
             raise WriteConflict(str(exc.orig)) from exc
 
-    def get(self, case_id: UUID) -> Case | None:
-        """One case, or None."""
+    def get(self, case_id: UUID, *, submitted_by: str | None = None) -> Case | None:
+        """One case, or None (also when `submitted_by` is given and did not submit it)."""
+        stmt = select(CASES).where(CASES.c.id == case_id)
+        if submitted_by is not None:
+            stmt = stmt.where(CASES.c.submitted_by == submitted_by)
         with self.engine.connect() as conn:
-            row = conn.execute(select(CASES).where(CASES.c.id == case_id)).first()
+            row = conn.execute(stmt).first()
         return _case(row) if row is not None else None
 
     def find(self, flt: CaseFilter, *, limit: int, before: UUID | None = None) -> list[Case]:
@@ -282,6 +288,7 @@ class SqlCaseRepository:
             (c.decision, flt.decision),
             (c.source, flt.source),
             (c.priority, flt.priority),
+            (c.submitted_by, flt.submitted_by),
         ):
             if value is not None:
                 stmt = stmt.where(column == str(value))

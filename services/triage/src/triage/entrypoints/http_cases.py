@@ -1,7 +1,8 @@
 """HTTP routes of the `cases` tag: intake, read, list, dry-run predict.
 
-Reporters (support forms, machine clients) submit and dry-run; reading and listing cases,
-which carry the reporter's personal data (email, customer id), is for triagers and admins.
+Reporters (support forms, machine clients) submit, dry-run, and read and list only the cases
+they submitted themselves (another's case is 404: cases carry reporters' personal data, an
+email or a customer id); triagers and admins read every case.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from fastapi import APIRouter, Header, Query, Request, Response
 
 from contracts import CaseSource, CaseSubmission, Decision, Priority
 from contracts.cases import Case
-from servicekit.auth import Reporter, Triager
+from servicekit.auth import Identity, Reporter, Role
 from servicekit.clients import client_name
 from servicekit.http import PROBLEM_RESPONSES, RATE_LIMITED_RESPONSES
 from servicekit.paging import IsoDateTime
@@ -25,6 +26,12 @@ from triage.entrypoints.schemas import CasePage, PredictRequest, PredictResponse
 from triage.errors import TriageError
 
 router = APIRouter(tags=["cases"])
+
+
+def _own(who: Identity) -> str | None:
+    """Whose cases the caller may read: its own unless it is a triager (or admin)."""
+    return None if who.has(Role.TRIAGER) else who.principal
+
 
 IdempotencyKey = Annotated[
     str | None,
@@ -79,7 +86,10 @@ async def submit_case(
     through `jsonable_encoder` and `json.dumps`, on the hot path of every intake.
     """
     scope = http_scope(client_name(request))
-    outcome = await container.submit(Intake.of(body, idempotency_key=idempotency_key, scope=scope))
+    intake = Intake.of(
+        body, idempotency_key=idempotency_key, scope=scope, submitted_by=who.principal
+    )
+    outcome = await container.submit(intake)
     if isinstance(outcome, TriageError):
         raise outcome
     if isinstance(outcome, Duplicate):  # pragma: no cover - HTTP intake carries no event id
@@ -100,12 +110,15 @@ async def submit_case(
     "/v1/cases/{case_id}",
     response_model=Case,
     summary="Read a case",
-    description="The case as received with its triage result.",
+    description="The case as received with its triage result. A reporter reads only the "
+    "cases it submitted (any other is 404).",
     responses=PROBLEM_RESPONSES,
 )
-async def read_case(case_id: UUID, container: ContainerDep, _who: Triager) -> Case:
+async def read_case(case_id: UUID, container: ContainerDep, who: Reporter) -> Case:
     """Translate GET /v1/cases/{id}."""
-    return await asyncio.to_thread(service.get_case, case_id, repo=container.repo)
+    return await asyncio.to_thread(
+        service.get_case, case_id, repo=container.repo, submitted_by=_own(who)
+    )
 
 
 @router.get(
@@ -114,7 +127,8 @@ async def read_case(case_id: UUID, container: ContainerDep, _who: Triager) -> Ca
     summary="List cases",
     description=(
         "Cases newest first, filtered; pages are linked by an opaque cursor (`next_cursor` "
-        'in the body and a `Link: <...>; rel="next"` header).'
+        'in the body and a `Link: <...>; rel="next"` header). A reporter lists only the cases '
+        "it submitted."
     ),
     responses=PROBLEM_RESPONSES,
 )
@@ -122,7 +136,7 @@ async def list_cases(
     request: Request,
     response: Response,
     container: ContainerDep,
-    _who: Triager,
+    who: Reporter,
     squad: Annotated[str | None, Query(max_length=200, description="Predicted squad")] = None,
     decision: Annotated[
         Decision | None, Query(description="The model's recommended action")
@@ -139,7 +153,7 @@ async def list_cases(
     cursor: Annotated[str | None, Query(description="`next_cursor` of the last page.")] = None,
 ) -> CasePage:
     """Translate GET /v1/cases."""
-    flt = CaseFilter(squad, decision, source, priority, received_after, received_before)
+    flt = CaseFilter(squad, decision, source, priority, received_after, received_before, _own(who))
     page = await asyncio.to_thread(
         service.list_cases, flt, repo=container.repo, limit=limit, cursor=cursor
     )
