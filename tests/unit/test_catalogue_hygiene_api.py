@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from contracts.catalogue import load_catalogue
+from devkit.testing import auth_headers
 from devkit.triage_fakes import FakeModelStore, KeywordClassifier, MemoryCaseRepository
 from router.bootstrap import build as build_router
 from router.config import Settings as RouterSettings
@@ -39,7 +40,9 @@ async def router(tmp_path: Path, catalogue: Path) -> AsyncIterator[httpx.AsyncCl
     container = build_router(settings)
     app = router_app(container, run_background=False)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://router") as http:
+    async with httpx.AsyncClient(
+        headers=auth_headers(), transport=transport, base_url="http://router"
+    ) as http:
         yield http
     container.engine.dispose()
 
@@ -60,7 +63,9 @@ async def triage(tmp_path: Path, catalogue: Path) -> AsyncIterator[httpx.AsyncCl
     )
     app = triage_app(container)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://triage") as http:
+    async with httpx.AsyncClient(
+        headers=auth_headers(), transport=transport, base_url="http://triage"
+    ) as http:
         yield http
     await container.committer.close()
 
@@ -158,7 +163,7 @@ async def test_the_readme_example_is_what_the_demo_catalogue_answers(tmp_path: P
     transport = httpx.ASGITransport(app=router_app(container, run_background=False))
     try:
         async with httpx.AsyncClient(transport=transport) as http:
-            answer = (await http.get(request.url)).json()
+            answer = (await http.get(request.url, headers=request.headers)).json()
     finally:
         container.engine.dispose()
     want = expected_pairs(shown)

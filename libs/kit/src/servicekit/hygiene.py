@@ -23,6 +23,7 @@ from prometheus_client.registry import Collector
 from pydantic import BaseModel, Field
 
 from contracts.catalogue import Catalogue, HygieneItem, HygieneKind
+from servicekit.auth import Triager
 from servicekit.http import PROBLEM_RESPONSES
 from servicekit.paging import as_int, decode_cursor, encode_cursor
 
@@ -116,6 +117,7 @@ def hygiene_routes(current: Callable[[], Catalogue]) -> APIRouter:
         "(422 `invalid_catalogue` lists them) and never shows here.",
     )
     async def catalogue_hygiene(
+        _who: Triager,
         kind: Annotated[
             list[HygieneKind] | None, Query(description="Only these kinds (repeat for several).")
         ] = None,
