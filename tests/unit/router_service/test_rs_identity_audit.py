@@ -56,14 +56,14 @@ async def test_the_audit_log_answers_who_did_what_for_admins_only(
     assert [(e["actor"], e["action"]) for e in everything["items"]] == [
         ("admin", "sweep"),
         ("admin", "catalogue.reload"),
-        ("triager", "case.assign"),
+        ("triager", "case.reassign"),
     ]
     assign = everything["items"][-1]
     assert assign["target"] == str(triaged.case_id)
-    assert assign["detail"] == {"squad": "checkout"}
+    assert assign["detail"] == {"squad": "checkout", "from_squad": "payments"}
 
     only = (await api.get("/v1/audit", params={"actor": "triager"}, headers=admin)).json()
-    assert [e["action"] for e in only["items"]] == ["case.assign"]
+    assert [e["action"] for e in only["items"]] == ["case.reassign"]
     reloads = (
         await api.get("/v1/audit", params={"action": "catalogue.reload"}, headers=admin)
     ).json()
@@ -76,7 +76,26 @@ async def test_the_audit_log_answers_who_did_what_for_admins_only(
             "/v1/audit", params={"limit": 2, "cursor": first["next_cursor"]}, headers=admin
         )
     ).json()
-    assert [e["action"] for e in rest["items"]] == ["case.assign"]
+    assert [e["action"] for e in rest["items"]] == ["case.reassign"]
     assert rest["next_cursor"] is None
     bad = await api.get("/v1/audit", params={"cursor": "not-ours"}, headers=admin)
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_cursor"
+
+
+async def test_assigning_an_escalated_case_is_an_assignment_not_a_reassignment(
+    api, container, make_triaged
+):
+    event_id, triaged = make_triaged(confidence=0.2, candidates=[("payments", 0.2)])
+    container.route([(event_id, triaged)])
+    case = f"/v1/cases/{triaged.case_id}"
+    before = (await api.get(case, headers=auth_headers("triager"))).json()
+    assert before["case"]["status"] == "escalated"
+    done = await api.post(
+        case + "/assignment", json={"squad": "payments"}, headers=auth_headers("triager")
+    )
+    assert done.status_code == 200, done.text
+    [entry] = (await api.get("/v1/audit", headers=auth_headers("admin"))).json()["items"]
+    assert (entry["action"], entry["detail"]) == (
+        "case.assign",
+        {"squad": "payments", "from_squad": None},
+    )

@@ -13,7 +13,7 @@ from contracts.events import EscalationReason
 from router.domain.lifecycle import LifecycleStatus
 from router.entrypoints.bodies import AcknowledgeBody, AssignmentBody, ResolveBody
 from router.entrypoints.deps import ContainerDep, run_desk_action
-from router.records import CaseDetail, CaseFilter, CasePage, CaseRecord
+from router.records import CaseDetail, CaseFilter, CasePage, CaseRecord, HistoryAction
 from router.service import desk, queries
 from servicekit.audit import audit
 from servicekit.auth import Triager
@@ -22,6 +22,7 @@ from servicekit.http import PROBLEM_RESPONSES
 router = APIRouter(prefix="/v1/cases", responses=PROBLEM_RESPONSES)
 MAX_AGE_MINUTES = 10 * 366 * 24 * 60
 CaseId = Annotated[UUID, Path(description="The case id (UUID).")]
+_MOVES = (HistoryAction.ASSIGNED, HistoryAction.REASSIGNED)
 
 
 @router.get(
@@ -106,7 +107,18 @@ async def assign(
         clock=c.clock,
         pub=c.pub,
     )
-    await audit(request, who, "case.assign", str(case_id), {"squad": record.squad})
+    # the history says whether this moved the case away from a squad (a reassignment)
+    detail = await asyncio.to_thread(queries.case_detail, case_id, store=c.store)
+    moves = [h for h in detail.history if h.action in _MOVES and h.to_squad == record.squad]
+    last = moves[-1] if moves else None
+    moved = last is not None and last.action is HistoryAction.REASSIGNED
+    await audit(
+        request,
+        who,
+        "case.reassign" if moved else "case.assign",
+        str(case_id),
+        {"squad": record.squad, "from_squad": last.from_squad if last else None},
+    )
     return record
 
 
