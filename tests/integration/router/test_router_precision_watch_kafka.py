@@ -28,6 +28,7 @@ from contracts.events import CaseTriaged
 from contracts.ids import new_id
 from contracts.wire import decode, encode
 from devkit.broker import LocalBroker
+from devkit.testing import auth_headers
 
 from .conftest import RunningRouter, running_router
 
@@ -124,7 +125,7 @@ async def test_falling_precision_demotes_the_squad_to_suggest(watched: RunningRo
     # (0.9 - 0.1), 3 of 5 below it
     body = {"squad": "logistics", "by": "lead", "note": "belongs to logistics"}
     modes = []
-    async with httpx.AsyncClient(base_url=app.url, timeout=10) as http:
+    async with httpx.AsyncClient(headers=auth_headers(), base_url=app.url, timeout=10) as http:
         for case_id, _ in first[:2]:
             moved = await http.post(f"/v1/cases/{case_id}/assignment", json=body)
             assert moved.status_code == 200, moved.text
@@ -183,7 +184,7 @@ async def test_falling_precision_demotes_the_squad_to_suggest(watched: RunningRo
 
     # a person restores auto: recorded, and the squad's cases are assigned again
     body = {"mode": "auto", "by": "sd.lead", "note": "retrained"}
-    async with httpx.AsyncClient(base_url=app.url, timeout=10) as http:
+    async with httpx.AsyncClient(headers=auth_headers(), base_url=app.url, timeout=10) as http:
         restored = await http.post("/v1/squads/payments/mode", json=body)
     assert restored.status_code == 200, restored.text
     assert [h["to_mode"] for h in restored.json()["history"]] == ["suggest", "auto"]

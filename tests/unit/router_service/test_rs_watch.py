@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from contracts import topics
+from devkit.testing import auth_headers
 from router import metrics
 from router.app import Container
 from router.bootstrap import build
@@ -235,7 +236,9 @@ async def test_the_squads_api_lists_restores_and_refuses(watched: Container, mak
         _move(c, case_id)
     app = create_app(c, run_background=False)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://router.test") as client:
+    async with httpx.AsyncClient(
+        headers=auth_headers(), transport=transport, base_url="http://router.test"
+    ) as client:
         listing = (await client.get("/v1/squads/precision")).json()
         assert listing["watch_enabled"] is True
         payments = next(i for i in listing["items"] if i["squad"] == "payments")
@@ -250,6 +253,8 @@ async def test_the_squads_api_lists_restores_and_refuses(watched: Container, mak
         assert [h["to_mode"] for h in restored.json()["history"]] == ["suggest", "auto"]
         one = (await client.get("/v1/squads/payments/precision")).json()
         assert one["history"][-1]["note"] == "model retrained"
+        audit = (await client.get("/v1/audit", params={"action": "squad.mode"})).json()
+        assert [(e["actor"], e["target"]) for e in audit["items"]] == [("admin", "payments")]
 
         bad = await client.post("/v1/squads/payments/mode", json={"mode": "off", "by": "x"})
         assert bad.status_code == 422
