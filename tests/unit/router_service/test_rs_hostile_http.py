@@ -9,6 +9,7 @@ import httpx
 import pytest
 
 from contracts.problems import PROBLEM_MEDIA_TYPE
+from devkit.testing import auth_headers
 from router.domain import policy as policy_module
 from router.domain.errors import PolicyError
 from router.entrypoints import routes_admin
@@ -20,7 +21,9 @@ from servicekit.paging import encode_cursor
 async def api(container):
     app = create_app(container, run_background=False)
     transport = httpx.ASGITransport(app=app)
-    async with httpx.AsyncClient(transport=transport, base_url="http://router.test") as client:
+    async with httpx.AsyncClient(
+        headers=auth_headers(), transport=transport, base_url="http://router.test"
+    ) as client:
         yield client
 
 

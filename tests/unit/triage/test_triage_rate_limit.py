@@ -8,6 +8,7 @@ import httpx
 import pytest
 
 from contracts.catalogue import Catalogue
+from devkit.testing import auth_headers
 from devkit.triage_fakes import FakeModelStore, KeywordClassifier, MemoryCaseRepository
 from servicekit.ratelimit import RateLimit, parse_limits
 from triage.bootstrap import build_container
@@ -29,6 +30,7 @@ async def _client(settings: Settings, catalogue: Catalogue, ip: str) -> AsyncIte
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app, client=(address, 1234)),
             base_url="http://triage",
+            headers=auth_headers("reporter"),
         )
         for address in (ip, "10.0.0.2")
     ]
