@@ -18,7 +18,7 @@ from triage.entrypoints.http import create_app
 from .conftest import CASE_BODY
 
 
-async def _client(settings: Settings, catalogue: Catalogue, ip: str) -> AsyncIterator:
+async def _client(settings: Settings, catalogue: Catalogue) -> AsyncIterator:
     container = build_container(
         settings,
         store=FakeModelStore(lambda _c: KeywordClassifier(catalogue)),
@@ -30,9 +30,13 @@ async def _client(settings: Settings, catalogue: Catalogue, ip: str) -> AsyncIte
         httpx.AsyncClient(
             transport=httpx.ASGITransport(app=app, client=(address, 1234)),
             base_url="http://triage",
-            headers=auth_headers("reporter"),
+            headers=auth_headers(role),
         )
-        for address in (ip, "10.0.0.2")
+        for address, role in (
+            ("10.0.0.1", "reporter"),
+            ("10.0.0.2", "reporter"),
+            ("10.0.0.1", "triager"),
+        )
     ]
     try:
         yield clients
@@ -45,12 +49,12 @@ async def _client(settings: Settings, catalogue: Catalogue, ip: str) -> AsyncIte
 @pytest.fixture
 async def limited(settings: Settings, catalogue: Catalogue):
     limited = settings.model_copy(update={"rate_limit_intake": "3/minute"})
-    async for clients in _client(limited, catalogue, "10.0.0.1"):
+    async for clients in _client(limited, catalogue):
         yield clients
 
 
 async def test_over_the_limit_is_429_with_retry_after_and_a_problem(limited) -> None:
-    first, other = limited
+    first, same_caller_elsewhere, other_caller_same_address = limited
     answers = [
         (await first.post("/v1/cases", json={**CASE_BODY, "title": f"t{n}"})).status_code
         for n in range(3)
@@ -64,7 +68,9 @@ async def test_over_the_limit_is_429_with_retry_after_and_a_problem(limited) -> 
     predict = await first.post("/v1/predict", json={"cases": [CASE_BODY]})
     assert predict.status_code == 429  # intake and predict share the client's budget
     assert (await first.get("/v1/cases")).status_code == 200  # reads are not limited
-    assert (await other.post("/v1/cases", json=CASE_BODY)).status_code == 201  # per client
+    # The budget is the authenticated caller's, wherever it calls from, not the address's.
+    assert (await same_caller_elsewhere.post("/v1/cases", json=CASE_BODY)).status_code == 429
+    assert (await other_caller_same_address.post("/v1/cases", json=CASE_BODY)).status_code == 201
 
 
 async def test_no_limit_by_default(client: httpx.AsyncClient) -> None:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request, Response
 
+from servicekit.auth import Identity, current_identity
 from servicekit.ratelimit import RateLimit
 from triage.app import Container
 
@@ -27,8 +28,14 @@ async def get_container(request: Request) -> Container:
 ContainerDep = Annotated[Container, Depends(get_container)]
 
 
-async def intake_limit(request: Request) -> None:
-    """Count the request against its client's intake limit (429 when over it)."""
+async def intake_limit(
+    request: Request, _who: Annotated[Identity, Depends(current_identity)]
+) -> None:
+    """Count the request against its caller's intake limit (429 when over it).
+
+    It depends on the identity so that the limit counts per authenticated principal (shared
+    by every address it calls from), not per address (shared by everyone behind one proxy).
+    """
     limit: RateLimit | None = getattr(request.app.state, "intake_limit", None)
     if limit is not None:
         limit.check_request(request)
