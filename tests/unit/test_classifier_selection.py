@@ -11,6 +11,7 @@ from sklearn.svm import LinearSVC
 
 from contracts.catalogue import Catalogue, Squad
 from triage.classifier import CaseText, LabelledCase, train_model
+from triage.classifier import selection as selection_module
 from triage.classifier.candidates import BASELINE
 from triage.classifier.selection import (
     ABSENT_SCORE,
@@ -18,11 +19,14 @@ from triage.classifier.selection import (
     MIN_GAIN,
     CandidateScore,
     assign_folds,
+    case_budget,
     choose,
     cross_validate,
     linear_weights,
+    problems,
     subsample,
 )
+from triage.classifier.train import final_rows
 
 
 def _scores(*rows: tuple[str, float, float]) -> list[CandidateScore]:
@@ -62,6 +66,48 @@ def test_subsample_keeps_every_squad() -> None:
     assert kept.count("small") == 10 and kept.count("tiny") == 3
     assert 900 <= len(kept) <= 1100
     assert len(subsample(labels[:50], 1000, seed=0)) == 50
+
+
+def test_case_budget_counts_entries_times_squads_not_cases() -> None:
+    assert case_budget(50_000, 3_000_000 * 66, 800_000_000) == 50_000  # short texts: all
+    assert case_budget(50_000, 22_000_000 * 8, 800_000_000) == 50_000  # few squads: all
+    assert case_budget(50_000, 22_000_000 * 68, 800_000_000) == 26_737  # both: a share
+    assert case_budget(50_000, 10**6, 10**9, 8000) == 8000  # the case cap still holds
+    assert case_budget(10, 10**9, 1) == 1
+
+
+def test_problems_is_one_per_squad_and_one_for_two() -> None:
+    assert problems(["a", "b", "a"]) == 1
+    assert problems(["a", "b", "c"]) == 3
+
+
+def test_final_fit_is_capped_by_work_and_keeps_small_squads_and_pseudo_documents() -> None:
+    labels = ["big"] * 900 + ["small"] * 12 + ["tiny"] * 3
+    n_history = len(labels)
+    y = np.array([*labels, "big", "small", "tiny"])  # then three pseudo documents
+    x = sp.csr_matrix(np.ones((len(y), 5)))  # 5 entries per row, 3 squads
+    assert len(final_rows(x, y, n_history, 0, max_work=5 * 3 * n_history)) == len(y)
+    rows = final_rows(x, y, n_history, 0, max_work=5 * 3 * 300)
+    kept = y[rows].tolist()
+    # each squad keeps min(count, 10) history cases, plus its pseudo document
+    assert kept.count("small") == 11 and kept.count("tiny") == 4
+    assert 290 <= len(rows) <= 330
+    assert rows[-3:].tolist() == [n_history, n_history + 1, n_history + 2]
+    assert len(set(rows.tolist())) == len(rows)
+
+
+def test_a_large_history_is_refitted_on_a_capped_stratified_share(monkeypatch) -> None:
+    history = _inflected_history(600, seed=3)
+    monkeypatch.setattr(selection_module, "MAX_SELECTION_CASES", 200)
+    monkeypatch.setattr("triage.classifier.train.MAX_FINAL_WORK", 40_000)
+    model, _ = train_model(history, _label_catalogue([e.squad for e in history]), seed=0)
+    assert model.info["selection"]["cases"] < 300
+    final = model.info["final_model"]
+    assert final.startswith("refitted on ") and final.endswith(" of 600 history cases (stratified)")
+    kept = int(final.split()[2])
+    assert 100 < kept < 500
+    [res] = model.predict([CaseText("", "please invoicxyz help")])
+    assert res.squad == "billing"
 
 
 def _label_catalogue(labels: list[str]) -> Catalogue:

@@ -10,12 +10,21 @@ plain `baseline` is chosen unless a candidate scores at least `MIN_GAIN` more *a
 no worse than the baseline by more than `MAX_LOSS` on accuracy and on macro-F1 alone.
 Among those, the highest score wins (ties: the earlier, simpler candidate).
 
-**Budget.** Histories larger than `MAX_SELECTION_CASES` are cross-validated on a
-stratified subsample of that size (every squad keeps at least `min(count, 10)` cases),
+**Budget.** A one-vs-rest linear SVM solves one binary problem per squad and reads every
+stored entry (non-zero) of its matrix once per solver iteration, so its time grows with
+entries times squads, not with cases: a full-length ticket holds ~460 word, character and
+topic entries, a 6-20-word case ~200. Histories larger than `MAX_SELECTION_CASES` cases,
+or whose widest candidate matrix times squads exceeds `MAX_SELECTION_WORK`, are
+cross-validated on a stratified subsample of as many cases as fit both (`case_budget`;
+every squad keeps at least `min(count, 10)` cases),
 restricted to the feature columns the subsample and the pseudo documents use (the
 vectorisers saw the whole history: most of its columns are empty in a subsample, and
 each would cost a weight per squad in every fold model); the chosen configuration is
-then fitted on the whole history.
+then refitted on the whole history, or on a stratified subsample holding
+`MAX_FINAL_WORK` when the whole history is more work (`train.final_rows`). Both budgets
+keep a 50,000-case history of full-length tickets within 60 CPU seconds on one core
+(`python -m bench train_time`); short-text histories and histories of a few thousand cases
+are not affected.
 """
 
 from __future__ import annotations
@@ -33,6 +42,11 @@ from triage.classifier.candidates import BASELINE, Candidate
 
 FOLDS = 3
 MAX_SELECTION_CASES = 8000
+#: Work cross-validation may take: stored entries of the widest candidate's matrix times
+#: the binary problems (squads) each fit solves.
+MAX_SELECTION_WORK = 110_000_000
+#: The same for the final fit of the chosen configuration.
+MAX_FINAL_WORK = 800_000_000
 MIN_KEEP_PER_SQUAD = 10
 MIN_GAIN = 0.002
 MAX_LOSS = 0.01
@@ -116,6 +130,25 @@ def subsample(labels: Sequence[str], limit: int, seed: int) -> np.ndarray:
         n = max(min(len(idx), MIN_KEEP_PER_SQUAD), round(share * len(idx)))
         keep.append(rng.choice(idx, size=n, replace=False))
     return np.sort(np.concatenate(keep))
+
+
+def problems(labels: Sequence[str]) -> int:
+    """Binary problems a one-vs-rest fit on `labels` solves: one per squad, one for two."""
+    n = len(set(labels))
+    return 1 if n <= 2 else n
+
+
+def case_budget(n_cases: int, work: int, max_work: int, max_cases: int | None = None) -> int:
+    """How many of `n_cases` history cases to fit on, when fitting all of them is `work`.
+
+    All of them while `work <= max_work` (and `n_cases <= max_cases`); else as many as fit
+    `max_work` at the history's mean work per case. `work` is stored entries times binary
+    problems: the solver reads every entry once per iteration of each squad's problem.
+    """
+    limit = n_cases if max_cases is None else min(n_cases, max_cases)
+    if work <= max_work:
+        return limit
+    return min(limit, max(1, int(max_work * n_cases / work)))
 
 
 def fit_linear(x: sp.csr_matrix, y: np.ndarray, candidate: Candidate, seed: int) -> LinearSVC:
@@ -235,7 +268,10 @@ def select(
         clock: A monotonic clock (seconds).
     """
     history_y = y[:n_history]
-    rows = subsample(history_y.tolist(), MAX_SELECTION_CASES, seed)
+    widest = max(pool, key=lambda c: (c.char, c.topics))
+    work = int(matrix(widest).indptr[n_history]) * problems(y.tolist())
+    limit = case_budget(n_history, work, MAX_SELECTION_WORK, MAX_SELECTION_CASES)
+    rows = subsample(history_y.tolist(), limit, seed)
     folds = assign_folds(history_y[rows].tolist(), FOLDS, seed)
     extra = np.arange(n_history, len(y))
     results: list[CandidateScore] = []

@@ -9,9 +9,15 @@ served is the mean of the chosen configuration's fold models (a linear model aga
 weight matrix), so the out-of-fold figures describe the model that is served: on the
 proxies, refitting on every case instead made the realised precision fall 1-2 pt below
 what the out-of-fold predictions promised, with no gain in accuracy. A history larger
-than the selection budget (`selection.MAX_SELECTION_CASES`) is cross-validated on a
-subsample; then the chosen configuration is refitted on every case instead. The returned
-report holds the out-of-fold figures.
+than the selection budget (`selection.MAX_SELECTION_CASES` cases, or
+`selection.MAX_SELECTION_WORK` stored entries times squads) is cross-validated on a
+stratified subsample; then the chosen configuration is refitted on every history case
+instead, or, when that is more than `selection.MAX_FINAL_WORK`, on a stratified subsample
+of as many cases as fit it (`final_rows`; every squad keeps `min(count, 10)` cases, every
+pseudo document is kept). Only many-squad histories of long texts reach that budget: a
+50,000-case history of full-length tickets in 68 squads is refitted on ~27,000 cases and
+trains in under 60 CPU seconds on one core; short texts and the 8-label public set are
+refitted on every case. The returned report holds the out-of-fold figures.
 """
 
 from __future__ import annotations
@@ -27,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import scipy.sparse as sp
 
 from contracts.catalogue import Catalogue
 from triage.classifier.calibration import fit_temperature, softmax
@@ -48,7 +55,16 @@ from triage.classifier.pipeline import (
     Scorer,
     fit_logistic,
 )
-from triage.classifier.selection import FOLDS, fit_linear, linear_weights, select
+from triage.classifier.selection import (
+    FOLDS,
+    MAX_FINAL_WORK,
+    case_budget,
+    fit_linear,
+    linear_weights,
+    problems,
+    select,
+    subsample,
+)
 from triage.classifier.thresholds import DEFAULT_TARGET, MIN_EXAMPLES
 
 #: History cases needed to cross-validate candidates (fewer: logistic regression).
@@ -249,11 +265,18 @@ def _fit_selected(
         weights, bias = chosen.fold_weights
         final = f"mean of the {FOLDS} fold models"
     else:
-        step(f"fitting {chosen.chosen.name} on all {len(texts)} examples")
+        x = vectorised.matrix(chosen.chosen)
+        fit_rows = final_rows(x, y, n_history, seed)
+        step(f"fitting {chosen.chosen.name} on {len(fit_rows)} examples")
         weights, bias = linear_weights(
-            fit_linear(vectorised.matrix(chosen.chosen), y, chosen.chosen, seed), squads
+            fit_linear(x[fit_rows], y[fit_rows], chosen.chosen, seed), squads
         )
-        final = f"refitted on all {n_history} history cases"
+        kept = len(fit_rows) - (len(texts) - n_history)
+        final = (
+            f"refitted on all {n_history} history cases"
+            if kept == n_history
+            else f"refitted on {kept} of {n_history} history cases (stratified)"
+        )
     scorer = Scorer(
         squads=squads,
         features=vectorised.feature_set(chosen.chosen),
@@ -280,6 +303,24 @@ def _fit_selected(
         "final_model": final,
     }
     return scorer, report, info
+
+
+def final_rows(
+    x: sp.csr_matrix,
+    y: np.ndarray,
+    n_history: int,
+    seed: int,
+    *,
+    max_work: int | None = None,
+) -> np.ndarray:
+    """Rows of `x` the chosen configuration is refitted on: every pseudo document and the
+    history, or a stratified subsample of it (`selection.subsample`: every squad keeps
+    `min(count, 10)` cases) when its stored entries times squads exceed `max_work`
+    (default `MAX_FINAL_WORK`; see `selection`'s budget)."""
+    budget = MAX_FINAL_WORK if max_work is None else max_work
+    work = int(x.indptr[n_history]) * problems(y.tolist())
+    history = subsample(y[:n_history].tolist(), case_budget(n_history, work, budget), seed)
+    return np.concatenate([history, np.arange(n_history, x.shape[0])])
 
 
 def _fit_cold(
