@@ -15,8 +15,9 @@ stratified subsample; then the chosen configuration is refitted on every history
 instead, or, when that is more than `selection.MAX_FINAL_WORK`, on a stratified subsample
 of as many cases as fit it (`final_rows`; every squad keeps `min(count, 10)` cases, every
 pseudo document is kept). Only many-squad histories of long texts reach that budget: a
-50,000-case history of full-length tickets in 68 squads is refitted on ~27,000 cases and
-trains in under 60 CPU seconds on one core; short texts and the 8-label public set are
+50,000-case history of full-length tickets in 68 squads is refitted on ~24,000 cases and
+trains in under 60 CPU seconds on one core (at some cost in accuracy and coverage: see
+the README's training-time figures); short texts and the 8-label public set are
 refitted on every case. The returned report holds the out-of-fold figures.
 """
 
