@@ -14,7 +14,12 @@ import pytest
 from contracts import generate
 from contracts.problems import PROBLEMS, problem_kind
 from devkit.testing import auth_headers
-from devkit.triage_fakes import FakeModelStore, KeywordClassifier, MemoryCaseRepository
+from devkit.triage_fakes import (
+    FakeModelStore,
+    KeywordClassifier,
+    MemoryCaseRepository,
+    sqlite_registry,
+)
 from router.bootstrap import build as build_router
 from router.config import Settings as RouterSettings
 from router.domain.errors import DomainError
@@ -86,6 +91,7 @@ async def triage_http(tmp_path: Path, catalogue_folder: Path) -> AsyncIterator[h
         ),
         store=FakeModelStore(lambda cat: KeywordClassifier(cat)),
         repo=MemoryCaseRepository(),
+        registry=sqlite_registry(f"sqlite:///{tmp_path / 'triage.db'}"),
         kafka=False,
     )
     transport = httpx.ASGITransport(app=triage_app(container))

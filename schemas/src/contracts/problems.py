@@ -69,6 +69,7 @@ _PROJECT = (
     ProblemKind("model_refused", 409, "Model refused; the previous model stays"),
     ProblemKind("retrain_running", 409, "A retrain is already running"),
     ProblemKind("retrain_job_not_found", 404, "Retrain job not found"),
+    ProblemKind("model_version_not_found", 404, "Model version not found"),
     ProblemKind("training_failed", 500, "Training failed"),
     # router
     ProblemKind("router_error", 500, "Router error"),

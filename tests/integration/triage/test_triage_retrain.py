@@ -2,7 +2,8 @@
 
 A phrase the first model routes to `billing` is corrected to `documents` by triage leads
 (stored labels, as the consumer stores reassignments). After a retrain, through the API and
-through the CLI, the same phrase goes to `documents` and the model version changed.
+through the CLI, the challenger is judged not worse on the held-out corrections, refit on
+everything, promoted, and the same phrase goes to `documents`.
 """
 
 from __future__ import annotations
@@ -134,6 +135,7 @@ def write_world(root: Path) -> Settings:
         model_dir=root / "model",
         history_path=root / "history.csv",
         consumer_enabled=False,
+        retrain_min_holdout=5,
     )
 
 
@@ -228,7 +230,15 @@ async def test_corrections_retrain_the_model_through_the_api(world) -> None:
         json.loads((d / "manifest.json").read_text())["version"]
         for d in (model_dir / "versions").iterdir()
     }
-    assert versions == {before_version, job["new_version"]}
+    assert {before_version, job["new_version"]} <= versions
+    assert job["decision"] == "promoted"
+    evaluation = job["metrics"]["evaluation"]
+    # the corrections are the newest labels: held out, then trained on after the verdict
+    assert (
+        evaluation["holdout"] == CORRECTIONS and evaluation["refit_on"] > evaluation["trained_on"]
+    )
+    statuses = {m["version"]: m["status"] for m in (await client.get("/v1/models")).json()["items"]}
+    assert statuses == {before_version: "retired", job["new_version"]: "champion"}
 
 
 async def test_labels_page_through_the_corrections_newest_first(world) -> None:
@@ -278,9 +288,11 @@ async def test_cli_retrain_uses_the_stored_corrections(world) -> None:
             "--database-url",
             settings.database_url,
         ],
+        env={"RETRAIN_MIN_HOLDOUT": "5"},
     )
     assert result.exit_code == 0, result.output
     assert "corrections used" in result.output and "accuracy" in result.output
+    assert "decision: promoted" in result.output
     catalogue = load_catalogue(settings.catalogue_path)
     model = load_model(settings.model_dir, catalogue)
     assert model.version != before
@@ -288,7 +300,7 @@ async def test_cli_retrain_uses_the_stored_corrections(world) -> None:
 
     (res,) = model.predict([CaseText(TITLE, DESCRIPTION)], threshold=0.6)
     assert res.squad == "documents"
-    # the running service keeps its model until it is told to reload
+    # the running service keeps its model until it looks at the registry (it polls)
     assert (await predicted(client))[1] == before
-    reloaded = await client.post("/v1/model/reload")
-    assert reloaded.status_code == 200 and reloaded.json()["version"] == model.version
+    await container.models.sync()
+    assert (await predicted(client))[1] == model.version

@@ -11,7 +11,12 @@ import pytest
 from contracts import CaseSubmission
 from contracts.catalogue import Catalogue, load_catalogue
 from devkit.testing import auth_headers
-from devkit.triage_fakes import FakeModelStore, KeywordClassifier, MemoryCaseRepository
+from devkit.triage_fakes import (
+    FakeModelStore,
+    KeywordClassifier,
+    MemoryCaseRepository,
+    sqlite_registry,
+)
 from triage.app import Container
 from triage.bootstrap import build_container
 from triage.config import Settings
@@ -51,6 +56,7 @@ def container(settings: Settings, repo: MemoryCaseRepository, catalogue: Catalog
         settings,
         store=FakeModelStore(lambda _c: KeywordClassifier(catalogue)),
         repo=repo,
+        registry=sqlite_registry(settings.database_url),
         kafka=False,
     )
 

@@ -1,4 +1,5 @@
-"""The retrain and labels API over fakes: 202/409/404, job status, swap, labels pages."""
+"""The retrain, registry and labels API over fakes (the registry on SQLite): 202/409/404, job
+status, judged challengers, promotion and rollback, interrupted jobs, labels pages."""
 
 from __future__ import annotations
 
@@ -14,11 +15,16 @@ import pytest
 from prometheus_client import REGISTRY
 
 from devkit.testing import auth_headers
-from devkit.triage_fakes import FakeModelStore, KeywordClassifier, MemoryCaseRepository
+from devkit.triage_fakes import (
+    FakeModelStore,
+    KeywordClassifier,
+    MemoryCaseRepository,
+    sqlite_registry,
+)
 from triage.app import Container
 from triage.bootstrap import build_container
 from triage.config import Settings
-from triage.domain import Example, Label
+from triage.domain import Example, Label, RetrainJob
 from triage.entrypoints.http import create_app
 
 PROBLEM = "application/problem+json"
@@ -39,7 +45,13 @@ def store() -> FakeModelStore:
 async def api(
     settings: Settings, repo: MemoryCaseRepository, store: FakeModelStore
 ) -> AsyncIterator[tuple[Container, httpx.AsyncClient]]:
-    container = build_container(settings, store=store, repo=repo, kafka=False)
+    container = build_container(
+        settings,
+        store=store,
+        repo=repo,
+        registry=sqlite_registry(settings.database_url),
+        kafka=False,
+    )
     async with httpx.AsyncClient(
         headers=auth_headers(),
         transport=httpx.ASGITransport(app=create_app(container)),
@@ -65,8 +77,10 @@ def retrains(outcome: str) -> float:
     return REGISTRY.get_sample_value("triage_model_retrains_total", {"outcome": outcome}) or 0.0
 
 
-async def test_retrain_is_accepted_runs_alone_and_swaps_the_model(api, store, repo) -> None:
-    container, http = api
+async def test_retrain_is_accepted_runs_alone_and_keeps_a_challenger_it_cannot_judge(
+    api, store, repo
+) -> None:
+    _, http = api
     repo.label_rows.append(Label(uuid4(), "payments", "correction", T0))  # case unknown
     succeeded = retrains("succeeded")
     resp = await http.post("/v1/model/retrain")
@@ -90,14 +104,97 @@ async def test_retrain_is_accepted_runs_alone_and_swaps_the_model(api, store, re
     job = await settle(http, location)
     assert job["status"] == "succeeded", job
     assert job["previous_version"] == "keyword-1" and job["new_version"] == "retrained-1"
+    assert job["decision"] == "rejected"  # nothing labelled to hold out: nothing proven
     assert job["counts"]["history_rows"] == 1 and job["counts"]["labels"] == 1
     assert job["counts"]["skipped_missing_case"] == 1 and job["counts"]["corrections_used"] == 0
-    assert job["metrics"] == {"n": 1}
+    assert job["metrics"]["n"] == 1
+    assert job["metrics"]["evaluation"]["holdout"] == 0
     assert store.retrained == [[Example("Card declined", "twice", "payments")]]
-    assert (await http.get("/v1/model")).json()["version"] == "retrained-1"
-    assert container.state.classifier.version == "retrained-1"
+    assert (await http.get("/v1/model")).json()["version"] == "keyword-1"
+    models = (await http.get("/v1/models")).json()["items"]
+    assert {m["version"]: m["status"] for m in models} == {
+        "keyword-1": "champion",
+        "retrained-1": "rejected",
+    }
+    shown = (await http.get("/v1/models/retrained-1")).json()
+    assert shown["evaluation"]["decision"] == "rejected" and shown["evaluation"]["reasons"]
     assert retrains("succeeded") == succeeded + 1
     assert (await http.post("/v1/model/retrain")).status_code == 202  # free again
+
+
+async def test_a_not_worse_challenger_is_refit_promoted_and_served(
+    settings, repo, store, catalogue
+) -> None:
+    settings = settings.model_copy(update={"retrain_min_holdout": 2})
+    store.gate.set()
+    for i in range(10):  # imported labels the keyword classifier gets right
+        repo.label_rows.append(
+            Label(
+                uuid4(),
+                "payments",
+                "import",
+                T0 + timedelta(minutes=i),
+                title="payment-gateway declined",
+                description=f"card {i}",
+                dedup_key=str(i),
+            )
+        )
+    container = build_container(
+        settings,
+        store=store,
+        repo=repo,
+        registry=sqlite_registry(settings.database_url),
+        kafka=False,
+    )
+    job = await container.models.start_retrain()
+    await container.models.wait_retrains()
+    done = await container.models.job(job.id)
+    assert done.status == "succeeded" and done.decision == "promoted", done
+    assert done.counts is not None and done.counts.holdout == 2
+    assert [len(x) for x in store.retrained] == [9, 11]  # judged on the older, refit on all
+    assert container.state.classifier.version == "retrained-2" == done.new_version
+    assert store.installed == ["retrained-2"]
+    champion = container.models.registry.champion()
+    assert champion is not None and champion.version == "retrained-2"
+    assert champion.evaluation["refit_on"] == 11
+    await container.stop()
+
+
+async def test_promote_and_roll_back_by_version(api, store) -> None:
+    container, http = api
+    store.gate.set()
+    resp = await http.post("/v1/model/retrain")
+    await settle(http, resp.headers["location"])
+    promoted = await http.post("/v1/models/retrained-1/promote")
+    assert promoted.status_code == 200 and promoted.json()["status"] == "champion"
+    assert (await http.get("/v1/model")).json()["version"] == "retrained-1"
+    statuses = {m["version"]: m["status"] for m in (await http.get("/v1/models")).json()["items"]}
+    assert statuses == {"keyword-1": "retired", "retrained-1": "champion"}
+    back = await http.post("/v1/models/keyword-1/promote")
+    assert back.status_code == 200
+    assert container.state.classifier.version == "keyword-1"
+    missing = await http.post("/v1/models/nope/promote")
+    assert missing.status_code == 404 and missing.json()["code"] == "model_version_not_found"
+    assert (await http.get("/v1/models/nope")).status_code == 404
+
+
+async def test_a_job_whose_process_died_is_marked_interrupted_at_start(
+    settings, repo, store
+) -> None:
+    registry = sqlite_registry(settings.database_url)
+    dead = RetrainJob("dead-job", "running", T0, "keyword-1")
+    registry.save_job(dead)
+    assert registry.acquire("retrain", "dead-job", 30, T0) is None  # lapsed long ago
+    container = build_container(settings, store=store, repo=repo, registry=registry, kafka=False)
+    await container.models.start()
+    job = await container.models.job("dead-job")
+    assert job.status == "interrupted" and job.error_code == "interrupted"
+    assert job.finished_at is not None
+    store.gate.set()
+    fresh = await container.models.start_retrain()  # the lapsed lease does not block
+    await container.models.wait_retrains()
+    assert (await container.models.job(fresh.id)).status == "succeeded"
+    await container.stop()
 
 
 async def test_unknown_job_is_404(api) -> None:
@@ -171,6 +268,9 @@ def test_the_openapi_document_lists_the_new_routes_under_model(container: Contai
         ("/v1/model/retrain", "post"),
         ("/v1/model/retrain/{job_id}", "get"),
         ("/v1/labels", "get"),
+        ("/v1/models", "get"),
+        ("/v1/models/{version}", "get"),
+        ("/v1/models/{version}/promote", "post"),
     ):
         assert doc["paths"][path][method]["tags"] == ["model"]
     assert "202" in doc["paths"]["/v1/model/retrain"]["post"]["responses"]

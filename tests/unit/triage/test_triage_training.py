@@ -1,4 +1,4 @@
-"""Training-set assembly, the labels page and the retrain job registry (pure, in memory)."""
+"""Training-set assembly, the labels page, the retrain lease and orphaned jobs."""
 
 from __future__ import annotations
 
@@ -8,7 +8,12 @@ from uuid import UUID, uuid4
 import pytest
 
 from contracts.catalogue import Catalogue
-from devkit.triage_fakes import FakeModelStore, KeywordClassifier, MemoryCaseRepository
+from devkit.triage_fakes import (
+    FakeModelStore,
+    KeywordClassifier,
+    MemoryCaseRepository,
+    sqlite_registry,
+)
 from servicekit.paging import InvalidCursor, encode_cursor
 from triage import service, training
 from triage.domain import (
@@ -17,8 +22,8 @@ from triage.domain import (
     Intake,
     Label,
     LabelFilter,
+    RetrainJob,
 )
-from triage.errors import RetrainJobNotFound, RetrainRunning
 from triage.ports import ModelState
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
@@ -100,7 +105,9 @@ def test_a_skipped_correction_does_not_override_history(catalogue) -> None:
     assert data.examples == history and data.counts.history_overridden == 0
 
 
-def test_retrain_trains_on_history_and_the_stored_corrections(catalogue, make_case) -> None:
+def test_retrain_trains_on_history_and_the_stored_corrections(
+    catalogue, make_case, tmp_path
+) -> None:
     repo = MemoryCaseRepository()
     state = ModelState(KeywordClassifier(catalogue), catalogue)
     (out,) = service.take_in(
@@ -111,15 +118,23 @@ def test_retrain_trains_on_history_and_the_stored_corrections(catalogue, make_ca
     )
     repo.label_rows.append(Label(out.case.id, "payments", "correction", T0))
     store = FakeModelStore(history_rows=[Example("Card declined", "twice", "payments")])
-    result = training.retrain(repo=repo, store=store, catalogue=catalogue)
+    result = training.retrain(
+        repo=repo,
+        store=store,
+        registry=sqlite_registry(f"sqlite:///{tmp_path / 'r.db'}"),
+        catalogue=catalogue,
+        champion=state.classifier,
+        options=training.RetrainOptions(),
+    )
     assert store.retrained == [
         [
             Example("Card declined", "twice", "payments"),
             Example("Promo code", "voucher rejected", "payments"),
         ]
     ]
-    assert result.model.version == "retrained-1"
+    assert result.record.version == "retrained-1" and result.record.status == "rejected"
     assert result.counts.corrections_used == 1 and result.counts.history_used == 1
+    assert result.counts.holdout == 0  # a fifth of two examples is none
 
 
 def labelled_repo(n: int) -> tuple[MemoryCaseRepository, list[Label]]:
@@ -175,15 +190,31 @@ def test_foreign_cursors_are_refused(cursor: str) -> None:
         training.list_labels(LabelFilter(), repo=repo, limit=1, cursor=cursor)
 
 
-def test_one_retrain_job_at_a_time() -> None:
-    jobs = training.RetrainJobs()
-    first = jobs.start("v1")
-    with pytest.raises(RetrainRunning) as running:
-        jobs.start("v1")
-    assert running.value.job_id == first.id
-    done = jobs.finish(first.id, status="succeeded", new_version="v2")
-    assert done.status == "succeeded" and done.finished_at is not None
-    assert jobs.get(first.id) == done and jobs.running is None
-    assert jobs.start("v2").id != first.id
-    with pytest.raises(RetrainJobNotFound):
-        jobs.get("nope")
+def test_the_retrain_lease_admits_one_holder_until_it_lapses(tmp_path) -> None:
+    registry = sqlite_registry(f"sqlite:///{tmp_path / 'lease.db'}")
+    other = sqlite_registry(f"sqlite:///{tmp_path / 'lease.db'}")  # another process's view
+    assert registry.acquire("retrain", "job-a", 30, T0) is None
+    assert other.acquire("retrain", "job-b", 30, T0 + timedelta(seconds=10)) == "job-a"
+    assert registry.acquire("retrain", "job-a", 30, T0 + timedelta(seconds=10)) is None  # again
+    assert registry.renew("retrain", "job-a", 30, T0 + timedelta(seconds=20))
+    assert other.acquire("retrain", "job-b", 30, T0 + timedelta(seconds=45)) == "job-a"
+    # job-a stops renewing: after its expiry job-b takes over and job-a has lost it
+    assert other.acquire("retrain", "job-b", 30, T0 + timedelta(seconds=51)) is None
+    assert not registry.renew("retrain", "job-a", 30, T0 + timedelta(seconds=52))
+    registry.release("retrain", "job-a")  # not the holder: nothing happens
+    assert registry.acquire("retrain", "job-c", 30, T0 + timedelta(seconds=53)) == "job-b"
+    other.release("retrain", "job-b")
+    assert registry.acquire("retrain", "job-c", 30, T0 + timedelta(seconds=54)) is None
+
+
+def test_only_jobs_without_a_live_lease_are_interrupted(tmp_path) -> None:
+    registry = sqlite_registry(f"sqlite:///{tmp_path / 'jobs.db'}")
+    for job_id in ("alive", "dead"):
+        registry.save_job(RetrainJob(job_id, "running", T0, "v1"))
+    registry.acquire("retrain", "alive", 30, T0)
+    assert registry.interrupt_orphans("retrain", T0 + timedelta(seconds=5)) == 1
+    alive, dead = registry.job("alive"), registry.job("dead")
+    assert alive is not None and alive.status == "running"
+    assert dead is not None and dead.status == "interrupted"
+    assert registry.interrupt_orphans("retrain", T0 + timedelta(seconds=31)) == 1  # lapsed
+    assert registry.job("nope") is None

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import Engine
 
-from contracts.events import CaseReassigned
+from contracts.events import CaseReassigned, CaseResolved
 from servicekit.audit import AuditLog
 from servicekit.db import GroupCommitter
 from servicekit.runtime import KafkaRuntime
@@ -52,8 +52,8 @@ class Container:
         count(outcomes)
         return outcomes
 
-    def record_corrections(self, items: Sequence[tuple[str, CaseReassigned]]) -> int:
-        """Store reassignments as training labels (blocking); how many were new."""
+    def record_corrections(self, items: Sequence[tuple[str, CaseReassigned | CaseResolved]]) -> int:
+        """Store reassignments and resolutions as training labels (blocking); how many were new."""
         return service.record_corrections(items, repo=self.repo)
 
     def wake(self) -> None:
@@ -69,7 +69,8 @@ class Container:
         return outcome
 
     async def start(self) -> None:
-        """Start the Kafka side in the background (none when built without one)."""
+        """Follow the model registry; start the Kafka side in the background (if any)."""
+        await self.models.start()
         if self.runtime is not None:
             await self.runtime.start()
 

@@ -14,15 +14,18 @@ from sqlalchemy import Engine
 from servicekit.audit import AuditLog
 from servicekit.db import make_engine
 from servicekit.runtime import Consume, KafkaRuntime, Outbox
-from triage import service
+from triage import service, training
 from triage.adapters.db import AUDIT, OUTBOX, SqlCaseRepository
 from triage.adapters.model import DirModelStore
+from triage.adapters.registry import SqlModelRegistry, create_registry_tables
 from triage.app import Container
 from triage.config import Settings
 from triage.entrypoints.consumer import make_handler
-from triage.keeper import ModelKeeper
-from triage.ports import CaseRepository, ModelStore
+from triage.keeper import LoopOptions, ModelKeeper
+from triage.ports import CaseRepository, ModelRegistry, ModelState, ModelStore
+from triage.promotion import PromotionRule
 from triage.service import TriageOptions
+from triage.training import RetrainOptions
 
 log = logging.getLogger(__name__)
 SERVICE = "triage"
@@ -34,6 +37,7 @@ def build_container(
     store: ModelStore | None = None,
     repo: CaseRepository | None = None,
     engine: Engine | None = None,
+    registry: ModelRegistry | None = None,
     kafka: bool = True,
 ) -> Container:
     """Wire the service from `settings`; pass fakes to replace the real adapters.
@@ -43,6 +47,8 @@ def build_container(
         store: The model store; `DirModelStore` on `MODEL_DIR` by default.
         repo: The case repository; `SqlCaseRepository` on `DATABASE_URL` by default.
         engine: The engine of the default repository (made from `DATABASE_URL` if absent).
+        registry: The model registry; `SqlModelRegistry` on the repository's engine by
+            default (with a repository of your own: on `DATABASE_URL`, its tables created).
         kafka: Run the Kafka side (off in tests of the HTTP API).
 
     Raises:
@@ -52,6 +58,11 @@ def build_container(
     if repo is None:
         engine = engine or make_engine(settings.database_url)
         repo = SqlCaseRepository(engine)
+    if registry is None and engine is not None:
+        registry = SqlModelRegistry(engine)
+    elif registry is None:  # a repository of your own (tests): the registry on DATABASE_URL
+        registry = SqlModelRegistry(make_engine(settings.database_url))
+        create_registry_tables(registry.engine)
     if store is None:
         store = DirModelStore(
             settings.model_dir,
@@ -63,8 +74,13 @@ def build_container(
         catalogue_path=settings.catalogue_path,
         service_delivery_group=settings.service_delivery_group,
     )
+    served = training.adopt_champion(
+        registry=registry, store=store, catalogue=state.catalogue, loaded=state.classifier
+    )
+    if served is not state.classifier:
+        state = ModelState(served, state.catalogue)
     log.info(
-        "model %s loaded; catalogue %s (%d squads)",
+        "model %s in use (the registry's champion); catalogue %s (%d squads)",
         state.classifier.version,
         settings.catalogue_path,
         len(state.catalogue.squads),
@@ -72,7 +88,24 @@ def build_container(
     container = Container(
         settings=settings,
         repo=repo,
-        models=ModelKeeper(state=state, store=store, repo=repo),
+        models=ModelKeeper(
+            state=state,
+            store=store,
+            repo=repo,
+            registry=registry,
+            options=LoopOptions(
+                retrain=RetrainOptions(
+                    holdout_size=settings.retrain_holdout_size,
+                    rule=PromotionRule(
+                        margin=settings.promotion_margin,
+                        target_precision=settings.target_precision,
+                        min_holdout=settings.retrain_min_holdout,
+                    ),
+                ),
+                poll_seconds=settings.model_poll_seconds,
+                lease_seconds=settings.retrain_lease_seconds,
+            ),
+        ),
         options=TriageOptions(
             threshold=settings.assign_threshold,
             margin=settings.span_margin,

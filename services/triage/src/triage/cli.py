@@ -42,7 +42,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 #: Modules that register more commands on `app` (imported by `main()` when present).
-COMMAND_MODULES = ("triage.cli_serve", "triage.cli_db", "triage.cli_retrain")
+COMMAND_MODULES = (
+    "triage.cli_serve",
+    "triage.cli_db",
+    "triage.cli_retrain",
+    "triage.cli_models",
+)
 EXIT_USAGE = 2
 PREDICT_BATCH = 2000
 

@@ -1,21 +1,26 @@
-"""`triage retrain`: retrain offline from the history CSV and the corrections in the database.
+"""`triage retrain`: train a challenger offline and promote it only if it is not worse.
 
-The same training set and model layout as `POST /v1/model/retrain` (see `triage.training`
-and `triage.adapters.model`): the new model is kept under `MODEL_DIR/versions/<version>/`
-and installed in `MODEL_DIR`. A running service keeps its model until
-`POST /v1/model/reload`. Registered on `triage.cli.app` (listed in `cli.COMMAND_MODULES`).
+The same training set, holdout and promotion rule as `POST /v1/model/retrain` (see
+`triage.training` and `triage.promotion`), under the same retrain lease and recorded as a
+retrain job in the same registry: a retrain running in a service makes this one stop with an
+error, and the other way round. A promoted version is installed in `MODEL_DIR`; every running
+service follows the registry within `MODEL_POLL_SECONDS`. Registered on `triage.cli.app`
+(listed in `cli.COMMAND_MODULES`).
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict
+import threading
+import uuid
+from dataclasses import asdict, replace
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.table import Table
 
-from triage.cli import CatalogueOpt, _catalogue, app, console, fail, print_report
+from triage.cli import CatalogueOpt, _catalogue, app, console, fail
 
 
 @app.command()
@@ -35,19 +40,24 @@ def retrain(
         str | None,
         typer.Option(
             "--database-url",
-            help="Database holding the labels (default: env DATABASE_URL or the SQLite file).",
+            help="Database holding the labels and the registry (default: env DATABASE_URL or "
+            "the SQLite file).",
         ),
     ] = None,
 ) -> None:
-    """Retrain on history plus stored corrections; print the counts and the evaluation."""
+    """Train a challenger on history plus stored labels; promote it if not worse."""
     from sqlalchemy.exc import SQLAlchemyError
 
     from servicekit.db import make_engine
     from triage import training
     from triage.adapters.db import SqlCaseRepository
     from triage.adapters.model import DirModelStore
+    from triage.adapters.registry import SqlModelRegistry
     from triage.config import Settings
+    from triage.domain import RetrainJob
     from triage.errors import TriageError
+    from triage.keeper import RETRAIN_LEASE
+    from triage.promotion import PromotionRule
 
     settings = Settings()
     cat = _catalogue(catalogue)
@@ -57,10 +67,72 @@ def retrain(
         history_path=history or settings.history_path,
         target_precision=settings.target_precision,
     )
+    registry = SqlModelRegistry(engine)
+    options = training.RetrainOptions(
+        holdout_size=settings.retrain_holdout_size,
+        rule=PromotionRule(
+            margin=settings.promotion_margin,
+            target_precision=settings.target_precision,
+            min_holdout=settings.retrain_min_holdout,
+        ),
+    )
+    lease = settings.retrain_lease_seconds
+    job_id = str(uuid.uuid4())
+    stop = threading.Event()
     try:
-        result = training.retrain(
-            repo=SqlCaseRepository(engine), store=store, catalogue=cat, progress=True
-        )
+        registry.interrupt_orphans(RETRAIN_LEASE, datetime.now(UTC))
+        holder = registry.acquire(RETRAIN_LEASE, job_id, lease, datetime.now(UTC))
+        if holder is not None:
+            fail(f"retrain job {holder} is running; try again when it has finished")
+        try:
+            champion = training.adopt_champion(
+                registry=registry, store=store, catalogue=cat, loaded=store.load(cat)
+            )
+            job = RetrainJob(job_id, "running", datetime.now(UTC), champion.version)
+            registry.save_job(job)
+
+            def renew() -> None:
+                while not stop.wait(lease / 3):
+                    registry.renew(RETRAIN_LEASE, job_id, lease, datetime.now(UTC))
+
+            threading.Thread(target=renew, daemon=True).start()
+            try:
+                outcome = training.retrain(
+                    repo=SqlCaseRepository(engine),
+                    store=store,
+                    registry=registry,
+                    catalogue=cat,
+                    champion=champion,
+                    options=options,
+                    job_id=job_id,
+                    progress=True,
+                )
+            except TriageError as exc:
+                registry.save_job(
+                    replace(
+                        job,
+                        status="failed",
+                        finished_at=datetime.now(UTC),
+                        error=exc.message,
+                        error_code=exc.code,
+                    )
+                )
+                raise
+            decision = "promoted" if outcome.verdict.promote else "rejected"
+            registry.save_job(
+                replace(
+                    job,
+                    status="succeeded",
+                    finished_at=datetime.now(UTC),
+                    new_version=outcome.record.version,
+                    decision=decision,
+                    counts=outcome.counts,
+                    metrics={**outcome.record.metrics, "evaluation": outcome.record.evaluation},
+                )
+            )
+        finally:
+            stop.set()
+            registry.release(RETRAIN_LEASE, job_id)
     except TriageError as exc:
         fail(f"retraining failed ({exc.code}): {exc.message}")
     except SQLAlchemyError as exc:
@@ -70,10 +142,32 @@ def retrain(
     table = Table(title="Training set", show_header=True)
     table.add_column("count")
     table.add_column("value", justify="right")
-    for name, value in asdict(result.counts).items():
+    for name, value in asdict(outcome.counts).items():
         table.add_row(name.replace("_", " "), str(value))
     console.print(table)
-    if result.model.report is not None:
-        print_report(result.model.report, f"Out-of-fold evaluation of {result.model.version}")
-    console.print(f"model {result.model.version} written to {result.model.path} and installed")
-    console.print(f"in {model_dir}; a running service picks it up on POST /v1/model/reload")
+    print_evaluation(outcome.record.evaluation)
+    if outcome.verdict.promote:
+        console.print(f"model {outcome.record.version} promoted and installed in {model_dir}")
+        console.print("running services switch to it within MODEL_POLL_SECONDS")
+    else:
+        console.print(f"model {outcome.record.version} rejected: the champion stays")
+        for reason in outcome.verdict.reasons:
+            console.print(f"  - {reason}", highlight=False)
+
+
+def print_evaluation(evaluation: dict[str, object]) -> None:
+    """The holdout comparison of champion and challenger as a table."""
+    champion, challenger = evaluation.get("champion"), evaluation.get("challenger")
+    if not isinstance(champion, dict) or not isinstance(challenger, dict):
+        return
+    table = Table(
+        title=f"Holdout: the {evaluation.get('holdout')} most recent labelled cases",
+        show_header=True,
+    )
+    table.add_column("figure")
+    table.add_column(f"champion {evaluation.get('champion_version')}", justify="right")
+    table.add_column("challenger", justify="right")
+    for name in ("accuracy", "macro_f1", "assigned", "assign_precision"):
+        table.add_row(name.replace("_", " "), str(champion.get(name)), str(challenger.get(name)))
+    console.print(table)
+    console.print(f"decision: {evaluation.get('decision')}", highlight=False)

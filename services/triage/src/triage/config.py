@@ -40,6 +40,37 @@ class Settings(ServiceSettings):
         "per-squad thresholds of TARGET_PRECISION.",
     )
     span_margin: float = Field(default=0.1, ge=0.0, le=1.0)
+    retrain_holdout_size: int = Field(
+        default=500,
+        ge=0,
+        description="Most recent labelled cases a retrain holds out to compare the challenger "
+        "with the champion (at most a fifth of the training set).",
+    )
+    retrain_min_holdout: int = Field(
+        default=30,
+        ge=1,
+        description="Fewest held-out cases a comparison needs; with fewer, the challenger is "
+        "rejected (it can still be promoted by hand).",
+    )
+    promotion_margin: float = Field(
+        default=0.01,
+        ge=0.0,
+        le=1.0,
+        description="How much lower than the champion's a challenger's holdout accuracy, "
+        "macro-F1 and assign precision may be and still be promoted.",
+    )
+    model_poll_seconds: float = Field(
+        default=5.0,
+        ge=0.0,
+        description="How often each instance checks the model registry for a newly promoted "
+        "version (0: never; it then changes model only on its own promotions).",
+    )
+    retrain_lease_seconds: float = Field(
+        default=30.0,
+        gt=0.0,
+        description="Lease of a running retrain, renewed every third of it; a job whose "
+        "process died is marked interrupted once it lapses.",
+    )
     rate_limit_intake: str = Field(
         default="",
         description="Per-client limits on POST /v1/cases and /v1/predict, e.g. "

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Literal
 from uuid import UUID
 
 from contracts import CaseSource, CaseSubmission, CloudEvent, Decision, Priority
@@ -149,8 +149,11 @@ class Duplicate:
 class Label:
     """A training label: the squad a case truly belongs to (and, for corrections, who said so).
 
-    `from_squad`, `predicted_squad` and `by` come from the reassignment event; labels stored
-    before they were recorded have None there.
+    `source` is `correction` (a reassignment), `resolution` (the squad a case had when it
+    was resolved) or `import` (`triage labels import`). `from_squad`, `predicted_squad` and
+    `by` come from the lifecycle event; labels stored before they were recorded have None
+    there. An imported label has no stored case: it carries its `title` and `description`,
+    and `dedup_key` (a digest of the row) makes importing the same row twice a no-op.
     """
 
     case_id: UUID
@@ -160,6 +163,9 @@ class Label:
     from_squad: str | None = None
     predicted_squad: str | None = None
     by: str | None = None
+    title: str | None = None
+    description: str | None = None
+    dedup_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -230,3 +236,84 @@ def triaged_event(case: Case, *, topic: str) -> OutboundEvent:
     )
     event = CloudEvent.of(type=CASE_TRIAGED, source=EVENT_SOURCE, subject=str(case.id), data=data)
     return OutboundEvent(topic=topic, event=event, key=str(case.id))
+
+
+JobStatus = Literal["running", "succeeded", "failed", "interrupted"]
+ModelStatus = Literal["champion", "challenger", "rejected", "retired"]
+
+
+@dataclass(frozen=True, slots=True)
+class TrainingCounts:
+    """What went into a training set.
+
+    Attributes:
+        history_rows: Rows read from the history CSV.
+        history_used: History rows kept (not overridden, squad known, text present).
+        history_overridden: History rows dropped because a correction has the same text.
+        history_skipped: History rows with no text or a squad that is not an owning squad.
+        labels: Labels stored (corrections, resolutions, imports).
+        corrections_used: Labelled cases whose latest label became an example.
+        superseded: Labels replaced by a later label of the same case.
+        skipped_unknown_squad: Labelled cases whose latest squad is not an owning squad.
+        skipped_missing_case: Labelled cases triage has no text for.
+        holdout: Most recent labelled cases held out to compare challenger and champion.
+    """
+
+    history_rows: int = 0
+    history_used: int = 0
+    history_overridden: int = 0
+    history_skipped: int = 0
+    labels: int = 0
+    corrections_used: int = 0
+    superseded: int = 0
+    skipped_unknown_squad: int = 0
+    skipped_missing_case: int = 0
+    holdout: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class RetrainJob:
+    """The state of one retrain, replaced as a whole when it changes (stored in the registry).
+
+    `decision` is `promoted` or `rejected` once the challenger was judged.
+    """
+
+    id: str
+    status: JobStatus
+    started_at: datetime
+    previous_version: str
+    finished_at: datetime | None = None
+    new_version: str | None = None
+    decision: str | None = None
+    counts: TrainingCounts | None = None
+    metrics: dict[str, Any] = field(default_factory=dict)
+    error: str | None = None
+    error_code: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ModelRecord:
+    """A model version in the registry.
+
+    Attributes:
+        version: The model's version (unique).
+        created_at: When it was registered.
+        status: `champion` (served), `challenger` (being judged), `rejected` (judged worse,
+            kept, never served unless promoted by hand) or `retired` (a former champion).
+        metrics: The figures recorded at training (out-of-fold).
+        evaluation: The holdout comparison: both models' scores, the verdict and its reasons.
+        path: Where the artifact was written (the registry also keeps its bytes).
+        sha256: SHA-256 of the stored artifact bytes.
+        job_id: The retrain job that produced it (None for a model registered at start).
+        promoted_at: When it last became champion.
+    """
+
+    version: str
+    created_at: datetime
+    status: ModelStatus
+    metrics: dict[str, Any] = field(default_factory=dict)
+    evaluation: dict[str, Any] = field(default_factory=dict)
+    path: str = ""
+    sha256: str = ""
+    job_id: str | None = None
+    promoted_at: datetime | None = None

@@ -6,6 +6,7 @@ TriageError
 ├── ModelRefused            model_refused          (HTTP 409; the old model stays)
 ├── RetrainRunning          retrain_running        (HTTP 409; one retrain at a time)
 ├── RetrainJobNotFound      retrain_job_not_found  (HTTP 404)
+├── ModelVersionNotFound    model_version_not_found (HTTP 404)
 └── TrainingFailed          training_failed        (a retrain job ends `failed` with it)
 
 The HTTP status and title of each code are registered once, in `contracts.problems.PROBLEMS`;
@@ -66,9 +67,15 @@ class RetrainRunning(TriageError):
 
 
 class RetrainJobNotFound(TriageError):
-    """No retrain job has this id (ids are forgotten when the process restarts)."""
+    """No retrain job has this id."""
 
     code = "retrain_job_not_found"
+
+
+class ModelVersionNotFound(TriageError):
+    """The model registry has no version of this name."""
+
+    code = "model_version_not_found"
 
 
 class TrainingFailed(TriageError):

@@ -1,36 +1,108 @@
-"""The model in use and its swaps: reload, catalogue reload, background retrain.
+"""The model in use and its swaps: reload, catalogue reload, retrain, promotion, following.
 
 `ModelKeeper` holds the `ModelState` (model + catalogue) the service classifies with and
 replaces it as a whole, one swap at a time (an `asyncio.Lock`), so a request sees either the
-old state or the new one. A retrain runs in a worker thread (`training.retrain`) and then
-swaps like `POST /v1/model/reload`; its job is kept in `RetrainJobs` and counted in
-`triage_model_retrains_total`. A refused model or catalogue raises and keeps the state.
+old state or the new one. A refused model or catalogue raises and keeps the state.
+
+The model registry in the database (`ModelRegistry`) says which version is the champion.
+Every instance **polls** it (`MODEL_POLL_SECONDS`, default 5 s) and swaps to a newly promoted
+version (or a rollback) within that delay, loading the artifact bytes the registry keeps, so
+no restart and no shared disk are needed.
+
+A retrain runs in a worker thread (`training.retrain`) while holding the registry's retrain
+lease (holder: the job id), renewed every third of `RETRAIN_LEASE_SECONDS`; a second retrain
+anywhere answers `RetrainRunning`. The job is stored in the registry when it starts and when
+it ends; at start, and whenever a job is read, running jobs whose lease lapsed (their process
+died) are marked `interrupted`. Jobs are counted in `triage_model_retrains_total`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import uuid
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 from triage import metrics, service, training
-from triage.errors import TriageError
-from triage.ports import CaseRepository, ModelState, ModelStore
-from triage.training import RetrainJob, RetrainJobs
+from triage.domain import ModelRecord, RetrainJob
+from triage.errors import RetrainJobNotFound, RetrainRunning, TriageError
+from triage.ports import CaseRepository, ModelRegistry, ModelState, ModelStore
+from triage.training import RetrainOptions
 
 log = logging.getLogger(__name__)
+RETRAIN_LEASE = "retrain"
+
+
+@dataclass(frozen=True, slots=True)
+class LoopOptions:
+    """How the keeper retrains and follows the registry."""
+
+    retrain: RetrainOptions = field(default_factory=RetrainOptions)
+    poll_seconds: float = 5.0
+    lease_seconds: float = 30.0
 
 
 class ModelKeeper:
     """Keeps the model state in use; see the module docstring."""
 
-    def __init__(self, *, state: ModelState, store: ModelStore, repo: CaseRepository) -> None:
+    def __init__(
+        self,
+        *,
+        state: ModelState,
+        store: ModelStore,
+        repo: CaseRepository,
+        registry: ModelRegistry,
+        options: LoopOptions | None = None,
+    ) -> None:
         self.state = state
         self.store = store
         self.repo = repo
-        self.jobs = RetrainJobs()
+        self.registry = registry
+        self.options = options or LoopOptions()
         self._lock = asyncio.Lock()
-        self._retrain: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._poll: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        """Mark orphaned jobs interrupted and start following the registry."""
+        found = await asyncio.to_thread(
+            self.registry.interrupt_orphans, RETRAIN_LEASE, datetime.now(UTC)
+        )
+        if found:
+            log.warning("%d retrain job(s) were interrupted by a stop; marked interrupted", found)
+        if self.options.poll_seconds > 0 and self._poll is None:
+            self._poll = asyncio.create_task(self._follow(), name="triage-model-follow")
+
+    async def _follow(self) -> None:
+        while True:
+            await asyncio.sleep(self.options.poll_seconds)
+            try:
+                await self.sync()
+            except TriageError as exc:
+                log.warning("cannot serve the registry's champion: %s", exc.message)
+            except Exception:
+                log.exception("following the model registry failed")
+
+    async def sync(self) -> ModelState:
+        """Swap to the registry's champion when it is not the model in use."""
+        champion = await asyncio.to_thread(self.registry.champion)
+        if champion is None or champion.version == self.state.classifier.version:
+            return self.state
+        async with self._lock:
+            if champion.version != self.state.classifier.version:
+                clf = await asyncio.to_thread(
+                    training.load_registered,
+                    champion.version,
+                    registry=self.registry,
+                    store=self.store,
+                    catalogue=self.state.catalogue,
+                )
+                log.info("model %s in use (was %s)", clf.version, self.state.classifier.version)
+                self.state = ModelState(clf, self.state.catalogue)
+            return self.state
 
     async def reload_model(self) -> ModelState:
         """Load the saved model again and swap it in; `ModelRefused` keeps the current one."""
@@ -55,41 +127,130 @@ class ModelKeeper:
             )
             return self.state
 
-    def start_retrain(self) -> RetrainJob:
-        """Start one background retrain; `RetrainRunning` when one runs already."""
-        job = self.jobs.start(self.state.classifier.version)
-        self._retrain = asyncio.create_task(self._run_retrain(job.id), name="triage-retrain")
+    async def promote(self, version: str) -> ModelRecord:
+        """Make a registered version the champion here and now (every instance follows)."""
+        async with self._lock:
+            record, clf = await asyncio.to_thread(
+                training.promote,
+                version,
+                registry=self.registry,
+                store=self.store,
+                catalogue=self.state.catalogue,
+            )
+            self.state = ModelState(clf, self.state.catalogue)
+        metrics.PROMOTIONS.labels("manual").inc()
+        log.info("model %s promoted by hand", version)
+        return record
+
+    async def job(self, job_id: str) -> RetrainJob:
+        """One job (after marking orphans interrupted); `RetrainJobNotFound`."""
+        await asyncio.to_thread(self.registry.interrupt_orphans, RETRAIN_LEASE, datetime.now(UTC))
+        job = await asyncio.to_thread(self.registry.job, job_id)
+        if job is None:
+            raise RetrainJobNotFound(f"no retrain job {job_id}")
         return job
 
-    def close(self) -> None:
-        """Forget a retrain in flight (its worker thread finishes on its own; nothing swaps)."""
-        if self._retrain is not None:
-            self._retrain.cancel()
+    async def start_retrain(self) -> RetrainJob:
+        """Start one background retrain; `RetrainRunning` when one runs anywhere."""
+        job = RetrainJob(
+            id=str(uuid.uuid4()),
+            status="running",
+            started_at=datetime.now(UTC),
+            previous_version=self.state.classifier.version,
+        )
+        holder = await asyncio.to_thread(
+            self.registry.acquire,
+            RETRAIN_LEASE,
+            job.id,
+            self.options.lease_seconds,
+            datetime.now(UTC),
+        )
+        if holder is not None:
+            raise RetrainRunning(f"retrain job {holder} is still running", job_id=holder)
+        await asyncio.to_thread(self.registry.save_job, job)
+        task = asyncio.create_task(self._run_retrain(job), name="triage-retrain")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return job
 
-    async def _run_retrain(self, job_id: str) -> None:
-        try:
-            result = await asyncio.to_thread(
-                training.retrain, repo=self.repo, store=self.store, catalogue=self.state.catalogue
+    async def wait_retrains(self) -> None:
+        """Wait for the retrains this process runs (tests and shutdown)."""
+        if self._tasks:
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    def close(self) -> None:
+        """Stop following; forget a retrain in flight (its lease lapses, the job is marked
+        interrupted by the next reader)."""
+        if self._poll is not None:
+            self._poll.cancel()
+        for task in self._tasks:
+            task.cancel()
+
+    async def _renew(self, job_id: str) -> None:
+        while True:
+            await asyncio.sleep(self.options.lease_seconds / 3)
+            kept = await asyncio.to_thread(
+                self.registry.renew,
+                RETRAIN_LEASE,
+                job_id,
+                self.options.lease_seconds,
+                datetime.now(UTC),
             )
-            previous = self.state.classifier.version
-            state = await self.reload_model()
+            if not kept:
+                log.warning("retrain %s lost its lease", job_id)
+
+    async def _run_retrain(self, job: RetrainJob) -> None:
+        renew = asyncio.create_task(self._renew(job.id), name="triage-retrain-lease")
+        try:
+            await self._retrain(job)
+        finally:
+            renew.cancel()
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.registry.release, RETRAIN_LEASE, job.id)
+
+    async def _retrain(self, job: RetrainJob) -> None:
+        try:
+            outcome = await asyncio.to_thread(
+                training.retrain,
+                repo=self.repo,
+                store=self.store,
+                registry=self.registry,
+                catalogue=self.state.catalogue,
+                champion=self.state.classifier,
+                options=self.options.retrain,
+                job_id=job.id,
+            )
+            if outcome.verdict.promote:
+                await self.sync()
         except TriageError as exc:
-            log.warning("retrain %s failed: %s: %s", job_id, exc.code, exc.message)
-            self.jobs.finish(job_id, status="failed", error=exc.message, error_code=exc.code)
+            log.warning("retrain %s failed: %s: %s", job.id, exc.code, exc.message)
+            await self._finish(job, status="failed", error=exc.message, error_code=exc.code)
             metrics.RETRAINS.labels("failed").inc()
             return
         except Exception as exc:
-            log.exception("retrain %s failed", job_id)
-            self.jobs.finish(job_id, status="failed", error=str(exc), error_code="internal")
+            log.exception("retrain %s failed", job.id)
+            await self._finish(job, status="failed", error=str(exc), error_code="internal")
             metrics.RETRAINS.labels("failed").inc()
             return
-        self.jobs.finish(
-            job_id,
+        decision = "promoted" if outcome.verdict.promote else "rejected"
+        await self._finish(
+            job,
             status="succeeded",
-            previous_version=previous,
-            new_version=state.classifier.version,
-            counts=result.counts,
-            metrics=dict(result.model.metrics),
+            new_version=outcome.record.version,
+            decision=decision,
+            counts=outcome.counts,
+            metrics={**outcome.record.metrics, "evaluation": outcome.record.evaluation},
         )
         metrics.RETRAINS.labels("succeeded").inc()
-        log.info("retrain %s: model %s in use (was %s)", job_id, state.classifier.version, previous)
+        metrics.PROMOTIONS.labels(decision).inc()
+        log.info(
+            "retrain %s: challenger %s %s (%s)",
+            job.id,
+            outcome.record.version,
+            decision,
+            "; ".join(outcome.verdict.reasons) or "not worse than the champion",
+        )
+
+    async def _finish(self, job: RetrainJob, **changes: object) -> None:
+        done = replace(job, finished_at=datetime.now(UTC), **changes)  # type: ignore[arg-type]
+        await asyncio.to_thread(self.registry.save_job, done)

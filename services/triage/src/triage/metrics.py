@@ -17,6 +17,11 @@ LABELS = Counter("triage_labels_total", "Correction labels recorded from reassig
 RETRAINS = Counter(
     "triage_model_retrains_total", "Model retrains by outcome (succeeded, failed)", ["outcome"]
 )
+PROMOTIONS = Counter(
+    "triage_model_promotions_total",
+    "Challengers judged by a retrain (promoted, rejected) and promotions by hand (manual)",
+    ["decision"],
+)
 JSON_STRUCTURED = Counter(
     "triage_json_structured_events_total",
     "Records whose JSON value was a whole CloudEvent under a JSON content type (the classic "

@@ -22,6 +22,8 @@ from triage.domain import (
     Example,
     Label,
     LabelFilter,
+    ModelRecord,
+    RetrainJob,
     StoredCase,
     TrainedModel,
 )
@@ -61,6 +63,10 @@ class Classifier(Protocol):
         """One result per case, in order; `threshold` None uses the model's thresholds."""
         ...
 
+    def classify_texts(self, texts: Sequence[tuple[str, str]]) -> list[tuple[str | None, str]]:
+        """(squad, decision) of each (title, description), at the model's own thresholds."""
+        ...
+
 
 @dataclass(frozen=True, slots=True)
 class ModelState:
@@ -96,11 +102,78 @@ class ModelStore(Protocol):
     def retrain(
         self, examples: Sequence[Example], catalogue: Catalogue, *, progress: bool = False
     ) -> TrainedModel:
-        """Train on `examples`, keep the model as a new version and make it the saved one.
+        """Train on `examples` and keep the model as a new version (not installed).
 
-        The service keeps using its loaded model until it loads the saved one again.
         Raises `TrainingFailed`.
         """
+        ...
+
+    def load_version(self, version: str, artifact: bytes, catalogue: Catalogue) -> Classifier:
+        """Load a registered version from its artifact bytes; `ModelRefused` when unusable."""
+        ...
+
+    def pack(self, path: str | None = None) -> bytes:
+        """The artifact at `path` (default: the saved model) as bytes for the registry."""
+        ...
+
+    def install(self, version: str, artifact: bytes) -> None:
+        """Make this version the saved model (what a start or `triage predict` loads)."""
+        ...
+
+
+class ModelRegistry(Protocol):
+    """Model versions, retrain jobs and the retrain lease, shared by every instance.
+
+    Blocking calls (run them in a thread from async code).
+    """
+
+    def champion(self) -> ModelRecord | None:
+        """The version in force, if any."""
+        ...
+
+    def get(self, version: str) -> ModelRecord | None:
+        """One version."""
+        ...
+
+    def versions(self) -> list[ModelRecord]:
+        """Every version, newest first."""
+        ...
+
+    def add(self, record: ModelRecord, artifact: bytes) -> None:
+        """Register a version with its artifact bytes (a version registered before is kept)."""
+        ...
+
+    def artifact(self, version: str) -> bytes | None:
+        """The stored artifact bytes of a version."""
+        ...
+
+    def promote(self, version: str, at: datetime) -> ModelRecord:
+        """Make `version` the champion and retire the previous one; `ModelVersionNotFound`."""
+        ...
+
+    def save_job(self, job: RetrainJob) -> None:
+        """Insert or replace a retrain job."""
+        ...
+
+    def job(self, job_id: str) -> RetrainJob | None:
+        """One retrain job."""
+        ...
+
+    def interrupt_orphans(self, lease: str, now: datetime) -> int:
+        """Mark `interrupted` every running job that does not hold `lease` (its process died);
+        return how many."""
+        ...
+
+    def acquire(self, lease: str, holder: str, seconds: float, now: datetime) -> str | None:
+        """Take the lease for `seconds` when free or lapsed; None when taken, else its holder."""
+        ...
+
+    def renew(self, lease: str, holder: str, seconds: float, now: datetime) -> bool:
+        """Extend the lease `holder` holds; False when it lost it."""
+        ...
+
+    def release(self, lease: str, holder: str) -> None:
+        """Give the lease up (nothing when `holder` does not hold it)."""
         ...
 
 
@@ -142,6 +215,10 @@ class CaseTransaction(Protocol):
 
     def add_labels(self, labels: Sequence[Label], processed_ids: Sequence[str]) -> None:
         """Insert training labels and processed event ids."""
+        ...
+
+    def known_label_keys(self, keys: Sequence[str]) -> set[str]:
+        """Which of these label `dedup_key`s are stored already."""
         ...
 
 

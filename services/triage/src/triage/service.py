@@ -16,7 +16,7 @@ from uuid import UUID
 from contracts import CaseSubmission, TriageResult, new_id
 from contracts.cases import Case
 from contracts.catalogue import Catalogue, load_catalogue
-from contracts.events import CaseReassigned
+from contracts.events import CaseReassigned, CaseResolved
 from servicekit.paging import as_uuid, decode_cursor, encode_cursor
 from triage.domain import (
     Accepted,
@@ -163,8 +163,15 @@ def _take_in(
     return [o for o in outcomes if o is not None]
 
 
-def record_corrections(items: Sequence[tuple[str, CaseReassigned]], *, repo: CaseRepository) -> int:
-    """Store reassignments (event id, payload) as training labels; return how many were new."""
+def record_corrections(
+    items: Sequence[tuple[str, CaseReassigned | CaseResolved]], *, repo: CaseRepository
+) -> int:
+    """Store reassignments and resolutions (event id, payload) as training labels.
+
+    A reassignment is a correction (`source="correction"`); a resolution names the squad that
+    owned the case at the end (`source="resolution"`; one resolved without a squad gives no
+    label). Returns how many labels were new.
+    """
     with repo.transaction() as tx:
         seen = tx.processed([eid for eid, _ in items])
         labels, ids = [], []
@@ -173,17 +180,28 @@ def record_corrections(items: Sequence[tuple[str, CaseReassigned]], *, repo: Cas
                 continue
             seen.add(eid)
             ids.append(eid)
-            labels.append(
-                Label(
-                    case_id=ev.case_id,
-                    squad=ev.to_squad,
-                    source="correction",
-                    created_at=ev.reassigned_at,
-                    from_squad=ev.from_squad,
-                    predicted_squad=ev.predicted_squad,
-                    by=ev.by,
+            if isinstance(ev, CaseReassigned):
+                labels.append(
+                    Label(
+                        case_id=ev.case_id,
+                        squad=ev.to_squad,
+                        source="correction",
+                        created_at=ev.reassigned_at,
+                        from_squad=ev.from_squad,
+                        predicted_squad=ev.predicted_squad,
+                        by=ev.by,
+                    )
                 )
-            )
+            elif ev.squad is not None:
+                labels.append(
+                    Label(
+                        case_id=ev.case_id,
+                        squad=ev.squad,
+                        source="resolution",
+                        created_at=ev.resolved_at,
+                        by=ev.by,
+                    )
+                )
         tx.add_labels(labels, ids)
     return len(labels)
 

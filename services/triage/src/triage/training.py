@@ -1,71 +1,62 @@
-"""Retraining: labels + history -> training set -> new model; retrain jobs; the labels list.
+"""Retraining: labels + history -> training set -> challenger -> judged against the champion.
 
-The training set is the history CSV (`HISTORY_PATH`, optional) plus the corrections stored
-as labels. For each corrected case the case's title and description are paired with the
-squad of its **latest** label (by time, then by row id): a later correction of the same case
-supersedes an earlier one. A correction also overrides every history row with the same text
-(whitespace-normalised title and description). Labels whose squad is not a squad of the
-catalogue (removed or renamed) or is Service Delivery are skipped and counted, as are history
-rows with such squads and labels of cases triage does not have.
+The training set is the history CSV (`HISTORY_PATH`, optional) plus the stored labels
+(corrections, resolutions and imports). For each labelled case the case's title and
+description (an imported label carries its own) are paired with the squad of its **latest**
+label (by time, then by row id): a later label of the same case supersedes an earlier one.
+A label also overrides every history row with the same text (whitespace-normalised title and
+description). Labels whose squad is not a squad of the catalogue (removed or renamed) or is
+Service Delivery are skipped and counted, as are history rows with such squads and labels of
+cases triage does not have.
 
-Retrain jobs are kept in memory (`RetrainJobs`): one runs at a time, and a restart forgets
-them (a job running at shutdown never finishes; the saved model is only replaced when a
-training has completed, so nothing is left half written but the `versions/` folder may hold
-a model no job reported).
+`retrain` holds out the most recent labelled cases (`holdout_size`, at most a fifth of the
+training set), trains a challenger on everything older, and scores challenger and champion
+on the holdout (`triage.promotion`). A challenger that is not worse is refit on every example
+(so the newest corrections count), registered and promoted; a worse one is registered as
+`rejected` and never served. Both scores and the verdict are stored with the version.
+
+`import_labels` stores the rows of a labelled CSV (`triage labels import`) as labels, once.
 """
 
 from __future__ import annotations
 
-import threading
+import csv
+import hashlib
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
-from typing import Any, Literal
+from pathlib import Path
+from typing import Any
 
 from contracts.catalogue import Catalogue
 from servicekit.paging import as_int, decode_cursor, encode_cursor
-from triage.domain import Correction, Example, LabelFilter, TrainedModel
-from triage.errors import RetrainJobNotFound, RetrainRunning
-from triage.ports import CaseRepository, ModelStore
+from triage.domain import (
+    Correction,
+    Example,
+    Label,
+    LabelFilter,
+    ModelRecord,
+    TrainingCounts,
+)
+from triage.errors import ModelVersionNotFound
+from triage.ports import CaseRepository, Classifier, ModelRegistry, ModelStore
+from triage.promotion import HoldoutScore, PromotionRule, Verdict, judge, score
 
-JobStatus = Literal["running", "succeeded", "failed"]
 LABELS_CURSOR = "labels"
 
 
 @dataclass(frozen=True, slots=True)
-class TrainingCounts:
-    """What went into a training set.
-
-    Attributes:
-        history_rows: Rows read from the history CSV.
-        history_used: History rows kept (not overridden, squad known, text present).
-        history_overridden: History rows dropped because a correction has the same text.
-        history_skipped: History rows with no text or a squad that is not an owning squad.
-        labels: Correction labels stored.
-        corrections_used: Corrected cases whose latest label became an example.
-        superseded: Labels replaced by a later label of the same case.
-        skipped_unknown_squad: Corrected cases whose latest squad is not an owning squad.
-        skipped_missing_case: Corrected cases triage has no text for.
-    """
-
-    history_rows: int = 0
-    history_used: int = 0
-    history_overridden: int = 0
-    history_skipped: int = 0
-    labels: int = 0
-    corrections_used: int = 0
-    superseded: int = 0
-    skipped_unknown_squad: int = 0
-    skipped_missing_case: int = 0
-
-
-@dataclass(frozen=True, slots=True)
 class TrainingSet:
-    """Examples to train on (history first, then corrections) and how they were chosen."""
+    """Examples to train on and how they were chosen.
+
+    History rows come first (they carry no time), then the labelled cases oldest first (by
+    label time, then row id): the last `labelled` examples are the labelled ones.
+    """
 
     examples: list[Example]
     counts: TrainingCounts
+    labelled: int = 0
 
 
 def _key(title: str, description: str) -> tuple[str, str]:
@@ -121,27 +112,7 @@ def assemble_training_set(
         skipped_unknown_squad=unknown,
         skipped_missing_case=missing,
     )
-    return TrainingSet([*kept, *used], counts)
-
-
-@dataclass(frozen=True, slots=True)
-class RetrainResult:
-    """A model trained and saved from history and corrections (not yet loaded)."""
-
-    model: TrainedModel
-    counts: TrainingCounts
-
-
-def retrain(
-    *, repo: CaseRepository, store: ModelStore, catalogue: Catalogue, progress: bool = False
-) -> RetrainResult:
-    """Build the training set, train, and save the model as a new version (blocking).
-
-    The caller swaps it in (`service.reload_model`). Raises `TrainingFailed`.
-    """
-    data = assemble_training_set(store.history(), repo.corrections(), catalogue)
-    model = store.retrain(data.examples, catalogue, progress=progress)
-    return RetrainResult(model, data.counts)
+    return TrainingSet([*kept, *used], counts, labelled=len(used))
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,65 +139,288 @@ def list_labels(
 
 
 @dataclass(frozen=True, slots=True)
-class RetrainJob:
-    """The state of one retrain, replaced as a whole when it changes."""
+class RetrainOptions:
+    """How a retrain holds out cases and judges its challenger."""
 
-    id: str
-    status: JobStatus
-    started_at: datetime
-    previous_version: str
-    finished_at: datetime | None = None
-    new_version: str | None = None
-    counts: TrainingCounts | None = None
-    metrics: dict[str, Any] = field(default_factory=dict)
-    error: str | None = None
-    error_code: str | None = None
+    holdout_size: int = 500
+    rule: PromotionRule = field(default_factory=PromotionRule)
 
 
-class RetrainJobs:
-    """In-memory retrain jobs (thread-safe); at most one is running."""
+@dataclass(frozen=True, slots=True)
+class RetrainOutcome:
+    """The registered version (promoted or rejected), the verdict and the training counts."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._jobs: dict[str, RetrainJob] = {}
-        self._running: str | None = None
+    record: ModelRecord
+    verdict: Verdict
+    counts: TrainingCounts
 
-    def start(self, previous_version: str) -> RetrainJob:
-        """Register a running job; `RetrainRunning` when one runs already."""
-        with self._lock:
-            if self._running is not None:
-                raise RetrainRunning(
-                    f"retrain job {self._running} is still running", job_id=self._running
+
+def holdout_count(data: TrainingSet, size: int) -> int:
+    """How many of the newest labelled examples to hold out: `size`, at most a fifth of the
+    training set and never more than the labelled examples."""
+    return max(0, min(size, data.labelled, len(data.examples) // 5))
+
+
+def holdout_score(classifier: Classifier, held: Sequence[Example]) -> HoldoutScore:
+    """A model's figures on the held-out examples."""
+    out = classifier.classify_texts([(e.title, e.description) for e in held])
+    return score([e.squad for e in held], [s for s, _ in out], [d for _, d in out])
+
+
+def _sha(blob: bytes) -> str:
+    return hashlib.sha256(blob).hexdigest()
+
+
+def retrain(
+    *,
+    repo: CaseRepository,
+    store: ModelStore,
+    registry: ModelRegistry,
+    catalogue: Catalogue,
+    champion: Classifier,
+    options: RetrainOptions,
+    job_id: str | None = None,
+    progress: bool = False,
+) -> RetrainOutcome:
+    """Train a challenger, judge it against `champion` and register it (blocking).
+
+    A promoted version is the registry's champion when this returns (the caller swaps it in);
+    a rejected one is kept with status `rejected`. Raises `TrainingFailed`.
+    """
+    data = assemble_training_set(store.history(), repo.corrections(), catalogue)
+    n = holdout_count(data, options.holdout_size)
+    older, held = data.examples[: len(data.examples) - n], data.examples[len(data.examples) - n :]
+    counts = replace(data.counts, holdout=n)
+    trained = store.retrain(older if n else data.examples, catalogue, progress=progress)
+    artifact = store.pack(trained.path)
+    challenger = store.load_version(trained.version, artifact, catalogue)
+    theirs, mine = holdout_score(champion, held), holdout_score(challenger, held)
+    verdict = judge(theirs, mine, options.rule)
+    evaluation: dict[str, Any] = {
+        "holdout": n,
+        "champion_version": champion.version,
+        "champion": theirs.as_dict(),
+        "challenger": mine.as_dict(),
+        "margin": options.rule.margin,
+        "target_precision": options.rule.target_precision,
+        "decision": "promoted" if verdict.promote else "rejected",
+        "reasons": verdict.reasons,
+        "trained_on": len(older) if n else len(data.examples),
+    }
+    now = datetime.now(UTC)
+    if not verdict.promote:
+        record = ModelRecord(
+            trained.version,
+            now,
+            "rejected",
+            dict(trained.metrics),
+            evaluation,
+            trained.path,
+            _sha(artifact),
+            job_id,
+        )
+        registry.add(record, artifact)
+        return RetrainOutcome(record, verdict, counts)
+    if n:  # judged on the older cases: refit on all of them, the newest labels included
+        trained = store.retrain(data.examples, catalogue, progress=progress)
+        artifact = store.pack(trained.path)
+        store.load_version(trained.version, artifact, catalogue)  # never promote a refusal
+        evaluation["refit_on"] = len(data.examples)
+    record = ModelRecord(
+        trained.version,
+        now,
+        "challenger",
+        dict(trained.metrics),
+        evaluation,
+        trained.path,
+        _sha(artifact),
+        job_id,
+    )
+    registry.add(record, artifact)
+    record = registry.promote(trained.version, datetime.now(UTC))
+    store.install(trained.version, artifact)
+    return RetrainOutcome(record, verdict, counts)
+
+
+def adopt_champion(
+    *, registry: ModelRegistry, store: ModelStore, catalogue: Catalogue, loaded: Classifier
+) -> Classifier:
+    """At start: serve the registry's champion, or register the loaded model as the first one.
+
+    Returns the classifier to serve (`loaded` when it is the champion).
+    """
+    champion = registry.champion()
+    if champion is None:
+        artifact = store.pack()
+        record = ModelRecord(
+            loaded.version,
+            datetime.now(UTC),
+            "challenger",
+            dict(loaded.metrics),
+            {"decision": "registered at start"},
+            "",
+            _sha(artifact),
+        )
+        registry.add(record, artifact)
+        registry.promote(loaded.version, datetime.now(UTC))
+        return loaded
+    if champion.version == loaded.version:
+        return loaded
+    return load_registered(champion.version, registry=registry, store=store, catalogue=catalogue)
+
+
+def load_registered(
+    version: str, *, registry: ModelRegistry, store: ModelStore, catalogue: Catalogue
+) -> Classifier:
+    """Load a registered version from its stored artifact; `ModelVersionNotFound`,
+    `ModelRefused`."""
+    artifact = registry.artifact(version)
+    if artifact is None:
+        raise ModelVersionNotFound(f"no model version {version}")
+    return store.load_version(version, artifact, catalogue)
+
+
+def promote(
+    version: str, *, registry: ModelRegistry, store: ModelStore, catalogue: Catalogue
+) -> tuple[ModelRecord, Classifier]:
+    """Make a registered version the champion (promotion by hand, or a rollback).
+
+    The version is loaded first: one the catalogue refuses is not promoted (`ModelRefused`).
+    """
+    artifact = registry.artifact(version)
+    if artifact is None:
+        raise ModelVersionNotFound(f"no model version {version}")
+    classifier = store.load_version(version, artifact, catalogue)
+    record = registry.promote(version, datetime.now(UTC))
+    store.install(version, artifact)
+    return record, classifier
+
+
+# -- bulk import of labels ------------------------------------------------------------------
+
+TIME_COLUMNS = ("created_at", "time", "timestamp", "opened_at", "date")
+REQUIRED = ("title", "description", "squad")
+IMPORT_NAMESPACE = uuid.UUID("6f1d3f8e-2f49-4c52-9a1e-3c1b8f0e7a55")
+
+
+class LabelFileError(Exception):
+    """A label CSV that cannot be imported; `problems` lists them with their line numbers."""
+
+    def __init__(self, path: Path, problems: list[str]) -> None:
+        shown = problems[:20]
+        more = f"\n... and {len(problems) - 20} more" if len(problems) > 20 else ""
+        super().__init__(f"{path}: nothing imported\n" + "\n".join(shown) + more)
+        self.problems = problems
+
+
+def _when(text: str) -> datetime:
+    value = datetime.fromisoformat(text.strip())
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def read_label_csv(path: Path, *, now: datetime | None = None) -> list[Label]:
+    """Read a CSV of `title,description,squad` and an optional time column as labels.
+
+    The time column is the first of `TIME_COLUMNS` present (ISO 8601; without a zone, UTC);
+    without one, every row gets `now` and the file order. Every problem is reported with its
+    line number and nothing is imported when there is one.
+
+    Raises:
+        LabelFileError: The file cannot be read, lacks a column, or has bad rows.
+    """
+    imported_at = now or datetime.now(UTC)
+    labels: list[Label] = []
+    problems: list[str] = []
+    try:
+        with Path(path).open(newline="", encoding="utf-8-sig") as handle:
+            reader = csv.DictReader(handle)
+            columns = reader.fieldnames or []
+            missing = [c for c in REQUIRED if c not in columns]
+            if missing:
+                raise LabelFileError(
+                    path,
+                    [
+                        f"line 1: missing column(s) {', '.join(missing)}; the header needs "
+                        f"{', '.join(REQUIRED)} (found: {', '.join(columns) or 'no header'})"
+                    ],
                 )
-            job = RetrainJob(
-                id=str(uuid.uuid4()),
-                status="running",
-                started_at=datetime.now(UTC),
-                previous_version=previous_version,
-            )
-            self._jobs[job.id] = job
-            self._running = job.id
-            return job
+            time_column = next((c for c in TIME_COLUMNS if c in columns), None)
+            for row in reader:
+                line = reader.line_num
+                title = (row.get("title") or "").strip()
+                description = (row.get("description") or "").strip()
+                squad = (row.get("squad") or "").strip()
+                if not squad:
+                    problems.append(f"line {line}: no squad")
+                    continue
+                if not (title or description):
+                    problems.append(f"line {line}: neither title nor description")
+                    continue
+                created = imported_at
+                if time_column is not None:
+                    try:
+                        created = _when(row.get(time_column) or "")
+                    except ValueError:
+                        problems.append(
+                            f"line {line}: {time_column} {row.get(time_column)!r} is not an "
+                            "ISO 8601 time"
+                        )
+                        continue
+                key = hashlib.sha256(
+                    f"{title}\x1f{description}\x1f{squad}\x1f{created.isoformat()}".encode()
+                ).hexdigest()
+                labels.append(
+                    Label(
+                        case_id=uuid.uuid5(IMPORT_NAMESPACE, key),
+                        squad=squad,
+                        source="import",
+                        created_at=created,
+                        title=title,
+                        description=description,
+                        dedup_key=key,
+                    )
+                )
+    except OSError as exc:
+        raise LabelFileError(path, [f"cannot read: {exc.strerror or exc}"]) from exc
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise LabelFileError(path, [f"not a readable UTF-8 CSV: {exc}"]) from exc
+    if problems:
+        raise LabelFileError(path, problems)
+    return labels
 
-    def finish(self, job_id: str, **changes: Any) -> RetrainJob:
-        """Record the end of a job (`status` and results in `changes`)."""
-        with self._lock:
-            job = replace(self._jobs[job_id], finished_at=datetime.now(UTC), **changes)
-            self._jobs[job_id] = job
-            if self._running == job_id:
-                self._running = None
-            return job
 
-    def get(self, job_id: str) -> RetrainJob:
-        """One job; `RetrainJobNotFound` when this process has none with that id."""
-        with self._lock:
-            job = self._jobs.get(job_id)
-        if job is None:
-            raise RetrainJobNotFound(f"no retrain job {job_id}")
-        return job
+def import_labels(
+    labels: Sequence[Label],
+    *,
+    repo: CaseRepository,
+    chunk: int = 500,
+    advance: Callable[[int], None] | None = None,
+) -> int:
+    """Store imported labels in chunks, skipping those stored before; how many were new."""
+    added = 0
+    for start in range(0, len(labels), chunk):
+        part = labels[start : start + chunk]
+        with repo.transaction() as tx:
+            known = tx.known_label_keys([lb.dedup_key for lb in part if lb.dedup_key])
+            fresh: list[Label] = []
+            seen: set[str | None] = set(known)
+            for lb in part:
+                if lb.dedup_key is not None and lb.dedup_key in seen:
+                    continue
+                seen.add(lb.dedup_key)
+                fresh.append(lb)
+            tx.add_labels(fresh, [])
+        added += len(fresh)
+        if advance is not None:
+            advance(len(part))
+    return added
 
-    @property
-    def running(self) -> str | None:
-        """The id of the running job, if any."""
-        with self._lock:
-            return self._running
+
+def squads_unknown(labels: Iterable[Label], catalogue: Catalogue) -> dict[str, int]:
+    """Imported squads that are not owning squads of the catalogue, with their row counts."""
+    owning = {name for name, s in catalogue.squads.items() if not s.service_delivery}
+    out: dict[str, int] = {}
+    for lb in labels:
+        if lb.squad not in owning:
+            out[lb.squad] = out.get(lb.squad, 0) + 1
+    return out

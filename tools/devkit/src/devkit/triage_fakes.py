@@ -1,4 +1,7 @@
-"""In-memory fakes of the ports, for fast tests: repository, classifier, model store."""
+"""In-memory fakes of the ports, for fast tests: repository, classifier, model store.
+
+The model registry has no fake: tests use the real `SqlModelRegistry` on a SQLite file.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +11,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +27,9 @@ from contracts import (
 from contracts.cases import Case
 from contracts.catalogue import Catalogue
 from contracts.envelope import OutboundEvent
+from servicekit.db import make_engine
+from triage.adapters.db import create_tables
+from triage.adapters.registry import SqlModelRegistry
 from triage.domain import (
     CaseFilter,
     Correction,
@@ -55,6 +62,15 @@ class KeywordClassifier:
         self.calls.append(len(cases))
         limit = self.default_threshold if threshold is None else threshold
         return [self._one(c, limit) for c in cases]
+
+    def classify_texts(self, texts: Sequence[tuple[str, str]]) -> list[tuple[str | None, str]]:
+        """(squad, decision) of each (title, description) at the default threshold."""
+        out = []
+        for title, description in texts:
+            case = SimpleNamespace(title=title, description=description, component=None)
+            r = self._one(case, self.default_threshold)  # type: ignore[arg-type]
+            out.append((r.squad, r.decision.value))
+        return out
 
     def _one(self, case: CaseSubmission, threshold: float) -> TriageResult:
         text = f"{case.title} {case.description} {case.component or ''}".lower()
@@ -122,6 +138,7 @@ class FakeModelStore:
         self.fail_training = fail_training
         self.version: str | None = None
         self.retrained: list[list[Example]] = []
+        self.installed: list[str] = []
 
     def exists(self) -> bool:
         """Whether a model was 'saved'."""
@@ -155,11 +172,25 @@ class FakeModelStore:
         if self.fail_training:
             raise TrainingFailed(f"training failed: {self.fail_training}", reason="fake")
         self.retrained.append(list(examples))
-        self.version = f"retrained-{len(self.retrained)}"
-        self.saved = True
-        return TrainedModel(
-            self.version, {"n": len(examples)}, f"versions/{self.version}", report=None
-        )
+        version = f"retrained-{len(self.retrained)}"
+        return TrainedModel(version, {"n": len(examples)}, f"versions/{version}", report=None)
+
+    def pack(self, path: str | None = None) -> bytes:
+        """The 'artifact': the version's name (the saved one's without a path)."""
+        return f"fake:{path or 'saved'}".encode()
+
+    def load_version(self, version: str, artifact: bytes, catalogue: Catalogue) -> Any:
+        """A classifier of `factory` carrying `version`; `refuse` makes it fail."""
+        if self.refuse:
+            raise ModelRefused(f"model refused: {self.refuse}", reason=self.refuse)
+        clf = copy.copy(self.factory(catalogue))
+        clf.version = version
+        return clf
+
+    def install(self, version: str, artifact: bytes) -> None:
+        """The version becomes the saved one."""
+        self.version = version
+        self.installed.append(version)
 
 
 class _MemoryTransaction:
@@ -206,6 +237,10 @@ class _MemoryTransaction:
     def add_labels(self, labels: Sequence[Label], processed_ids: Sequence[str]) -> None:
         self.new_labels.extend(labels)
         self.ids.extend(processed_ids)
+
+    def known_label_keys(self, keys: Sequence[str]) -> set[str]:
+        stored = {lb.dedup_key for lb in [*self.repo.label_rows, *self.new_labels]}
+        return {k for k in keys if k in stored}
 
 
 class MemoryCaseRepository:
@@ -292,8 +327,8 @@ class MemoryCaseRepository:
                 Correction(
                     id=n,
                     label=lb,
-                    title=sub.title if sub else None,
-                    description=sub.description if sub else None,
+                    title=sub.title if sub else lb.title,
+                    description=sub.description if sub else lb.description,
                     case_squad=rec.case.triage.squad if rec else None,
                 )
             )
@@ -305,3 +340,10 @@ class MemoryCaseRepository:
         """Raise `fail` if set."""
         if self.fail is not None:
             raise self.fail
+
+
+def sqlite_registry(url: str) -> SqlModelRegistry:
+    """The real model registry on the SQLite database at `url`, its tables created."""
+    engine = make_engine(url)
+    create_tables(engine)
+    return SqlModelRegistry(engine)

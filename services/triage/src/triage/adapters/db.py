@@ -1,7 +1,10 @@
 """SQL persistence (SQLModel tables, Core inserts): cases, processed event ids, labels, outbox.
 
 Labels are read back joined with their cases' text (`corrections`): that is the training data
-of a retrain and the body of `GET /v1/labels`.
+of a retrain and the body of `GET /v1/labels`. An imported label (`triage labels import`)
+carries its own title and description (there is no case) and a `dedup_key`, unique, so that
+importing the same file again adds nothing. The model registry's tables are in
+`triage.adapters.registry`.
 
 Every table is prefixed `triage_`: the router keeps its own tables, possibly in the same
 database. The schema is created by the Alembic migrations in `triage.migrations`.
@@ -28,6 +31,7 @@ from sqlalchemy import (
     Integer,
     String,
     Table,
+    Text,
     UniqueConstraint,
     Uuid,
     insert,
@@ -43,6 +47,7 @@ from contracts.cases import Case
 from contracts.envelope import OutboundEvent
 from servicekit.audit import audit_table
 from servicekit.outbox import outbox_rows, outbox_table
+from triage.adapters.registry import REGISTRY_TABLES
 from triage.domain import CaseFilter, Correction, Label, LabelFilter, StoredCase
 from triage.ports import ScopedKey, WriteConflict
 
@@ -105,6 +110,7 @@ class LabelRow(SQLModel, table=True):
     __table_args__ = (
         Index("ix_triage_labels_case_id", "case_id"),
         Index("ix_triage_labels_squad_id", "squad", "id"),
+        UniqueConstraint("dedup_key", name="uq_triage_labels_dedup_key"),
     )
 
     id: int | None = Field(
@@ -120,6 +126,9 @@ class LabelRow(SQLModel, table=True):
     from_squad: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     predicted_squad: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
     author: str | None = Field(default=None, sa_column=Column(String(200), nullable=True))
+    title: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    description: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    dedup_key: str | None = Field(default=None, sa_column=Column(String(64), nullable=True))
 
 
 OUTBOX: Table = (
@@ -135,7 +144,7 @@ AUDIT: Table = (
 CASES: Table = CaseRow.__table__  # type: ignore[attr-defined]
 PROCESSED: Table = ProcessedEventRow.__table__  # type: ignore[attr-defined]
 LABELS: Table = LabelRow.__table__  # type: ignore[attr-defined]
-TABLES = (CASES, PROCESSED, LABELS, OUTBOX, AUDIT)
+TABLES = (CASES, PROCESSED, LABELS, OUTBOX, AUDIT, *REGISTRY_TABLES)
 TABLE_PREFIX = "triage_"
 
 
@@ -185,6 +194,9 @@ def _label(row: Any) -> Label:
         from_squad=row.from_squad,
         predicted_squad=row.predicted_squad,
         by=row.author,
+        title=row.title,
+        description=row.description,
+        dedup_key=row.dedup_key,
     )
 
 
@@ -238,11 +250,20 @@ class _SqlTransaction:
                         "from_squad": lb.from_squad,
                         "predicted_squad": lb.predicted_squad,
                         "author": lb.by,
+                        "title": lb.title,
+                        "description": lb.description,
+                        "dedup_key": lb.dedup_key,
                     }
                     for lb in labels
                 ],
             )
         self._mark(processed_ids)
+
+    def known_label_keys(self, keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        stmt = select(LABELS.c.dedup_key).where(LABELS.c.dedup_key.in_(list(keys)))
+        return set(self.conn.execute(stmt).scalars())
 
     def _mark(self, processed_ids: Sequence[str]) -> None:
         if processed_ids:
@@ -328,12 +349,13 @@ class SqlCaseRepository:
         out = []
         for r in rows:
             sub = r.submission or {}
+            known = r.submission is not None
             out.append(
                 Correction(
                     id=r.id,
                     label=_label(r),
-                    title=sub.get("title") if r.submission is not None else None,
-                    description=sub.get("description") if r.submission is not None else None,
+                    title=sub.get("title") if known else r.title,
+                    description=sub.get("description") if known else r.description,
                     case_squad=r.case_squad,
                 )
             )

@@ -14,19 +14,22 @@ Layout of `MODEL_DIR`::
 
 The top level stays a plain artifact directory, so everything written before versions
 existed (first start, `triage train --out MODEL_DIR`) keeps working unchanged. A retrain
-writes `versions/<version>/` completely, then installs it at the top level file by file with
-`os.replace`: model file first, manifest last. A reader in between sees a model whose hash
-the manifest does not match and is refused (`hash_mismatch`) - it keeps its old model; the
-service itself only loads after the install, under its reload lock. To roll back, copy a
-`versions/<version>/` folder's two files to the top level and `POST /v1/model/reload`.
-Versions are never deleted automatically.
+writes `versions/<version>/` completely; the model registry keeps the same artifact as bytes
+(`pack`: a zip of the two files). Promoting a version installs it at the top level file by
+file with `os.replace`: model file first, manifest last. A reader in between sees a model
+whose hash the manifest does not match and is refused (`hash_mismatch`) - it keeps its old
+model. `load_version` unpacks a registered version into `versions/<version>/` when this
+instance does not have it yet (instances need no shared disk). Versions are never deleted
+automatically.
 """
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import shutil
+import zipfile
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -82,6 +85,13 @@ class TriageModelClassifier:
 
         texts = [CaseText(c.title, c.description, c.component) for c in cases]
         return list(self.model.predict(texts, threshold=threshold, margin=margin))
+
+    def classify_texts(self, texts: Sequence[tuple[str, str]]) -> list[tuple[str | None, str]]:
+        """(squad, decision) of each (title, description) at the model's thresholds."""
+        from triage.classifier import CaseText
+
+        out = self.model.predict([CaseText(t, d, None) for t, d in texts], threshold=None)
+        return [(r.squad, r.decision.value) for r in out]
 
 
 class DirModelStore:
@@ -143,7 +153,7 @@ class DirModelStore:
     def retrain(
         self, examples: Sequence[Example], catalogue: Catalogue, *, progress: bool = False
     ) -> TrainedModel:
-        """Train on `examples`, save to `versions/<version>/` and install it at the top level."""
+        """Train on `examples` and save to `versions/<version>/` (not installed)."""
         from triage.classifier import (
             ClassifierError,
             LabelledCase,
@@ -154,19 +164,85 @@ class DirModelStore:
 
         cases = [LabelledCase(e.title, e.description, e.squad) for e in examples]
         try:
-            model, report = train_model(cases, catalogue, progress=progress)
+            model, report = train_model(
+                cases, catalogue, progress=progress, target=self.target_precision or 0.9
+            )
         except ClassifierError as exc:
             raise TrainingFailed(str(exc), reason=exc.code) from exc
-        self._archive_current()
         target = self._free_version_dir(str(model.version))
         save_model(model, target)
         try:
-            load_model(target, catalogue)  # never install what would be refused
+            load_model(target, catalogue)  # never keep what would be refused
         except ClassifierError as exc:
             raise TrainingFailed(f"the new model was refused: {exc}", reason=exc.code) from exc
-        self._install(target)
-        log.info("retrained model %s into %s", model.version, target)
+        log.info("trained model %s into %s", model.version, target)
         return TrainedModel(str(model.version), dict(model.metrics), str(target), report)
+
+    def pack(self, path: str | None = None) -> bytes:
+        """The artifact folder at `path` (default: the top level) as zip bytes."""
+        from triage.classifier import ModelLoadError, read_manifest
+
+        folder = Path(path) if path else self.model_dir
+        try:
+            manifest = read_manifest(folder)
+        except ModelLoadError as exc:
+            raise ModelRefused(str(exc), reason=exc.code) from exc
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+            for name in (str(manifest.get("model_file", "model.joblib")), "manifest.json"):
+                zf.write(folder / name, name)
+        return buffer.getvalue()
+
+    def _unpacked(self, version: str, artifact: bytes) -> Path:
+        """`versions/<version>/` holding exactly these bytes (written when absent)."""
+        target = self.model_dir / VERSIONS / _safe(version)
+        if target.is_dir() and self._same(target, artifact):
+            return target
+        tmp = target.with_name(f".{target.name}.unpack")
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
+        try:
+            with zipfile.ZipFile(io.BytesIO(artifact)) as zf:
+                for info in zf.infolist():
+                    name = Path(info.filename).name  # flat: never a path outside `tmp`
+                    (tmp / name).write_bytes(zf.read(info))
+        except (zipfile.BadZipFile, OSError) as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise ModelRefused(f"stored artifact unreadable: {exc}", reason="bad_artifact") from exc
+        shutil.rmtree(target, ignore_errors=True)
+        os.replace(tmp, target)
+        return target
+
+    def _same(self, folder: Path, artifact: bytes) -> bool:
+        try:
+            with zipfile.ZipFile(io.BytesIO(artifact)) as zf:
+                return all(
+                    (folder / Path(i.filename).name).is_file()
+                    and (folder / Path(i.filename).name).read_bytes() == zf.read(i)
+                    for i in zf.infolist()
+                )
+        except (zipfile.BadZipFile, OSError):
+            return False
+
+    def load_version(
+        self, version: str, artifact: bytes, catalogue: Catalogue
+    ) -> TriageModelClassifier:
+        """Load a registered version from its artifact bytes; `ModelRefused`."""
+        from triage.classifier import ModelLoadError, load_model
+
+        folder = self._unpacked(version, artifact)
+        try:
+            model = load_model(folder, catalogue)
+        except ModelLoadError as exc:
+            raise ModelRefused(str(exc), reason=exc.code) from exc
+        if self.target_precision is not None:
+            model.use_target(self.target_precision)
+        return TriageModelClassifier(model)
+
+    def install(self, version: str, artifact: bytes) -> None:
+        """Make a version the top-level model (archiving the one it replaces)."""
+        self._archive_current()
+        self._install(self._unpacked(version, artifact))
 
     def _archive_current(self) -> None:
         """Copy the model in force into `versions/` when it is not there yet."""

@@ -7,9 +7,9 @@ and store them with their outbox rows and processed event ids in one transaction
 skipped, not dead-lettered. An `external_ref` is unique per submitter, the event's CloudEvent
 `source` (`kafka_scope`): the same reference from another source is another case, and the
 same reference from the same source with a different body is dead-lettered with the reason
-`external_ref_conflict` (never silently dropped). `support.case.reassigned.v1` events on the
-lifecycle topic become training labels; other lifecycle events are not triage's business and
-are skipped.
+`external_ref_conflict` (never silently dropped). `support.case.reassigned.v1` (a correction)
+and `support.case.resolved.v1` (the final owner) events on the lifecycle topic become
+training labels; other lifecycle events are not triage's business and are skipped.
 
 Storing goes through `servicekit.consumer.store_or_reject`: a transient storage error
 (database unreachable, lock timeout) fails the batch, which the consumer retries; any other
@@ -29,8 +29,8 @@ from collections.abc import Callable, Sequence
 
 from contracts import CaseSubmission, Topics
 from contracts.envelope import CloudEvent
-from contracts.events import CaseReassigned
-from contracts.topics import CASE_REASSIGNED, CASE_RECEIVED
+from contracts.events import CaseReassigned, CaseResolved
+from contracts.topics import CASE_REASSIGNED, CASE_RECEIVED, CASE_RESOLVED
 from contracts.wire import Mode, WireError, decode_record, parse_data
 from servicekit.consumer import BatchHandler, ConsumerRecord, Rejected, store_or_reject
 from triage import metrics
@@ -40,7 +40,7 @@ from triage.service import Outcome
 
 log = logging.getLogger(__name__)
 
-Correction = tuple[str, CaseReassigned]
+Correction = tuple[str, CaseReassigned | CaseResolved]
 CONFLICT = "external_ref_conflict"
 
 
@@ -117,6 +117,8 @@ def _lifecycle(record: ConsumerRecord, out: list[tuple[ConsumerRecord, Correctio
         event = _decode(record)
         if event.type == CASE_REASSIGNED:
             out.append((record, (event.id, parse_data(event, CASE_REASSIGNED, CaseReassigned))))
+        elif event.type == CASE_RESOLVED:
+            out.append((record, (event.id, parse_data(event, CASE_RESOLVED, CaseResolved))))
     except WireError as exc:
         log.warning(
             "skipping unreadable lifecycle record %s[%d]@%d: %s",

@@ -35,7 +35,7 @@ from servicekit.http import (
 from servicekit.hygiene import hygiene_routes, watch_catalogue
 from servicekit.ratelimit import RateLimit
 from triage.app import Container
-from triage.entrypoints import http_cases, http_training
+from triage.entrypoints import http_cases, http_models, http_training
 from triage.entrypoints.deps import ContainerDep
 from triage.entrypoints.schemas import (
     CatalogueInfo,
@@ -207,7 +207,13 @@ def create_app(container: Container) -> FastAPI:
         max_bytes=max_bytes,
         larger={"/v1/predict": max_bytes * PREDICT_BODY_FACTOR},
     )
-    routers = (http_cases.router, model_router, http_training.router, catalogue_router)
+    routers = (
+        http_cases.router,
+        model_router,
+        http_training.router,
+        http_models.router,
+        catalogue_router,
+    )
     for r in routers:
         app.include_router(r)
     app.include_router(hygiene_routes(lambda: container.state.catalogue))

@@ -1,8 +1,9 @@
 """HTTP routes of the `model` tag that close the feedback loop: retrain jobs and the labels.
 
 `POST /v1/model/retrain` starts one background retrain (a worker thread) and answers 202
-with the job; `GET /v1/model/retrain/{job_id}` reports it. Jobs live in the process's memory:
-a restart forgets them. `GET /v1/labels` pages through the corrections, newest first.
+with the job; `GET /v1/model/retrain/{job_id}` reports it. Jobs are stored in the database
+(any instance can report them; they survive a restart). `GET /v1/labels` pages through the
+labels, newest first. The model versions a retrain registers are in `http_models`.
 """
 
 from __future__ import annotations
@@ -18,10 +19,9 @@ from servicekit.auth import Admin, Triager
 from servicekit.http import PROBLEM_RESPONSES
 from servicekit.paging import IsoDateTime
 from triage import training
-from triage.domain import LabelFilter
+from triage.domain import LabelFilter, RetrainJob
 from triage.entrypoints.deps import ContainerDep, link_next
 from triage.entrypoints.schemas import LabelPage, LabelView, RetrainJobView, TrainingCountsView
-from triage.training import RetrainJob
 
 router = APIRouter(tags=["model"])
 
@@ -34,6 +34,7 @@ def _job_view(job: RetrainJob) -> RetrainJobView:
         finished_at=job.finished_at,
         previous_version=job.previous_version,
         new_version=job.new_version,
+        decision=job.decision,
         counts=TrainingCountsView(**asdict(job.counts)) if job.counts else None,
         metrics=dict(job.metrics),
         error=job.error,
@@ -45,14 +46,17 @@ def _job_view(job: RetrainJob) -> RetrainJobView:
     "/v1/model/retrain",
     status_code=202,
     response_model=RetrainJobView,
-    summary="Retrain the model from history and corrections",
+    summary="Train a challenger from history and labels; promote it only if not worse",
     description=(
         "Starts one background retrain on the history CSV (`HISTORY_PATH`) plus every "
-        "correction stored as a label (the latest label of each case wins and overrides "
-        "history rows with the same text; squads no longer in the catalogue are skipped). "
-        "The new model is kept under `MODEL_DIR/versions/<version>/`, installed in "
-        "`MODEL_DIR` and swapped in like `POST /v1/model/reload`. Answers 202 with the job "
-        "and its `Location`; 409 `retrain_running` while another retrain runs."
+        "stored label (corrections, resolutions, imports; the latest label of each case "
+        "wins and overrides history rows with the same text; squads no longer in the "
+        "catalogue are skipped). The most recent labelled cases (`RETRAIN_HOLDOUT_SIZE`) "
+        "are held out; a challenger trained on the older ones is compared with the champion "
+        "on them and promoted only if its accuracy, macro-F1 and assign precision are not "
+        "worse by more than `PROMOTION_MARGIN` (then refit on every case). A worse "
+        "challenger is kept as `rejected` and not served. Answers 202 with the job and its "
+        "`Location`; 409 `retrain_running` while a retrain runs on any instance."
     ),
     responses={
         **PROBLEM_RESPONSES,
@@ -68,7 +72,7 @@ async def start_retrain(
     request: Request, response: Response, container: ContainerDep, who: Admin
 ) -> RetrainJobView:
     """Translate POST /v1/model/retrain."""
-    job = container.models.start_retrain()
+    job = await container.models.start_retrain()
     await audit(request, who, "model.retrain", job.id, {"previous_version": job.previous_version})
     response.headers["Location"] = f"/v1/model/retrain/{job.id}"
     return _job_view(job)
@@ -79,21 +83,21 @@ async def start_retrain(
     response_model=RetrainJobView,
     summary="A retrain job",
     description=(
-        "Status (`running`, `succeeded`, `failed`), the training-set counts, the out-of-fold "
-        "metrics of the new model, and the previous and new model versions. Jobs are kept in "
-        "memory: after a restart their ids are unknown (404)."
+        "Status (`running`, `succeeded`, `failed`, `interrupted`: its process stopped), the "
+        "training-set counts, the challenger's metrics and holdout comparison, the decision "
+        "(`promoted` or `rejected`) and the versions. Jobs are kept in the database."
     ),
     responses=PROBLEM_RESPONSES,
 )
 async def get_retrain(job_id: str, container: ContainerDep, _who: Admin) -> RetrainJobView:
     """Translate GET /v1/model/retrain/{job_id}."""
-    return _job_view(container.models.jobs.get(job_id))
+    return _job_view(await container.models.job(job_id))
 
 
 @router.get(
     "/v1/labels",
     response_model=LabelPage,
-    summary="List corrections (training labels)",
+    summary="List training labels (corrections, resolutions, imports)",
     description=(
         "Labels newest first with the case title, the squad it was moved from, what triage "
         "predicted, the new squad, who moved it and when. Filter by the new `squad` and "

@@ -148,23 +148,62 @@ class TrainingCountsView(BaseModel):
         description="Corrected cases whose squad is no longer an owning squad of the catalogue."
     )
     skipped_missing_case: int = Field(description="Labels of cases triage does not have.")
+    holdout: int = Field(
+        default=0, description="Most recent labelled cases held out to judge the challenger."
+    )
 
 
 class RetrainJobView(BaseModel):
-    """A retrain job: running, succeeded (new model in use) or failed (old model stays)."""
+    """A retrain job: running, succeeded (challenger promoted or rejected), failed, or
+    interrupted (its process stopped); the champion stays unless one was promoted."""
 
     model_config = ConfigDict(protected_namespaces=())
 
     id: str
-    status: Literal["running", "succeeded", "failed"]
+    status: Literal["running", "succeeded", "failed", "interrupted"]
     started_at: datetime
     finished_at: datetime | None
-    previous_version: str = Field(description="The model in use when the new one was swapped in.")
-    new_version: str | None
+    previous_version: str = Field(description="The champion when the job started.")
+    new_version: str | None = Field(description="The challenger it trained (see `decision`).")
+    decision: Literal["promoted", "rejected"] | None = Field(
+        default=None, description="Whether the challenger became the champion."
+    )
     counts: TrainingCountsView | None
-    metrics: dict[str, Any] = Field(description="Out-of-fold evaluation of the new model.")
+    metrics: dict[str, Any] = Field(
+        description="Out-of-fold evaluation of the challenger and, under `evaluation`, the "
+        "holdout comparison with the champion."
+    )
     error: str | None
     error_code: str | None
+
+
+class ModelVersionView(BaseModel):
+    """A model version in the registry."""
+
+    model_config = ConfigDict(protected_namespaces=())
+
+    version: str
+    status: Literal["champion", "challenger", "rejected", "retired"] = Field(
+        description="`champion` is served; `rejected` was judged worse and is kept unserved; "
+        "`retired` was champion before."
+    )
+    created_at: datetime
+    promoted_at: datetime | None
+    job_id: str | None = Field(
+        description="The retrain that produced it (null: registered at start)."
+    )
+    metrics: dict[str, Any] = Field(description="Out-of-fold figures recorded at training.")
+    evaluation: dict[str, Any] = Field(
+        description="Holdout comparison: `holdout` size, `champion` and `challenger` scores "
+        "(accuracy, macro_f1, assigned, assign_precision), `decision` and `reasons`."
+    )
+    sha256: str = Field(description="SHA-256 of the stored artifact.")
+
+
+class ModelVersionList(BaseModel):
+    """Every model version, newest first."""
+
+    items: list[ModelVersionView]
 
 
 class LabelView(BaseModel):
