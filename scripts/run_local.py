@@ -3,7 +3,9 @@
 Starts, in order: a local Kafka-protocol broker on 127.0.0.1:9092 (unless
 `KAFKA_BOOTSTRAP_SERVERS` points at a cluster), the local notification sink (webhooks on
 127.0.0.1:8025, SMTP on 127.0.0.1:2525), trains the initial model (from `HISTORY_PATH`, by
-default the synthetic demo history, or from the catalogue alone), then the triage API on
+default the synthetic demo history, or from the catalogue alone), imports that history as
+training labels (`triage labels import`: retrains learn from it and judge their challenger on
+its most recent cases), then the triage API on
 127.0.0.1:8000 and the router API on 127.0.0.1:8001, each with its SQLite file under
 `.state/`. Ctrl-C stops every process it started.
 
@@ -199,6 +201,26 @@ def main() -> int:
             "from " + str(history) if history else "from the catalogue alone",
         )
         subprocess.run(train, env=env, check=True)
+        triage_db = os.environ.get("TRIAGE_DATABASE_URL", f"sqlite:///{state / 'triage.db'}")
+        if history is not None:
+            # the history is also the first labels, so a retrain learns from it and holds
+            # out its most recent cases to judge the challenger (importing twice adds nothing)
+            print("importing the history as training labels:", history)
+            subprocess.run(
+                [str(BIN / "triage"), "db", "upgrade", "--url", triage_db], env=env, check=True
+            )
+            subprocess.run(
+                [
+                    str(BIN / "triage"),
+                    "labels",
+                    "import",
+                    str(history),
+                    "--database-url",
+                    triage_db,
+                ],
+                env=env,
+                check=True,
+            )
 
         def start(*args: str, **extra: str) -> None:
             # Own session: Ctrl-C reaches this runner only, which then stops the children.
@@ -220,7 +242,7 @@ def main() -> int:
             "serve",
             "--port",
             str(triage_port),
-            DATABASE_URL=os.environ.get("TRIAGE_DATABASE_URL", f"sqlite:///{state / 'triage.db'}"),
+            DATABASE_URL=triage_db,
         )
         start(
             str(BIN / "router"),

@@ -5,7 +5,8 @@
 1. the router's dev notification sink (HTTP webhooks and SMTP) in this process, verifying
    webhook signatures with `SECRET`;
 2. a copy of `demo/catalogue` whose channel URLs point at the sink;
-3. a model trained by `triage train` on that catalogue and `demo/history.csv`;
+3. a model trained by `triage train` on that catalogue and `demo/history.csv`, and that
+   history imported as training labels (`triage labels import`), as `make run` does;
 4. a routing policy: the packaged default with a one-second P4 acknowledgement deadline (the
    ack-timeout test uses P4; every other case is P1-P3 and keeps hours to acknowledge);
 5. `triage serve` and `router serve` as subprocesses (the console scripts next to
@@ -29,6 +30,7 @@ log is attached to the report of a failing test.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -97,12 +99,29 @@ class Pipeline:
     bootstrap: str
     catalogue: Catalogue
     triage_db: Path
+    triage_env: dict[str, str] = field(default_factory=dict)
+    tmp: Path = Path()
     secret: str = SECRET
     ack_priority: str = ACK_TEST_PRIORITY
     services: list[Service] = field(default_factory=list)
 
     def __repr__(self) -> str:
         return f"Pipeline(triage={self.triage.url}, router={self.router.url})"
+
+    def start_triage_replica(self, name: str) -> Service:
+        """Another `triage serve` on the same database, with its own model folder (a copy of
+        the initial one) and no consumer, started in the background (see `wait_ready`);
+        stopped with the pipeline."""
+        model_dir = self.tmp / f"{name}-model"
+        shutil.copytree(self.tmp / "model", model_dir, ignore=shutil.ignore_patterns("versions"))
+        env = {**self.triage_env, "MODEL_DIR": str(model_dir), "CONSUMER_ENABLED": "false"}
+        service = _launch("triage", free_port(), env, self.tmp, log_name=name)
+        self.services.append(service)
+        return service
+
+    def wait_ready(self, service: Service) -> None:
+        """Wait until `service` answers `/readyz` with 200."""
+        _wait_ready([service])
 
     def logs(self) -> list[tuple[str, str]]:
         """(name, log tail) of every service, for failure reports."""
@@ -157,9 +176,32 @@ def _train(catalogue: Path, out: Path, log_path: Path) -> None:
         raise RuntimeError(f"triage train failed:\n{log_path.read_text(errors='replace')}")
 
 
-def _launch(name: str, port: int, env: dict[str, str], cwd: Path) -> Service:
-    """Start `<name> serve` on `port`, its output going to `<cwd>/<name>.log`."""
-    log_path = cwd / f"{name}.log"
+def _import_labels(database_url: str, log_path: Path) -> None:
+    """Migrate the triage database and import the demo history as labels."""
+    with log_path.open("wb") as log:
+        for cmd in (
+            [str(BIN / "triage"), "db", "upgrade", "--url", database_url],
+            [
+                str(BIN / "triage"),
+                "labels",
+                "import",
+                str(DEMO_HISTORY),
+                "--database-url",
+                database_url,
+            ],
+        ):
+            done = subprocess.run(
+                cmd, stdout=log, stderr=subprocess.STDOUT, timeout=300, check=False
+            )
+            if done.returncode != 0:
+                raise RuntimeError(f"{cmd[1:3]} failed:\n{log_path.read_text(errors='replace')}")
+
+
+def _launch(
+    name: str, port: int, env: dict[str, str], cwd: Path, log_name: str | None = None
+) -> Service:
+    """Start `<name> serve` on `port`, its output going to `<cwd>/<log_name or name>.log`."""
+    log_path = cwd / f"{log_name or name}.log"
     with log_path.open("wb") as log:
         proc = subprocess.Popen(
             [str(BIN / name), "serve", "--port", str(port)],
@@ -168,7 +210,9 @@ def _launch(name: str, port: int, env: dict[str, str], cwd: Path) -> Service:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
-    return Service(name=name, url=f"http://127.0.0.1:{port}", proc=proc, log_path=log_path)
+    return Service(
+        name=log_name or name, url=f"http://127.0.0.1:{port}", proc=proc, log_path=log_path
+    )
 
 
 def _wait_ready(services: list[Service]) -> None:
@@ -225,6 +269,7 @@ def pipeline(broker: LocalBroker, tmp_path_factory: pytest.TempPathFactory) -> I
         catalogue = _write_catalogue(catalogue_dir, sink.http_url)
         _train(catalogue_dir, tmp / "model", tmp / "train.log")
         triage_db = tmp / "triage.db"
+        _import_labels(f"sqlite:///{triage_db}", tmp / "labels.log")
         triage_env = {
             **common,
             "DATABASE_URL": f"sqlite:///{triage_db}",
@@ -232,6 +277,7 @@ def pipeline(broker: LocalBroker, tmp_path_factory: pytest.TempPathFactory) -> I
             "TOPIC_RECEIVED": topics.received,
             "CATALOGUE_PATH": str(catalogue_dir),
             "MODEL_DIR": str(tmp / "model"),
+            "MODEL_POLL_SECONDS": "0.5",
         }
         router_port = free_port()
         router_env = {
@@ -260,6 +306,8 @@ def pipeline(broker: LocalBroker, tmp_path_factory: pytest.TempPathFactory) -> I
             bootstrap=broker.bootstrap_servers,
             catalogue=catalogue,
             triage_db=triage_db,
+            triage_env=triage_env,
+            tmp=tmp,
             services=services,
         )
     finally:

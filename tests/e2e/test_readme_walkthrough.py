@@ -34,7 +34,7 @@ if TYPE_CHECKING:
 pytestmark = [pytest.mark.e2e]
 
 README = Path(__file__).resolve().parents[2] / "README.md"
-WITHIN = 30.0
+WITHIN = 60.0
 VARYING = {
     "id",
     "case_id",

@@ -240,6 +240,33 @@ async def test_corrections_retrain_the_model_through_the_api(world) -> None:
     statuses = {m["version"]: m["status"] for m in (await client.get("/v1/models")).json()["items"]}
     assert statuses == {before_version: "retired", job["new_version"]: "champion"}
 
+    # rollback with one CLI command; the service follows the registry
+    settings = container.settings
+    _register_commands()
+    listed = await asyncio.to_thread(
+        CliRunner().invoke, app, ["models", "list", "--database-url", settings.database_url]
+    )
+    assert listed.exit_code == 0 and "retired" in listed.output, listed.output
+    back = await asyncio.to_thread(
+        CliRunner().invoke,
+        app,
+        [
+            "models",
+            "promote",
+            before_version,
+            "--catalogue",
+            str(settings.catalogue_path),
+            "--model-dir",
+            str(settings.model_dir),
+            "--database-url",
+            settings.database_url,
+        ],
+    )
+    assert back.exit_code == 0, back.output
+    await container.models.sync()
+    assert await predicted(client) == ("billing", before_version)
+    assert load_model(model_dir, catalogue).version == before_version  # installed too
+
 
 async def test_labels_page_through_the_corrections_newest_first(world) -> None:
     container, client = world

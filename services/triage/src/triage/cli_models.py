@@ -73,6 +73,7 @@ def import_labels(
                 f"warning: {n} row(s) of squad {squad!r}, not an owning squad of the "
                 "catalogue: stored, but not trained on while the catalogue lacks it",
                 highlight=False,
+                soft_wrap=True,
             )
     engine = _engine(database_url)
     try:
@@ -91,6 +92,7 @@ def import_labels(
         f"{file}: {len(labels)} row(s), {added} new label(s), "
         f"{len(labels) - added} already imported",
         highlight=False,
+        soft_wrap=True,
     )
 
 
