@@ -191,6 +191,11 @@ async def test_model_info_and_refused_reload(client: httpx.AsyncClient, containe
     reloaded = await client.post("/v1/model/reload")
     assert reloaded.status_code == 200 and reloaded.json()["version"] == "keyword-2"
     assert (await client.get("/v1/model")).json()["version"] == "keyword-2"
+    # the reloaded model is the registry's champion: the other instances follow it
+    models = {m["version"]: m["status"] for m in (await client.get("/v1/models")).json()["items"]}
+    assert models == {"keyword-1": "retired", "keyword-2": "champion"}
+    await container.models.sync()  # and following the registry keeps it
+    assert container.state.classifier.version == "keyword-2"
 
 
 async def test_catalogue_and_invalid_reload(

@@ -7,7 +7,10 @@ old state or the new one. A refused model or catalogue raises and keeps the stat
 The model registry in the database (`ModelRegistry`) says which version is the champion.
 Every instance **polls** it (`MODEL_POLL_SECONDS`, default 5 s) and swaps to a newly promoted
 version (or a rollback) within that delay, loading the artifact bytes the registry keeps, so
-no restart and no shared disk are needed.
+no restart and no shared disk are needed; it also installs it in its `MODEL_DIR`, so a
+restart or a catalogue reload keeps it. `POST /v1/model/reload` loads `MODEL_DIR` and makes
+that model the champion (registering it when it is new): the way to serve a model trained
+with `triage train --out MODEL_DIR`.
 
 A retrain runs in a worker thread (`training.retrain`) while holding the registry's retrain
 lease (holder: the job id), renewed every third of `RETRAIN_LEASE_SECONDS`; a second retrain
@@ -105,11 +108,20 @@ class ModelKeeper:
             return self.state
 
     async def reload_model(self) -> ModelState:
-        """Load the saved model again and swap it in; `ModelRefused` keeps the current one."""
+        """Load the saved model again, swap it in and make it the registry's champion (every
+        instance follows); `ModelRefused` keeps the current one."""
         async with self._lock:
-            self.state = await asyncio.to_thread(
+            state = await asyncio.to_thread(
                 service.reload_model, store=self.store, current=self.state
             )
+            await asyncio.to_thread(
+                training.register_saved,
+                registry=self.registry,
+                store=self.store,
+                loaded=state.classifier,
+                why="loaded from MODEL_DIR by POST /v1/model/reload",
+            )
+            self.state = state
             return self.state
 
     async def reload_catalogue(

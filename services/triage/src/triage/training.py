@@ -242,6 +242,25 @@ def retrain(
     return RetrainOutcome(record, verdict, counts)
 
 
+def register_saved(
+    *, registry: ModelRegistry, store: ModelStore, loaded: Classifier, why: str
+) -> ModelRecord:
+    """Register the saved model (`loaded` from `MODEL_DIR`) and make it the champion."""
+    if registry.get(loaded.version) is None:
+        artifact = store.pack()
+        record = ModelRecord(
+            loaded.version,
+            datetime.now(UTC),
+            "challenger",
+            dict(loaded.metrics),
+            {"decision": why},
+            "",
+            _sha(artifact),
+        )
+        registry.add(record, artifact)
+    return registry.promote(loaded.version, datetime.now(UTC))
+
+
 def adopt_champion(
     *, registry: ModelRegistry, store: ModelStore, catalogue: Catalogue, loaded: Classifier
 ) -> Classifier:
@@ -251,18 +270,7 @@ def adopt_champion(
     """
     champion = registry.champion()
     if champion is None:
-        artifact = store.pack()
-        record = ModelRecord(
-            loaded.version,
-            datetime.now(UTC),
-            "challenger",
-            dict(loaded.metrics),
-            {"decision": "registered at start"},
-            "",
-            _sha(artifact),
-        )
-        registry.add(record, artifact)
-        registry.promote(loaded.version, datetime.now(UTC))
+        register_saved(registry=registry, store=store, loaded=loaded, why="registered at start")
         return loaded
     if champion.version == loaded.version:
         return loaded
@@ -272,12 +280,15 @@ def adopt_champion(
 def load_registered(
     version: str, *, registry: ModelRegistry, store: ModelStore, catalogue: Catalogue
 ) -> Classifier:
-    """Load a registered version from its stored artifact; `ModelVersionNotFound`,
+    """Load a registered version from its stored artifact and make it this instance's saved
+    model (what a restart or a catalogue reload loads); `ModelVersionNotFound`,
     `ModelRefused`."""
     artifact = registry.artifact(version)
     if artifact is None:
         raise ModelVersionNotFound(f"no model version {version}")
-    return store.load_version(version, artifact, catalogue)
+    classifier = store.load_version(version, artifact, catalogue)
+    store.install(version, artifact)
+    return classifier
 
 
 def promote(

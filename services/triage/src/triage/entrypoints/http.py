@@ -88,8 +88,9 @@ async def get_model(container: ContainerDep, _who: Triager) -> ModelInfo:
     response_model=ModelInfo,
     summary="Load the saved model again",
     description=(
-        "Loads `MODEL_DIR` and swaps it in atomically. A refused model (missing, corrupt, "
-        "hash or version mismatch, unknown squads) keeps the previous one: 409 with the reason."
+        "Loads `MODEL_DIR`, swaps it in atomically and makes it the registry's champion "
+        "(every instance follows). A refused model (missing, corrupt, hash or version "
+        "mismatch, unknown squads) keeps the previous one: 409 with the reason."
     ),
     responses=PROBLEM_RESPONSES,
 )
