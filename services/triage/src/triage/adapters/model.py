@@ -180,17 +180,18 @@ class DirModelStore:
 
     def pack(self, path: str | None = None) -> bytes:
         """The artifact folder at `path` (default: the top level) as zip bytes."""
-        from triage.classifier import ModelLoadError, read_manifest
+        from triage.classifier import ModelLoadError, model_file_path, read_manifest
 
         folder = Path(path) if path else self.model_dir
         try:
             manifest = read_manifest(folder)
+            model_path = model_file_path(folder, manifest)  # never a file outside the folder
         except ModelLoadError as exc:
             raise ModelRefused(str(exc), reason=exc.code) from exc
         buffer = io.BytesIO()
         with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_DEFLATED) as zf:
-            for name in (str(manifest.get("model_file", "model.joblib")), "manifest.json"):
-                zf.write(folder / name, name)
+            zf.write(model_path, str(manifest.get("model_file", "model.joblib")))
+            zf.write(folder / "manifest.json", "manifest.json")
         return buffer.getvalue()
 
     def _unpacked(self, version: str, artifact: bytes) -> Path:
