@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import httpx
 import pytest
 
+from devkit.testing import auth_headers
 from servicekit.db import make_engine
 from triage.adapters.db import SqlCaseRepository
 from triage.training import import_labels, read_label_csv
@@ -95,7 +96,7 @@ def test_corrections_promote_a_challenger_noise_does_not_and_rollback_restores(
 ) -> None:
     triage, router = pipeline.triage.url, pipeline.router.url
     replica = pipeline.start_triage_replica("triage-replica")
-    with httpx.Client(timeout=30) as http:
+    with httpx.Client(timeout=30, headers=auth_headers()) as http:
         first, v0 = predicted(http, triage)
         target = next(s for s in sorted(pipeline.catalogue.owning_squads) if s != first)
 

@@ -1,9 +1,10 @@
 """HTTP routes of the `model` tag over the model registry: list, show, promote (and roll back).
 
-Reading needs the triager role, promoting the admin role (audited). `GET /v1/models` lists every version newest first with its status and holdout evaluation;
-`GET /v1/models/{version}` shows one; `POST /v1/models/{version}/promote` makes any
-registered version the champion (a rejected challenger by hand, or a rollback to a retired
-one). Every instance follows within `MODEL_POLL_SECONDS`.
+Reading needs the triager role, promoting the admin role (audited). `GET /v1/models` lists
+every version newest first with its status and holdout evaluation; `GET /v1/models/{version}`
+shows one; `POST /v1/models/{version}/promote` makes any registered version the champion (a
+rejected challenger by hand, or a rollback to a retired one). Every instance follows within
+`MODEL_POLL_SECONDS`.
 """
 
 from __future__ import annotations
