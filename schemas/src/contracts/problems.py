@@ -59,6 +59,8 @@ _PROJECT = (
     ProblemKind("unauthenticated", 401, "Authentication required"),
     ProblemKind("invalid_credentials", 401, "Invalid credentials"),
     ProblemKind("insufficient_role", 403, "The caller lacks the role"),
+    ProblemKind("database_unavailable", 503, "Database unavailable; retry later"),
+    ProblemKind("overloaded", 503, "Too many requests waiting; retry later"),
     # both services
     ProblemKind("invalid_cursor", 422, "Invalid cursor"),
     ProblemKind("invalid_catalogue", 422, "Invalid catalogue"),

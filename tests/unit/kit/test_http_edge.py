@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict
+from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
+from devkit.broker import free_port
+from servicekit.db import make_engine
 from servicekit.http import BodySizeLimit, ProblemError, install_problem_handlers
 
 
@@ -101,3 +106,48 @@ async def test_unhandled_error_is_500_problem() -> None:
         "instance": "/boom",
         "code": "internal_error",
     }
+
+
+def _db_app(error: Exception) -> httpx.AsyncClient:
+    app = FastAPI()
+    install_problem_handlers(app)
+
+    @app.get("/db")
+    async def db() -> None:
+        raise error
+
+    @app.get("/wrapped")
+    async def wrapped() -> None:
+        try:
+            raise error
+        except Exception as exc:
+            raise RuntimeError("the repository failed") from exc
+
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    return httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+async def test_a_database_that_cannot_be_reached_is_503_with_retry_after() -> None:
+    # A real connection refused: nothing listens on this port.
+    engine = make_engine(f"postgresql+psycopg://postgres@127.0.0.1:{free_port()}/none")
+    with pytest.raises(OperationalError) as refused:
+        engine.connect()
+    for error in (refused.value, PoolTimeout("QueuePool limit reached")):
+        async with _db_app(error) as c:
+            for path in ("/db", "/wrapped"):
+                r = await c.get(path)
+                assert r.status_code == 503, (path, r.text)
+                assert r.headers["retry-after"] == "5"
+                assert r.headers["content-type"] == "application/problem+json"
+                body = r.json()
+                assert body["code"] == "database_unavailable"
+                assert "SELECT" not in body["detail"] and "127.0.0.1" not in body["detail"]
+
+
+async def test_a_data_error_of_the_database_stays_a_500() -> None:
+    error = IntegrityError("INSERT", {}, ValueError("duplicate key"))
+    async with _db_app(error) as c:
+        r = await c.get("/db")
+    assert r.status_code == 500
+    assert r.json()["code"] == "internal_error"
+    assert "retry-after" not in r.headers

@@ -11,6 +11,9 @@ Every error leaves as `application/problem+json` with a stable `code`; its statu
     RequestValidationError              -> 422 validation_error (or 400 invalid_json), `errors`
     HTTPException                       -> its status, the code registered for that status
     body over the limit                 -> 413 body_too_large
+    the database unreachable            -> 503 database_unavailable, `Retry-After`
+      (`servicekit.db.is_unavailable`: connection refused or lost, pool timeout, ...)
+    the group commit queue full         -> 503 overloaded, `Retry-After` (`servicekit.db`)
     anything else                       -> 500 internal_error (logged with its traceback)
 
 A service error is any exception with a registered `code` class attribute and a `message`;
@@ -29,6 +32,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from prometheus_fastapi_instrumentator import Instrumentator
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -41,6 +45,7 @@ from contracts.problems import (
     problem_kind,
 )
 from servicekit.auth.identity import AuthError
+from servicekit.db import RETRY_AFTER_UNAVAILABLE, Overloaded, is_unavailable
 from servicekit.paging import InvalidCursor
 
 log = logging.getLogger(__name__)
@@ -172,7 +177,25 @@ async def _http(request: Request, exc: Exception) -> JSONResponse:
     )
 
 
+async def _database(request: Request, exc: Exception) -> JSONResponse:
+    """A database error: 503 with `Retry-After` when the database is unavailable, else 500."""
+    if not is_unavailable(exc):
+        return await _unhandled(request, exc)
+    # The driver's message may quote SQL with customer text: log and answer the type only.
+    log.warning(
+        "database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__
+    )
+    return problem_response(
+        request,
+        "database_unavailable",
+        detail=f"the database cannot be reached right now ({type(exc).__name__})",
+        headers={"Retry-After": str(RETRY_AFTER_UNAVAILABLE)},
+    )
+
+
 async def _unhandled(request: Request, exc: Exception) -> JSONResponse:
+    if is_unavailable(exc):  # a database error wrapped in another one
+        return await _database(request, exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return problem_response(request, "internal_error")
 
@@ -188,6 +211,8 @@ def install_problem_handlers(app: FastAPI, errors: Sequence[type[Exception]] = (
     app.add_exception_handler(ProblemError, _coded)
     app.add_exception_handler(InvalidCursor, _coded)
     app.add_exception_handler(AuthError, _coded)
+    app.add_exception_handler(Overloaded, _coded)
+    app.add_exception_handler(SQLAlchemyError, _database)
     app.add_exception_handler(CatalogueError, _catalogue)
     for base in errors:
         app.add_exception_handler(base, _coded)
@@ -274,6 +299,7 @@ PROBLEM_RESPONSES: dict[int | str, dict[str, Any]] = {
         409: "Conflict",
         413: "Body too large",
         422: "Validation error, naming each invalid field",
+        503: "Database unavailable or too many requests waiting; retry after `Retry-After`",
     }.items()
 }
 

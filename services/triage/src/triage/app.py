@@ -39,7 +39,9 @@ class Container:
     committer: GroupCommitter[Intake, Outcome] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.committer = GroupCommitter(self.write_batch, max_batch=256)
+        self.committer = GroupCommitter(
+            self.write_batch, max_batch=256, max_pending=self.settings.intake_max_pending
+        )
 
     @property
     def state(self) -> ModelState:

@@ -94,6 +94,13 @@ class Settings(ServiceSettings):
         description="After a commit wakes the outbox relay, it waits this long so the commits "
         "of that window are published in one pass (one select, send and delete).",
     )
+    intake_max_pending: int = Field(
+        default=1024,
+        ge=1,
+        description="Most HTTP cases waiting to be stored; beyond it `POST /v1/cases` answers "
+        "503 `overloaded` with `Retry-After` (a slow or unavailable database never holds "
+        "unbounded requests in memory).",
+    )
 
     @property
     def topics(self) -> Topics:
