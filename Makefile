@@ -34,7 +34,7 @@ $(ASYNCAPI_TOOL)/node_modules/.installed: $(ASYNCAPI_TOOL)/package.json $(ASYNCA
 install: $(VENV)/.synced $(ASYNCAPI_TOOL)/node_modules/.installed ## install everything into .venv (uv, locked) and the AsyncAPI parser (npm)
 
 run: install ## run the whole system: embedded broker, SQLite, demo catalogue, both services
-	$(VENV)/bin/python -m scripts.run_local
+	exec $(VENV)/bin/python -m scripts.run_local
 
 test: install ## run every test (Postgres tests need TEST_DATABASE_URL)
 	$(VENV)/bin/python -m pytest -n 2 --dist loadfile

@@ -9,9 +9,17 @@ its most recent cases), then the triage API on
 127.0.0.1:8000 and the router API on 127.0.0.1:8001, each with its SQLite file under
 `.state/`. Ctrl-C stops every process it started.
 
+Stopping: SIGINT (Ctrl-C), SIGTERM and SIGHUP stop every process it started, in order. The
+handlers are installed explicitly, because a shell that is not interactive starts a
+background job (`setsid make run &`) with SIGINT ignored, and Python keeps it ignored. The
+children run in sessions of their own (a Ctrl-C reaches this runner only, which stops them in
+order) and, on Linux, die with it (`devkit.process`): a `kill -9` of this runner, or of the
+`make` that runs it, leaves no broker, sink or service holding the ports.
+
 Environment: `CATALOGUE_PATH` (a catalogue file or folder; default demo/catalogue),
 `HISTORY_PATH` (a CSV with title,description,squad), `KAFKA_BOOTSTRAP_SERVERS`,
-`STATE_DIR` (default .state), `TRIAGE_PORT`, `ROUTER_PORT`, `TRIAGE_DATABASE_URL`,
+`STATE_DIR` (default .state), `TRIAGE_PORT`, `ROUTER_PORT`, `SINK_PORT`, `SINK_SMTP_PORT`,
+`BROKER_PORT` (the local broker's; default 9092), `TRIAGE_DATABASE_URL`,
 `ROUTER_DATABASE_URL` (instead of the SQLite files), `DEMO_WEBHOOK_SECRET`,
 `ADMIN_API_KEY`, `TRIAGER_API_KEY`, `REPORTER_API_KEY` (the API keys of the three roles;
 each one not set is generated once, kept in `STATE_DIR/api-keys.json` (mode 0600) so a
@@ -42,6 +50,7 @@ import httpx
 
 from contracts.catalogue import CatalogueError, load_catalogue
 from devkit.broker import LocalBroker, port_open
+from devkit.process import die_with_parent, follow_parent
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
@@ -102,8 +111,24 @@ def prepare_state(
     return note
 
 
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def _terminate(signum: int, _frame: object) -> None:
-    raise KeyboardInterrupt  # stop everything we started, as Ctrl-C does
+    # Stop everything we started, as Ctrl-C does; a second signal (make forwards Ctrl-C and
+    # dies, which sends the parent-death SIGTERM too) must not interrupt that cleanup.
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    raise KeyboardInterrupt
+
+
+def install_stop_handlers() -> None:
+    """Stop on SIGINT, SIGTERM and SIGHUP, whatever the parent left them set to (a
+    non-interactive shell starts background jobs with SIGINT ignored), and when the parent
+    dies (Linux)."""
+    for sig in STOP_SIGNALS:
+        signal.signal(sig, _terminate)
+    follow_parent(signal.SIGTERM)
 
 
 ROLES = ("admin", "triager", "reporter")
@@ -133,7 +158,7 @@ def api_keys(state: Path, environ: dict[str, str]) -> dict[str, str]:
 
 
 def main() -> int:
-    signal.signal(signal.SIGTERM, _terminate)
+    install_stop_handlers()
     state = Path(os.environ.get("STATE_DIR", ROOT / ".state")).resolve()
     state.mkdir(parents=True, exist_ok=True)
     catalogue = Path(os.environ.get("CATALOGUE_PATH", DEMO_CATALOGUE)).resolve()
@@ -154,9 +179,17 @@ def main() -> int:
         print(note)
     triage_port = int(os.environ.get("TRIAGE_PORT", "8000"))
     router_port = int(os.environ.get("ROUTER_PORT", "8001"))
-    ports = [("triage", triage_port), ("router", router_port), ("sink", 8025), ("smtp", 2525)]
+    sink_port = int(os.environ.get("SINK_PORT", "8025"))
+    smtp_port = int(os.environ.get("SINK_SMTP_PORT", "2525"))
+    broker_port = int(os.environ.get("BROKER_PORT", "9092"))
+    ports = [
+        ("triage", triage_port),
+        ("router", router_port),
+        ("sink", sink_port),
+        ("smtp", smtp_port),
+    ]
     if not os.environ.get("KAFKA_BOOTSTRAP_SERVERS"):
-        ports.append(("broker", 9092))
+        ports.append(("broker", broker_port))
     for name, port in ports:
         if port_open("127.0.0.1", port):
             print(f"port {port} ({name}) is already in use; stop what runs there first.")
@@ -165,8 +198,8 @@ def main() -> int:
     broker: LocalBroker | None = None
     bootstrap = os.environ.get("KAFKA_BOOTSTRAP_SERVERS")
     if not bootstrap:
-        broker = LocalBroker(port=9092, log_file=state / "broker.log")
-        print("starting the local Kafka-protocol broker on 127.0.0.1:9092 ...")
+        broker = LocalBroker(port=broker_port, log_file=state / "broker.log", follow_parent=True)
+        print(f"starting the local Kafka-protocol broker on 127.0.0.1:{broker_port} ...")
         broker.start()
         bootstrap = broker.bootstrap_servers
 
@@ -182,7 +215,7 @@ def main() -> int:
         "SUPPORT_TRIAGE_SECRET_DEMO": os.environ.get("DEMO_WEBHOOK_SECRET", "demo-secret"),
         "PUBLIC_BASE_URL": f"http://127.0.0.1:{router_port}",
         "SMTP_HOST": "127.0.0.1",
-        "SMTP_PORT": "2525",
+        "SMTP_PORT": str(smtp_port),
     }
     children: list[subprocess.Popen[bytes]] = []
     try:
@@ -200,7 +233,7 @@ def main() -> int:
             "training the initial model:",
             "from " + str(history) if history else "from the catalogue alone",
         )
-        subprocess.run(train, env=env, check=True)
+        subprocess.run(train, env=env, check=True, preexec_fn=die_with_parent())
         triage_db = os.environ.get("TRIAGE_DATABASE_URL", f"sqlite:///{state / 'triage.db'}")
         if history is not None:
             # the history is also the first labels, so a retrain learns from it and holds
@@ -220,12 +253,20 @@ def main() -> int:
                 ],
                 env=env,
                 check=True,
+                preexec_fn=die_with_parent(),
             )
 
         def start(*args: str, **extra: str) -> None:
-            # Own session: Ctrl-C reaches this runner only, which then stops the children.
+            # Own session: Ctrl-C reaches this runner only, which then stops the children;
+            # they die with this runner if it is killed (`devkit.process`).
             children.append(
-                subprocess.Popen(list(args), env={**env, **extra}, cwd=ROOT, start_new_session=True)
+                subprocess.Popen(
+                    list(args),
+                    env={**env, **extra},
+                    cwd=ROOT,
+                    start_new_session=True,
+                    preexec_fn=die_with_parent(),
+                )
             )
 
         start(
@@ -233,9 +274,9 @@ def main() -> int:
             "-m",
             "devkit.sink",
             "--http-port",
-            "8025",
+            str(sink_port),
             "--smtp-port",
-            "2525",
+            str(smtp_port),
         )
         start(
             str(BIN / "triage"),
@@ -256,8 +297,14 @@ def main() -> int:
         exports = "\n".join(f"  export {k}={v}" for k, v in keys.items())
         print(
             BANNER.format(
-                t=triage_port, r=router_port, bootstrap=bootstrap, state=state, exports=exports
-            )
+                t=triage_port,
+                r=router_port,
+                s=sink_port,
+                bootstrap=bootstrap,
+                state=state,
+                exports=exports,
+            ),
+            flush=True,
         )
         while all(c.poll() is None for c in children):
             time.sleep(0.5)
@@ -304,7 +351,7 @@ support-triage is running (Ctrl-C stops everything)
 
   triage API   http://127.0.0.1:{t}   Swagger UI: http://127.0.0.1:{t}/docs
   router API   http://127.0.0.1:{r}   Swagger UI: http://127.0.0.1:{r}/docs
-  sink         http://127.0.0.1:8025/notifications  (notifications the squads received)
+  sink         http://127.0.0.1:{s}/notifications  (notifications the squads received)
   Kafka        {bootstrap}
   state        {state}  (remove it, or set STATE_DIR, to start clean)
 

@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
+from devkit.process import die_with_parent
+
 log = logging.getLogger(__name__)
 
 
@@ -51,6 +53,7 @@ class LocalBroker:
     host: str = "127.0.0.1"
     log_file: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    follow_parent: bool = False  # SIGTERM the broker when this process dies (`devkit.process`)
 
     @property
     def bootstrap_servers(self) -> str:
@@ -78,6 +81,7 @@ class LocalBroker:
             stderr=subprocess.STDOUT,
             env={**os.environ, "RUST_LOG": os.environ.get("RUST_LOG", "warn")},
             start_new_session=True,
+            preexec_fn=die_with_parent() if self.follow_parent else None,
         )
         if out is not None:
             out.close()  # the child keeps its own descriptor
