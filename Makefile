@@ -10,7 +10,7 @@ MEMBERS := schemas libs/kit services/triage services/router tools/devkit
 export UV_PYTHON_DOWNLOADS := never
 export UV_PROJECT_ENVIRONMENT := $(abspath $(VENV))
 
-.PHONY: help install run test lint typecheck bench schemas clean
+.PHONY: help install run test test-faults lint typecheck bench schemas clean
 
 help: ## list the targets
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[36m%-10s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -38,6 +38,9 @@ run: install ## run the whole system: embedded broker, SQLite, demo catalogue, b
 
 test: install ## run every test (Postgres tests need TEST_DATABASE_URL)
 	$(VENV)/bin/python -m pytest -n 2 --dist loadfile
+
+test-faults: install ## fault-injection scenarios (FAULT_CASES per scenario, default 300; a few minutes)
+	RUN_FAULTS=1 $(VENV)/bin/python -m pytest tests/faults -p no:cacheprovider -v
 
 lint: install ## ruff, mypy, declared dependencies (deptry) and import layers (import-linter)
 	$(VENV)/bin/ruff check .

@@ -344,6 +344,7 @@ def start_sink(
     fail_paths: Mapping[str, int] | Sequence[str] = (),
     hang_paths: Iterable[str] = (),
     environ: Mapping[str, str] = os.environ,
+    max_records: int = MAX_RECORDS,
 ) -> SinkHandle:
     """Start the sink's HTTP and SMTP servers in background threads.
 
@@ -355,6 +356,7 @@ def start_sink(
         fail_paths: Paths answering an error (a list answers 500; a mapping gives the status).
         hang_paths: Paths that never answer (until the sink stops).
         environ: Where `DEMO_WEBHOOK_SECRET` is read.
+        max_records: How many records it keeps (the oldest go first).
 
     Returns:
         The running sink.
@@ -363,7 +365,7 @@ def start_sink(
         RuntimeError: The HTTP server did not start.
     """
     secret = webhook_secret if webhook_secret is not None else environ.get(SECRET_ENV) or None
-    store = SinkStore()
+    store = SinkStore(max_records)
     control = SinkControl(fail_paths=_fail_map(fail_paths), hang_paths=set(hang_paths))
     # proto=IPPROTO_TCP so asyncio sets TCP_NODELAY on accepted connections (else Nagle and
     # delayed ACKs add ~40 ms to every keep-alive request).

@@ -1,0 +1,395 @@
+"""A steady stream of cases into the system, and the check, from outside, of what became of
+them.
+
+`Load` sends cases at a steady pace, half over HTTP (`POST /v1/cases`, round robin over the
+triage instances) and half as CloudEvents on the input topic, from a thread with its own
+event loop, while the scenario injects its fault. It behaves as a well-written client: an
+HTTP case is sent again with the same `Idempotency-Key` after a refused connection, a 5xx or
+a 503 (waiting its `Retry-After`) until it is accepted (201) or its deadline passes; a Kafka
+record is produced again (the same event id) until the broker acknowledges it. With
+`poison_every`, every n-th Kafka record is one that cannot be accepted (not JSON, not a
+case, an unknown event type, binary junk), which must reach the dead-letter topic.
+
+`settle` waits until every accepted case is routed and no notification is still queued,
+then counts: sent, accepted, routed (exactly one routing decision), duplicates (a second
+routing decision, or a squad receiving the same notification twice), lost (accepted, never
+routed), stuck (a case or notification left in a state nothing will move it from).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import itertools
+import threading
+import time
+import uuid
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+import httpx
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+
+from contracts import CloudEvent
+from contracts.topics import CASE_RECEIVED
+from contracts.wire import encode
+from tests.faults.system import DEMO_HISTORY, System
+
+CLIENT_DEADLINE = 240.0  # seconds a client keeps trying to get one case accepted
+ROUTING_ACTIONS = {"assigned", "escalated"}
+PENDING_DELIVERY = {"queued", "sending"}
+
+
+def _texts() -> list[tuple[str, str, str]]:
+    with DEMO_HISTORY.open(newline="", encoding="utf-8") as f:
+        return [(r["title"], r["description"], r["priority"]) for r in csv.DictReader(f)]
+
+
+@dataclass
+class Sent:
+    """One case the load sent and what became of it at the client."""
+
+    index: int
+    channel: str  # http | kafka | poison
+    key: str
+    accepted: bool = False
+    case_id: str | None = None
+    attempts: int = 0
+
+
+@dataclass
+class Load:
+    """See the module docstring."""
+
+    system: System
+    cases: int
+    seconds: float
+    poison_every: int = 0
+    kafka: bool = True  # False: every case over HTTP (the broker is down)
+    run: str = field(default_factory=lambda: uuid.uuid4().hex[:8])
+    sent: list[Sent] = field(default_factory=list)
+    statuses: Counter[str] = field(default_factory=Counter)
+    _thread: threading.Thread | None = None
+    _done: threading.Event = field(default_factory=threading.Event)
+    _error: BaseException | None = None
+
+    def start(self) -> Load:
+        self._thread = threading.Thread(target=self._main, name="load", daemon=True)
+        self._thread.start()
+        return self
+
+    def wait(self, within: float = CLIENT_DEADLINE + 120) -> None:
+        """Until every case was sent and each client accepted or gave up."""
+        assert self._thread is not None
+        self._thread.join(within)
+        if self._thread.is_alive():
+            raise TimeoutError("the load did not finish")
+        if self._error is not None:
+            raise self._error
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self._stream())
+        except BaseException as exc:  # reported by wait()
+            self._error = exc
+
+    async def _stream(self) -> None:
+        texts = _texts()
+        producer = AIOKafkaProducer(
+            bootstrap_servers=self.system.broker.bootstrap_servers,
+            acks="all",
+            request_timeout_ms=5000,
+            retry_backoff_ms=200,
+        )
+        if self.kafka:
+            await producer.start()
+        limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
+        tasks: list[asyncio.Task[None]] = []
+        async with httpx.AsyncClient(timeout=15, limits=limits) as http:
+            begin = time.monotonic()
+            kafka_n = 0
+            for i in range(self.cases):
+                await asyncio.sleep(max(0.0, begin + i * self.seconds / self.cases - time.monotonic()))
+                title, description, priority = texts[i % len(texts)]
+                if i % 2 == 0 or not self.kafka:
+                    sent = Sent(i, "http", f"faults-{self.run}-{i}")
+                    self.sent.append(sent)
+                    body = {
+                        "title": title,
+                        "description": description,
+                        "priority": priority,
+                        "reporter": {"email": f"client{i}@example.com"},
+                    }
+                    tasks.append(asyncio.create_task(self._post(http, sent, body)))
+                    continue
+                kafka_n += 1
+                poison = bool(self.poison_every) and kafka_n % self.poison_every == 0
+                sent = Sent(i, "poison" if poison else "kafka", f"FLT-{self.run}-{i}")
+                self.sent.append(sent)
+                key, value, headers = (
+                    _poison(sent.key, kafka_n // self.poison_every)
+                    if poison
+                    else _record(sent.key, title, description, priority)
+                )
+                tasks.append(asyncio.create_task(self._produce(producer, sent, key, value, headers)))
+            await asyncio.gather(*tasks)
+        if self.kafka:
+            await producer.stop()
+
+    async def _post(self, http: httpx.AsyncClient, sent: Sent, body: dict[str, Any]) -> None:
+        triage = self.system.triage
+        deadline = time.monotonic() + CLIENT_DEADLINE
+        for n in itertools.count():
+            sent.attempts += 1
+            inst = triage[(sent.index // 2 + n) % len(triage)]
+            delay = 0.5
+            try:
+                r = await http.post(
+                    f"{inst.url}/v1/cases", json=body, headers={"Idempotency-Key": sent.key}
+                )
+            except httpx.HTTPError as exc:
+                self.statuses[type(exc).__name__] += 1
+            else:
+                self.statuses[str(r.status_code)] += 1
+                if r.status_code == 201:
+                    sent.accepted, sent.case_id = True, r.json()["id"]
+                    return
+                if r.status_code < 500:
+                    raise AssertionError(f"case {sent.key} refused: {r.status_code} {r.text}")
+                if r.headers.get("retry-after", "").isdigit():
+                    delay = float(r.headers["retry-after"])
+            if time.monotonic() + delay > deadline:
+                return
+            await asyncio.sleep(delay)
+
+    async def _produce(
+        self,
+        producer: AIOKafkaProducer,
+        sent: Sent,
+        key: bytes,
+        value: bytes,
+        headers: list[tuple[str, bytes]],
+    ) -> None:
+        deadline = time.monotonic() + CLIENT_DEADLINE
+        while True:
+            sent.attempts += 1
+            try:
+                await producer.send_and_wait(
+                    self.system.topics.received, value, key=key, headers=headers
+                )
+            except Exception as exc:
+                self.statuses[f"kafka {type(exc).__name__}"] += 1
+                if time.monotonic() > deadline:
+                    return
+                await asyncio.sleep(0.5)
+                continue
+            sent.accepted = True
+            self.statuses["kafka acked"] += 1
+            return
+
+
+def _record(ref: str, title: str, description: str, priority: str) -> tuple[bytes, bytes, Any]:
+    event = CloudEvent(
+        type=CASE_RECEIVED,
+        source="/faults/crm",
+        data={
+            "title": title,
+            "description": description,
+            "priority": priority,
+            "reporter": {"name": "CRM"},
+            "source": "crm",
+            "external_ref": ref,
+        },
+    )
+    rec = encode(event, ref)
+    return rec.key or b"", rec.value, rec.headers
+
+
+def _poison(key: str, n: int) -> tuple[bytes, bytes, Any]:
+    kinds = n % 4
+    if kinds == 0:
+        good = encode(CloudEvent(type=CASE_RECEIVED, source="/faults", data={}), key)
+        return key.encode(), b"{not json", good.headers
+    if kinds == 1:
+        bad = encode(CloudEvent(type=CASE_RECEIVED, source="/faults", data={"title": 7}), key)
+        return key.encode(), bad.value, bad.headers
+    if kinds == 2:
+        other = encode(CloudEvent(type="com.example.unknown.v1", source="/faults", data={}), key)
+        return key.encode(), other.value, other.headers
+    return key.encode(), bytes(range(256)) * 4, [("content-type", b"application/json")]
+
+
+@dataclass
+class Figures:
+    """What the scenario prints and asserts on."""
+
+    scenario: str
+    sent: int = 0
+    accepted: int = 0
+    routed: int = 0
+    duplicates: int = 0
+    lost: int = 0
+    stuck: int = 0
+    poison: int = 0
+    dead_lettered: int = 0
+    notifications_sent: int = 0
+    notifications_failed: int = 0
+    settle_seconds: float = 0.0
+    client_statuses: dict[str, int] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+
+    def line(self) -> str:
+        return (
+            f"{self.scenario}: sent={self.sent} accepted={self.accepted} routed={self.routed} "
+            f"duplicates={self.duplicates} lost={self.lost} stuck={self.stuck} "
+            f"poison={self.poison} dead_lettered={self.dead_lettered} "
+            f"notifications sent={self.notifications_sent} failed={self.notifications_failed} "
+            f"settled in {self.settle_seconds:.0f}s; client saw {dict(self.client_statuses)}"
+        )
+
+
+async def _pages(http: httpx.AsyncClient, url: str) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    cursor: str | None = None
+    while True:
+        params: dict[str, Any] = {"limit": 500}
+        if cursor:
+            params["cursor"] = cursor
+        r = await http.get(url, params=params)
+        r.raise_for_status()
+        page = r.json()
+        items += page["items"]
+        cursor = page.get("next_cursor")
+        if not cursor:
+            return items
+
+
+async def _dead_letters(system: System, keys: set[bytes]) -> int:
+    consumer = AIOKafkaConsumer(
+        system.topics.deadletter,
+        bootstrap_servers=system.broker.bootstrap_servers,
+        auto_offset_reset="earliest",
+        enable_auto_commit=False,
+        group_id=None,
+    )
+    await consumer.start()
+    found: set[bytes] = set()
+    try:
+        for _ in range(20):
+            batch = await consumer.getmany(timeout_ms=500)
+            found |= {r.key for recs in batch.values() for r in recs if r.key in keys}
+            if found == keys:
+                break
+    finally:
+        await consumer.stop()
+    return len(found)
+
+
+async def _settle(system: System, loads: list[Load], within: float, name: str) -> Figures:
+    statuses: Counter[str] = Counter()
+    for load in loads:
+        statuses.update(load.statuses)
+    fig = Figures(name, client_statuses=dict(statuses))
+    all_sent = [s for load in loads for s in load.sent]
+    good = [s for s in all_sent if s.channel != "poison"]
+    fig.sent = len(all_sent)
+    fig.poison = len(all_sent) - len(good)
+    accepted = [s for s in good if s.accepted]
+    fig.accepted = len(accepted)
+    fig.problems += [f"client gave up on {s.key}" for s in good if not s.accepted]
+    begin = time.monotonic()
+    deadline = begin + within
+    triage, router = system.triage[0].url, system.router[0].url
+    async with httpx.AsyncClient(timeout=30) as http:
+        refs = {s.key: s for s in accepted if s.channel == "kafka"}
+        # Kafka cases get their ids in triage: find them by external reference.
+        while True:
+            stored = await _pages(http, f"{triage}/v1/cases")
+            for case in stored:
+                ref = case["submission"].get("external_ref")
+                if ref in refs:
+                    refs[ref].case_id = case["id"]
+            missing = [s for s in accepted if s.case_id is None]
+            if not missing or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(2)
+        ids = {s.case_id for s in accepted if s.case_id is not None}
+        # Wait until the router has every case out of `triaged` ...
+        while True:
+            queue = {c["id"]: c for c in await _pages(http, f"{router}/v1/cases")}
+            waiting = [i for i in ids if i not in queue or queue[i]["status"] == "triaged"]
+            if not waiting or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(2)
+        # ... and no notification of them queued or being sent.
+        details: dict[str, dict[str, Any]] = {}
+        todo = [i for i in ids if i in queue]
+        sem = asyncio.Semaphore(16)
+
+        async def detail(case_id: str) -> None:
+            async with sem:
+                r = await http.get(f"{router}/v1/cases/{case_id}")
+                r.raise_for_status()
+                details[case_id] = r.json()
+
+        while True:
+            await asyncio.gather(*(detail(i) for i in todo))
+            todo = [
+                i
+                for i in todo
+                if any(n["status"] in PENDING_DELIVERY for n in details[i]["notifications"])
+            ]
+            if not todo or time.monotonic() > deadline:
+                break
+            await asyncio.sleep(2)
+    fig.settle_seconds = time.monotonic() - begin
+    for s in accepted:
+        if s.case_id is None:
+            fig.problems.append(f"{s.key}: accepted on Kafka, never stored by triage")
+            continue
+        d = details.get(s.case_id)
+        if d is None:
+            fig.problems.append(f"{s.key} ({s.case_id}): never reached the router")
+            continue
+        routings = [
+            h for h in d["history"] if h["action"] in ROUTING_ACTIONS and h.get("by") == "router"
+        ]
+        if d["case"]["status"] == "triaged" or not routings:
+            fig.stuck += 1
+            fig.problems.append(f"{s.case_id}: status {d['case']['status']}, not routed")
+        elif len(routings) > 1:
+            fig.duplicates += 1
+            fig.problems.append(f"{s.case_id}: routed {len(routings)} times")
+        else:
+            fig.routed += 1
+        for n in d["notifications"]:
+            if n["status"] in PENDING_DELIVERY:
+                fig.stuck += 1
+                fig.problems.append(f"{s.case_id}: notification {n['id']} still {n['status']}")
+            elif n["status"] == "failed":
+                fig.notifications_failed += 1
+            else:
+                fig.notifications_sent += 1
+    fig.lost = fig.accepted - fig.routed - fig.duplicates - fig.stuck
+    # Every squad receives each notification once (the webhook channel names its case).
+    deliveries = Counter(
+        (r["squad"], r["body"].get("case_id"), r["body"].get("kind"))
+        for r in system.sink.records(channel="webhook")
+        if r["outcome"] == "ok" and isinstance(r["body"], dict)
+    )
+    doubled = {k: n for k, n in deliveries.items() if n > 1}
+    fig.duplicates += len(doubled)
+    fig.problems += [f"{k} delivered {n} times" for k, n in list(doubled.items())[:20]]
+    poison = {s.key.encode() for s in all_sent if s.channel == "poison" and s.accepted}
+    if poison:
+        fig.dead_lettered = await _dead_letters(system, poison)
+        if fig.dead_lettered != len(poison):
+            fig.problems.append(f"{len(poison) - fig.dead_lettered} poison record(s) not dead-lettered")
+    return fig
+
+
+def settle(system: System, loads: list[Load], name: str, within: float = 180.0) -> Figures:
+    """Wait for the system to settle (at most `within` s) and count the cases of `loads`;
+    see the module docstring."""
+    return asyncio.run(_settle(system, loads, within, name))
