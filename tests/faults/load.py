@@ -110,7 +110,8 @@ class Load:
             begin = time.monotonic()
             kafka_n = 0
             for i in range(self.cases):
-                await asyncio.sleep(max(0.0, begin + i * self.seconds / self.cases - time.monotonic()))
+                due = begin + i * self.seconds / self.cases
+                await asyncio.sleep(max(0.0, due - time.monotonic()))
                 title, description, priority = texts[i % len(texts)]
                 if i % 2 == 0 or not self.kafka:
                     sent = Sent(i, "http", f"faults-{self.run}-{i}")
@@ -132,7 +133,8 @@ class Load:
                     if poison
                     else _record(sent.key, title, description, priority)
                 )
-                tasks.append(asyncio.create_task(self._produce(producer, sent, key, value, headers)))
+                produce = self._produce(producer, sent, key, value, headers)
+                tasks.append(asyncio.create_task(produce))
             await asyncio.gather(*tasks)
         if self.kafka:
             await producer.stop()
@@ -385,7 +387,8 @@ async def _settle(system: System, loads: list[Load], within: float, name: str) -
     if poison:
         fig.dead_lettered = await _dead_letters(system, poison)
         if fig.dead_lettered != len(poison):
-            fig.problems.append(f"{len(poison) - fig.dead_lettered} poison record(s) not dead-lettered")
+            missed = len(poison) - fig.dead_lettered
+            fig.problems.append(f"{missed} poison record(s) not dead-lettered")
     return fig
 
 

@@ -365,4 +365,3 @@ class System:
         for cm in self._databases:
             cm.__exit__(None, None, None)
         return codes
-

@@ -83,9 +83,7 @@ def test_broker_restarted(make_system: Callable[..., System], figures: list[Figu
 
 
 @pytest.mark.skipif(not DATABASE, reason="needs TEST_DATABASE_URL (Postgres behind a proxy)")
-def test_database_unavailable(
-    make_system: Callable[..., System], figures: list[Figures]
-) -> None:
+def test_database_unavailable(make_system: Callable[..., System], figures: list[Figures]) -> None:
     system = make_system()
     load = Load(system, CASES, seconds=50).start()
     time.sleep(8)
@@ -99,9 +97,7 @@ def test_database_unavailable(
     assert "500" not in fig.client_statuses
 
 
-def test_kill_9_of_each_service(
-    make_system: Callable[..., System], figures: list[Figures]
-) -> None:
+def test_kill_9_of_each_service(make_system: Callable[..., System], figures: list[Figures]) -> None:
     system = make_system()
     load = Load(system, CASES, seconds=40).start()
     for inst in (system.triage[0], system.router[0]):
