@@ -10,11 +10,12 @@ import asyncio
 from collections.abc import Sequence
 from typing import Any
 
+import pytest
 from aiokafka import ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError
 
 from servicekit.backoff import BackoffPolicy
-from servicekit.consumer import BatchConsumer, ConsumerSettings, Rejected
+from servicekit.consumer import BatchConsumer, CommitStalled, ConsumerSettings, Rejected
 
 A, B = TopicPartition("in", 0), TopicPartition("in", 1)
 
@@ -150,3 +151,25 @@ async def test_a_failed_batch_seeks_back_only_the_partitions_still_assigned() ->
     await run_until_drained(loop, consumer)
     assert consumer.seeks == [(A, 3)]
     assert consumer.commits == [{A: 4}]
+
+
+async def test_a_commit_that_never_completes_ends_the_loop_for_the_supervisor() -> None:
+    consumer = ScriptedConsumer([{A: [record(A, 0)]}])
+
+    async def endless(offsets: dict[TopicPartition, int]) -> None:
+        await asyncio.Event().wait()  # aiokafka retrying UnknownTopicOrPartition without end
+
+    consumer.commit = endless  # type: ignore[method-assign]
+
+    async def handler(records: Sequence[ConsumerRecord]) -> list[Rejected]:
+        return []
+
+    loop = BatchConsumer(
+        settings=settings(),
+        consumer=consumer,  # type: ignore[arg-type]
+        producer=None,  # type: ignore[arg-type]
+        handler=handler,
+    )
+    loop.commit_timeout = 0.05
+    with pytest.raises(CommitStalled):
+        await asyncio.wait_for(loop.run(), 10)

@@ -99,6 +99,12 @@ class FakeClients:
         self.attempts += 1
         if self.attempts <= self.down:
             raise ConnectionError("broker unreachable")
+        self.lost = []
+
+    lost: list[str] = []  # topics the broker lost (ensure_topics creates them again)
+
+    async def missing_topics(self, topics: Sequence[str]) -> list[str]:
+        return [t for t in topics if t in self.lost]
 
 
 def record(offset: int) -> ConsumerRecord:
@@ -117,7 +123,9 @@ def record(offset: int) -> ConsumerRecord:
     )
 
 
-def runtime(clients: FakeClients, handled: list[int]) -> KafkaRuntime:
+def runtime(
+    clients: FakeClients, handled: list[int], topic_check_interval: float = 5.0
+) -> KafkaRuntime:
     async def handler(records: Sequence[ConsumerRecord]) -> list[Rejected]:
         handled.extend(r.offset for r in records)
         return []
@@ -129,6 +137,7 @@ def runtime(clients: FakeClients, handled: list[int]) -> KafkaRuntime:
         consume=Consume(topics=["in"], group_id="g", deadletter_topic="dlq", handler=handler),
         backoff=FAST,
         clients=clients,  # type: ignore[arg-type]
+        topic_check_interval=topic_check_interval,
     )
 
 
@@ -236,5 +245,22 @@ async def test_readiness_notices_a_supervisor_that_ended() -> None:
         health = await readiness(ping, rt)
         assert health.status == "unavailable"
         assert health.checks["supervisor"] == "stopped (Fatal)"
+    finally:
+        await rt.stop()
+
+
+async def test_topics_lost_by_the_broker_are_created_again() -> None:
+    clients = FakeClients()
+    handled: list[int] = []
+    rt = runtime(clients, handled, topic_check_interval=0.01)
+    await rt.start()
+    try:
+        await until(lambda: rt.consumer is not None and clients.attempts == 1)
+        first = rt.consumer
+        clients.lost = ["in"]  # the broker restarted empty
+        await until(lambda: clients.attempts == 2 and rt.consumer is not None)
+        assert rt.consumer is not first
+        assert clients.lost == []  # ensure_topics ran again
+        assert rt.restarts == 1
     finally:
         await rt.stop()

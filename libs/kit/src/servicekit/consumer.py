@@ -28,6 +28,11 @@ neither committed nor sought (aiokafka raises `IllegalStateError` for an unassig
 partition): the new owner starts from the last committed offset and the handler's
 de-duplication by event id absorbs the replay. A commit refused because the group moved on
 (`CommitFailedError`) is logged and the loop goes on for the same reason.
+
+A commit that does not complete within `COMMIT_TIMEOUT` (aiokafka retries some errors
+without end, e.g. `UnknownTopicOrPartition` once a broker lost its topics) ends the loop with
+`CommitStalled`; the supervisor (`servicekit.runtime`) then starts the consumer again. The
+batch is stored, so the worst outcome is that it is read again and skipped as duplicates.
 """
 
 from __future__ import annotations
@@ -69,6 +74,13 @@ DEAD_LETTERS_TRUNCATED = Counter(
 )
 TOO_LARGE = (MessageSizeTooLargeError, RecordListTooLargeError, RecordTooLargeError)
 TRUNCATED_VALUE_BYTES = 64 * 1024
+COMMIT_TIMEOUT = 30.0  # seconds an offset commit may take before the consumer starts over
+
+
+class CommitStalled(RuntimeError):
+    """An offset commit did not complete in time."""
+
+
 BATCH_FAILURES = Counter(
     "consumer_batch_failures_total", "Batches whose handling failed and was retried", ["service"]
 )
@@ -172,6 +184,7 @@ class BatchConsumer:
         self.handler = handler
         self._stopping = asyncio.Event()
         self.processed = 0
+        self.commit_timeout = COMMIT_TIMEOUT
 
     def stop(self) -> None:
         """Ask the loop to finish its current batch and return."""
@@ -214,7 +227,11 @@ class BatchConsumer:
         if not offsets:
             return
         try:
-            await self.consumer.commit(offsets)
+            await asyncio.wait_for(self.consumer.commit(offsets), self.commit_timeout)
+        except TimeoutError as exc:
+            raise CommitStalled(
+                f"committing offsets took over {self.commit_timeout:.0f}s; starting over"
+            ) from exc
         except (CommitFailedError, IllegalStateError) as exc:
             # The group rebalanced under the batch: the work is stored, and whoever owns the
             # partitions now re-reads from the last commit and skips what was stored.
@@ -299,6 +316,7 @@ class BatchConsumer:
 __all__ = [
     "BatchConsumer",
     "BatchHandler",
+    "CommitStalled",
     "ConsumerRecord",
     "ConsumerSettings",
     "Rejected",

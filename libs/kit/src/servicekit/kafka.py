@@ -108,6 +108,17 @@ async def send_batch(producer: AIOKafkaProducer, items: Iterable[tuple[str, Kafk
         await asyncio.gather(*futures)
 
 
+async def missing_topics(bootstrap_servers: str, topics: Sequence[str]) -> list[str]:
+    """The `topics` the broker does not have."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-check")
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+    finally:
+        await admin.close()
+    return [t for t in topics if t not in existing]
+
+
 async def ensure_topics(
     bootstrap_servers: str,
     topics: Sequence[str],

@@ -11,6 +11,14 @@ backoff starts over once every part runs. `health()` says what runs, and `/ready
 while the service is not stopping (an error its loop cannot catch), `health()` says so
 (`supervisor`), so `/readyz` answers 503 instead of reporting the last state it saw.
 
+A broker that lost its storage (the local in-memory broker restarted, or an operator deleted
+a topic) comes back without the topics: the producer and the consumer then retry forever
+against topics that no longer exist (an offset commit retries `UnknownTopicOrPartition`
+without end). So a watch part asks the broker every `topic_check_interval` seconds whether
+every topic of the service still exists, and ends when one is gone; the supervisor then
+starts every part again, which creates the topics. The consumer also gives up an offset
+commit that takes longer than `servicekit.consumer.COMMIT_TIMEOUT`, with the same effect.
+
 `stop()` lets the consumer finish its batch and the relay its pass, leaves the consumer
 group, then stops the producer.
 """
@@ -29,12 +37,20 @@ from sqlalchemy import Engine, Table
 
 from servicekit.backoff import DEFAULT_BACKOFF, Backoff, BackoffPolicy, sleep_until
 from servicekit.consumer import BatchConsumer, BatchHandler, ConsumerSettings, make_consumer
-from servicekit.kafka import PLAINTEXT, KafkaSecurity, ensure_topics, make_producer
+from servicekit.kafka import (
+    PLAINTEXT,
+    KafkaSecurity,
+    ensure_topics,
+    make_producer,
+    missing_topics,
+)
 from servicekit.outbox import OutboxRelay
 
 log = logging.getLogger(__name__)
 
 STOP_GRACE = 10.0  # seconds a stopping consumer or relay may take to finish its batch
+TOPIC_CHECK_INTERVAL = 5.0  # seconds between two checks that the topics still exist
+TOPIC_CHECK_TIMEOUT = 10.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +72,13 @@ class Consume:
     handler: BatchHandler
 
 
+class TopicsLost(RuntimeError):
+    """Topics of the service are gone from the broker."""
+
+    def __init__(self, topics: Sequence[str]) -> None:
+        super().__init__(f"topics gone from the broker: {', '.join(topics)}")
+
+
 class KafkaClients(Protocol):
     """Makes the Kafka clients (aiokafka's by default; fakes in unit tests)."""
 
@@ -69,6 +92,10 @@ class KafkaClients(Protocol):
 
     async def ensure_topics(self, topics: Sequence[str]) -> None:
         """Create the topics that do not exist yet."""
+        ...
+
+    async def missing_topics(self, topics: Sequence[str]) -> list[str]:
+        """The topics the broker does not have."""
         ...
 
 
@@ -98,6 +125,10 @@ class AioKafkaClients:
         """`servicekit.kafka.ensure_topics`."""
         await ensure_topics(self.bootstrap_servers, topics, security=self.security)
 
+    async def missing_topics(self, topics: Sequence[str]) -> list[str]:
+        """`servicekit.kafka.missing_topics`."""
+        return await missing_topics(self.bootstrap_servers, topics)
+
 
 class KafkaRuntime:
     """The supervised Kafka side of one service; see the module docstring."""
@@ -114,6 +145,7 @@ class KafkaRuntime:
         backoff: BackoffPolicy = DEFAULT_BACKOFF,
         clients: KafkaClients | None = None,
         security: KafkaSecurity = PLAINTEXT,
+        topic_check_interval: float = TOPIC_CHECK_INTERVAL,
     ) -> None:
         self.service = service
         self.bootstrap_servers = bootstrap_servers
@@ -121,6 +153,7 @@ class KafkaRuntime:
         self.outbox = outbox
         self.consume = consume
         self.backoff = backoff
+        self.topic_check_interval = topic_check_interval
         self.clients: KafkaClients = clients or AioKafkaClients(
             bootstrap_servers, service, enable_idempotence, security
         )
@@ -266,11 +299,16 @@ class KafkaRuntime:
             parts[self._consumer_task] = "consumer"
         else:
             self._all_running(backoff)
+        watch = asyncio.create_task(self._watch_topics(), name=f"{self.service}-topics")
+        parts[watch] = "topic watch"
         stopping = asyncio.create_task(self._wait_for_stop())
         try:
             await asyncio.wait({stopping, *parts}, return_when=asyncio.FIRST_COMPLETED)
         finally:
             stopping.cancel()
+            watch.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await watch
         if self._stopping.is_set():
             return
         task = next(t for t in parts if t.done())
@@ -281,6 +319,23 @@ class KafkaRuntime:
 
     async def _wait_for_stop(self) -> None:
         await self._stopping.wait()
+
+    async def _watch_topics(self) -> None:
+        """Return when a topic of the service is gone from the broker (see the module
+        docstring); an unreachable broker is the other parts' concern."""
+        while not await sleep_until(self._stopping, self.topic_check_interval):
+            try:
+                missing = await asyncio.wait_for(
+                    self.clients.missing_topics(self.topics), TOPIC_CHECK_TIMEOUT
+                )
+            except Exception as exc:
+                log.debug("%s: topic check failed: %s", self.service, exc)
+                continue
+            if missing:
+                log.warning(
+                    "%s: topics %s are gone from the broker; starting over", self.service, missing
+                )
+                raise TopicsLost(missing)
 
     async def _consume(
         self, consume: Consume, producer: AIOKafkaProducer, backoff: Backoff
