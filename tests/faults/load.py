@@ -96,13 +96,14 @@ class Load:
 
     async def _stream(self) -> None:
         texts = _texts()
-        producer = AIOKafkaProducer(
-            bootstrap_servers=self.system.broker.bootstrap_servers,
-            acks="all",
-            request_timeout_ms=5000,
-            retry_backoff_ms=200,
-        )
+        producer: AIOKafkaProducer | None = None
         if self.kafka:
+            producer = AIOKafkaProducer(
+                bootstrap_servers=self.system.broker.bootstrap_servers,
+                acks="all",
+                request_timeout_ms=5000,
+                retry_backoff_ms=200,
+            )
             await producer.start()
         limits = httpx.Limits(max_connections=64, max_keepalive_connections=32)
         tasks: list[asyncio.Task[None]] = []
@@ -124,6 +125,7 @@ class Load:
                     }
                     tasks.append(asyncio.create_task(self._post(http, sent, body)))
                     continue
+                assert producer is not None
                 kafka_n += 1
                 poison = bool(self.poison_every) and kafka_n % self.poison_every == 0
                 sent = Sent(i, "poison" if poison else "kafka", f"FLT-{self.run}-{i}")
@@ -136,7 +138,7 @@ class Load:
                 produce = self._produce(producer, sent, key, value, headers)
                 tasks.append(asyncio.create_task(produce))
             await asyncio.gather(*tasks)
-        if self.kafka:
+        if producer is not None:
             await producer.stop()
 
     async def _post(self, http: httpx.AsyncClient, sent: Sent, body: dict[str, Any]) -> None:

@@ -15,9 +15,14 @@ A broker that lost its storage (the local in-memory broker restarted, or an oper
 a topic) comes back without the topics: the producer and the consumer then retry forever
 against topics that no longer exist (an offset commit retries `UnknownTopicOrPartition`
 without end). So a watch part asks the broker every `topic_check_interval` seconds whether
-every topic of the service still exists, and ends when one is gone; the supervisor then
-starts every part again, which creates the topics. The consumer also gives up an offset
-commit that takes longer than `servicekit.consumer.COMMIT_TIMEOUT`, with the same effect.
+every topic of the service still exists, and whether a partition this consumer reads now
+ends before its position (the other service created the topics again first); either ends the
+watch, and the supervisor starts every part again, which creates the missing topics and
+starts the consumer from its committed offsets (from the start of a partition whose
+committed offset lies past its end: `auto_offset_reset=earliest`). With real Kafka topics do
+not vanish on a restart; only a deleted topic brings this about. The consumer also gives up
+an offset commit that takes longer than `servicekit.consumer.COMMIT_TIMEOUT`, with the same
+effect.
 
 `stop()` lets the consumer finish its batch and the relay its pass, leaves the consumer
 group, then stops the producer.
@@ -32,7 +37,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from sqlalchemy import Engine, Table
 
 from servicekit.backoff import DEFAULT_BACKOFF, Backoff, BackoffPolicy, sleep_until
@@ -336,6 +341,37 @@ class KafkaRuntime:
                     "%s: topics %s are gone from the broker; starting over", self.service, missing
                 )
                 raise TopicsLost(missing)
+            try:
+                behind = await asyncio.wait_for(self._truncated(), TOPIC_CHECK_TIMEOUT)
+            except Exception as exc:
+                log.debug("%s: offset check failed: %s", self.service, exc)
+                continue
+            if behind:
+                log.warning(
+                    "%s: partitions %s end before this consumer's position: the topics were "
+                    "created again; starting over",
+                    self.service,
+                    behind,
+                )
+                raise TopicsLost(sorted({tp.topic for tp in behind}))
+
+    async def _truncated(self) -> list[TopicPartition]:
+        """The assigned partitions whose end is before the consumer's position: the topic
+        was deleted and created again (by the other service, after a broker lost them),
+        so the offsets this consumer holds point past its end."""
+        consumer = self._kafka_consumer
+        if consumer is None or self.consumer is None:
+            return []
+        assigned = list(consumer.assignment())
+        if not assigned:
+            return []
+        ends = await consumer.end_offsets(assigned)
+        behind = []
+        for tp in assigned:
+            position = await consumer.position(tp)
+            if tp in ends and position > ends[tp]:
+                behind.append(tp)
+        return behind
 
     async def _consume(
         self, consume: Consume, producer: AIOKafkaProducer, backoff: Backoff
