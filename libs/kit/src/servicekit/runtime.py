@@ -15,14 +15,14 @@ A broker that lost its storage (the local in-memory broker restarted, or an oper
 a topic) comes back without the topics: the producer and the consumer then retry forever
 against topics that no longer exist (an offset commit retries `UnknownTopicOrPartition`
 without end). So a watch part asks the broker every `topic_check_interval` seconds whether
-every topic of the service still exists, and whether a partition this consumer reads now
-ends before its position (the other service created the topics again first); either ends the
-watch, and the supervisor starts every part again, which creates the missing topics and
-starts the consumer from its committed offsets (from the start of a partition whose
-committed offset lies past its end: `auto_offset_reset=earliest`). With real Kafka topics do
-not vanish on a restart; only a deleted topic brings this about. The consumer also gives up
-an offset commit that takes longer than `servicekit.consumer.COMMIT_TIMEOUT`, with the same
-effect.
+every topic of the service still exists: a missing one ends the watch, and the supervisor
+starts every part again, which creates it. When the other service created the topics again
+first, this consumer's positions (and the offsets it committed) point past the end of the new
+partitions: the watch sees a partition ending before the consumer's position and reads it
+again from its start (the event ids de-duplicate whatever was read before). A commit that
+takes longer than `servicekit.consumer.COMMIT_TIMEOUT` ends the consumer, which the
+supervisor starts again. With real Kafka, topics do not vanish on a restart; only a deleted
+topic, or a partition truncated by an unclean leader election, brings this about.
 
 `stop()` lets the consumer finish its batch and the relay its pass, leaves the consumer
 group, then stops the producer.
@@ -346,14 +346,15 @@ class KafkaRuntime:
             except Exception as exc:
                 log.debug("%s: offset check failed: %s", self.service, exc)
                 continue
-            if behind:
+            if behind and self._kafka_consumer is not None:
                 log.warning(
                     "%s: partitions %s end before this consumer's position: the topics were "
-                    "created again; starting over",
+                    "created again; reading them from the start",
                     self.service,
                     behind,
                 )
-                raise TopicsLost(sorted({tp.topic for tp in behind}))
+                with contextlib.suppress(Exception):  # revoked meanwhile: the next check
+                    await self._kafka_consumer.seek_to_beginning(*behind)
 
     async def _truncated(self) -> list[TopicPartition]:
         """The assigned partitions whose end is before the consumer's position: the topic
