@@ -94,3 +94,17 @@ async def test_stop_ends_the_wake_delay() -> None:
     relay.stop()
     await asyncio.wait_for(task, timeout=10)
     assert relay.calls == 1
+
+
+async def test_after_a_failure_the_topics_are_checked_before_the_next_pass() -> None:
+    order: list[str] = []
+    relay = ScriptedRelay(["fail", "idle"])
+    relay.backoff = BackoffPolicy(initial=0.01, maximum=0.01)
+    relay.poll_interval = 0.01
+
+    async def ensure_topics() -> None:
+        order.append(f"topics after call {relay.calls}")
+
+    relay.after_failure = ensure_topics
+    await asyncio.wait_for(relay.run(), timeout=10)
+    assert order == ["topics after call 1"]  # once, after the failure, before the next pass

@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -111,6 +111,7 @@ class OutboxRelay:
         backoff: BackoffPolicy = DEFAULT_BACKOFF,
         gauge_interval: float = 5.0,
         wake_delay: float = 0.0,
+        after_failure: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
         self.engine = engine
         self.table = table
@@ -121,6 +122,8 @@ class OutboxRelay:
         self.backoff = backoff
         self.gauge_interval = gauge_interval
         self.wake_delay = wake_delay
+        self.after_failure = after_failure
+        self._failed = False
         self._counted_at = float("-inf")  # monotonic time of the last pending count
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -141,17 +144,24 @@ class OutboxRelay:
         The wake flag is cleared before each batch, so a `wake()` that arrives while a batch
         is being sent triggers another pass at once instead of waiting for the next poll
         (after `wake_delay`, which gathers the wakes of that window into one pass).
-        While the broker is unreachable, wakes do not shorten the backoff.
+        While the broker is unreachable, wakes do not shorten the backoff. After a failure,
+        `after_failure` runs before the next pass (the runtime creates the topics a broker
+        that restarted empty has lost: publishing into a topic that does not exist yet would
+        leave the records to whatever the broker makes of them).
         """
         backoff = self.backoff.start()
         while not self._stopping.is_set():
             self._wake.clear()
             try:
+                if self._failed and self.after_failure is not None:
+                    await self.after_failure()
+                self._failed = False
                 sent = await self.relay_once()
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
                 self.healthy = False
+                self._failed = True
                 delay = backoff.next_delay()
                 log.warning("outbox relay failed (%s); retrying in %.1fs", exc, delay)
                 await sleep_until(self._stopping, delay)

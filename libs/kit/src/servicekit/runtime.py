@@ -294,6 +294,7 @@ class KafkaRuntime:
                 service=self.service,
                 wake_delay=self.outbox.wake_delay,
                 backoff=self.backoff,
+                after_failure=lambda: self.clients.ensure_topics(self.topics),
             )
             self._relay_task = asyncio.create_task(self.relay.run(), name=f"{self.service}-relay")
             parts[self._relay_task] = "outbox relay"
