@@ -367,13 +367,11 @@ class KafkaRuntime:
         assigned = list(consumer.assignment())
         if not assigned:
             return []
+        # Positions first: read after the ends, a position may have moved past them by the
+        # records fetched in between.
+        positions = {tp: await consumer.position(tp) for tp in assigned}
         ends = await consumer.end_offsets(assigned)
-        behind = []
-        for tp in assigned:
-            position = await consumer.position(tp)
-            if tp in ends and position > ends[tp]:
-                behind.append(tp)
-        return behind
+        return [tp for tp in assigned if tp in ends and positions[tp] > ends[tp]]
 
     async def _consume(
         self, consume: Consume, producer: AIOKafkaProducer, backoff: Backoff
