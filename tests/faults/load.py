@@ -12,8 +12,10 @@ case, an unknown event type, binary junk), which must reach the dead-letter topi
 
 `settle` waits until every accepted case is routed and no notification is still queued,
 then counts: sent, accepted, routed (exactly one routing decision), duplicates (a second
-routing decision, or a squad receiving the same notification twice), lost (accepted, never
-routed), stuck (a case or notification left in a state nothing will move it from).
+routing decision, or a squad told the same thing by two notifications), redelivered (one
+notification delivered more than once: the receiver sees the same idempotency key again),
+lost (accepted, never routed), stuck (a case or notification left in a state nothing will
+move it from).
 """
 
 from __future__ import annotations
@@ -233,6 +235,7 @@ class Figures:
     accepted: int = 0
     routed: int = 0
     duplicates: int = 0
+    redelivered: int = 0  # the same notification (same idempotency key) delivered again
     lost: int = 0
     stuck: int = 0
     poison: int = 0
@@ -246,7 +249,8 @@ class Figures:
     def line(self) -> str:
         return (
             f"{self.scenario}: sent={self.sent} accepted={self.accepted} routed={self.routed} "
-            f"duplicates={self.duplicates} lost={self.lost} stuck={self.stuck} "
+            f"duplicates={self.duplicates} redelivered={self.redelivered} lost={self.lost} "
+            f"stuck={self.stuck} "
             f"poison={self.poison} dead_lettered={self.dead_lettered} "
             f"notifications sent={self.notifications_sent} failed={self.notifications_failed} "
             f"settled in {self.settle_seconds:.0f}s; client saw {dict(self.client_statuses)}"
@@ -376,15 +380,26 @@ async def _settle(system: System, loads: list[Load], within: float, name: str) -
             else:
                 fig.notifications_sent += 1
     fig.lost = fig.accepted - fig.routed - fig.duplicates - fig.stuck
-    # Every squad receives each notification once (the webhook channel names its case).
-    deliveries = Counter(
-        (r["squad"], r["body"].get("case_id"), r["body"].get("kind"))
+    # Every squad receives each notification once (the webhook channel names its case and
+    # carries the notification's id, its idempotency key, in `X-Support-Triage-Delivery`).
+    ok = [
+        r
         for r in system.sink.records(channel="webhook")
         if r["outcome"] == "ok" and isinstance(r["body"], dict)
-    )
-    doubled = {k: n for k, n in deliveries.items() if n > 1}
+    ]
+    ids: dict[tuple[str, str, str], set[str]] = {}
+    calls: Counter[str] = Counter()
+    for r in ok:
+        key = (r["squad"], r["body"].get("case_id"), r["body"].get("kind"))
+        delivery = r["headers"].get("x-support-triage-delivery", "")
+        ids.setdefault(key, set()).add(delivery)
+        calls[delivery] += 1
+    doubled = {k: v for k, v in ids.items() if len(v) > 1}
     fig.duplicates += len(doubled)
-    fig.problems += [f"{k} delivered {n} times" for k, n in list(doubled.items())[:20]]
+    fig.problems += [f"{k} notified by {len(v)} notifications" for k, v in doubled.items()]
+    again = {d: n for d, n in calls.items() if n > 1}
+    fig.redelivered = len(again)
+    fig.problems += [f"notification {d} delivered {n} times" for d, n in again.items()]
     poison = {s.key.encode() for s in all_sent if s.channel == "poison" and s.accepted}
     if poison:
         fig.dead_lettered = await _dead_letters(system, poison)
