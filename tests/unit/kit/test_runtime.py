@@ -72,18 +72,6 @@ class FakeConsumer:
     async def commit(self, offsets: dict[TopicPartition, int]) -> None:
         self.commits.append(dict(offsets))
 
-    ends: dict[TopicPartition, int] = {TP: 10}
-    rewound: list[TopicPartition] = []
-
-    async def end_offsets(self, partitions: list[TopicPartition]) -> dict[TopicPartition, int]:
-        return {tp: self.ends[tp] for tp in partitions}
-
-    async def position(self, tp: TopicPartition) -> int:
-        return 0 if tp in self.rewound else 1
-
-    async def seek_to_beginning(self, *partitions: TopicPartition) -> None:
-        self.rewound = [*self.rewound, *partitions]
-
 
 class FakeClients:
     """The broker is down for the first `down` connection attempts; the first `dying`
@@ -274,20 +262,5 @@ async def test_topics_lost_by_the_broker_are_created_again() -> None:
         assert rt.consumer is not first
         assert clients.lost == []  # ensure_topics ran again
         assert rt.restarts == 1
-    finally:
-        await rt.stop()
-
-
-async def test_a_partition_ending_before_the_position_is_read_again_from_its_start() -> None:
-    clients = FakeClients()
-    handled: list[int] = []
-    rt = runtime(clients, handled, topic_check_interval=0.01)
-    await rt.start()
-    try:
-        await until(lambda: rt.consumer is not None)
-        consumer = clients.consumers[0]
-        consumer.ends = {TP: 0}  # the other service created the topic again: it is empty
-        await until(lambda: consumer.rewound == [TP])
-        assert rt.restarts == 0  # the same consumer goes on
     finally:
         await rt.stop()

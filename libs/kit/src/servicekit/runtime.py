@@ -16,13 +16,12 @@ a topic) comes back without the topics: the producer and the consumer then retry
 against topics that no longer exist (an offset commit retries `UnknownTopicOrPartition`
 without end). So a watch part asks the broker every `topic_check_interval` seconds whether
 every topic of the service still exists: a missing one ends the watch, and the supervisor
-starts every part again, which creates it. When the other service created the topics again
-first, this consumer's positions (and the offsets it committed) point past the end of the new
-partitions: the watch sees a partition ending before the consumer's position and reads it
-again from its start (the event ids de-duplicate whatever was read before). A commit that
-takes longer than `servicekit.consumer.COMMIT_TIMEOUT` ends the consumer, which the
-supervisor starts again. With real Kafka, topics do not vanish on a restart; only a deleted
-topic, or a partition truncated by an unclean leader election, brings this about.
+starts every part again, which creates it. A commit that takes longer than
+`servicekit.consumer.COMMIT_TIMEOUT` ends the consumer, which the supervisor starts again,
+and after a failed pass the outbox relay creates the topics before it publishes again. What
+this does not cover: when the other service created the topics again first, this consumer
+keeps its positions from before, which may lie past the end of the new partitions (see the
+README, *Fault injection*). With real Kafka, topics do not vanish on a restart.
 
 `stop()` lets the consumer finish its batch and the relay its pass, leaves the consumer
 group, then stops the producer.
@@ -37,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from sqlalchemy import Engine, Table
 
 from servicekit.backoff import DEFAULT_BACKOFF, Backoff, BackoffPolicy, sleep_until
@@ -342,36 +341,6 @@ class KafkaRuntime:
                     "%s: topics %s are gone from the broker; starting over", self.service, missing
                 )
                 raise TopicsLost(missing)
-            try:
-                behind = await asyncio.wait_for(self._truncated(), TOPIC_CHECK_TIMEOUT)
-            except Exception as exc:
-                log.debug("%s: offset check failed: %s", self.service, exc)
-                continue
-            if behind and self._kafka_consumer is not None:
-                log.warning(
-                    "%s: partitions %s end before this consumer's position: the topics were "
-                    "created again; reading them from the start",
-                    self.service,
-                    behind,
-                )
-                with contextlib.suppress(Exception):  # revoked meanwhile: the next check
-                    await self._kafka_consumer.seek_to_beginning(*behind)
-
-    async def _truncated(self) -> list[TopicPartition]:
-        """The assigned partitions whose end is before the consumer's position: the topic
-        was deleted and created again (by the other service, after a broker lost them),
-        so the offsets this consumer holds point past its end."""
-        consumer = self._kafka_consumer
-        if consumer is None or self.consumer is None:
-            return []
-        assigned = list(consumer.assignment())
-        if not assigned:
-            return []
-        # Positions first: read after the ends, a position may have moved past them by the
-        # records fetched in between.
-        positions = {tp: await consumer.position(tp) for tp in assigned}
-        ends = await consumer.end_offsets(assigned)
-        return [tp for tp in assigned if tp in ends and positions[tp] > ends[tp]]
 
     async def _consume(
         self, consume: Consume, producer: AIOKafkaProducer, backoff: Backoff
