@@ -86,7 +86,8 @@ def test_broker_restarted(make_system: Callable[..., System], figures: list[Figu
     during.wait()
     after = Load(system, CASES // 3, seconds=12).start()
     after.wait()
-    fig = settle(system, [before, during, after], "broker restarted (memory lost)")
+    # A known failure (xfail): do not wait the full settling time for cases it loses.
+    fig = settle(system, [before, during, after], "broker restarted (memory lost)", within=60)
     _check(fig, system, figures)
 
 
