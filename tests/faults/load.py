@@ -394,6 +394,9 @@ async def _settle(system: System, loads: list[Load], within: float, name: str) -
         delivery = r["headers"].get("x-support-triage-delivery", "")
         ids.setdefault(key, set()).add(delivery)
         calls[delivery] += 1
+    if fig.notifications_sent and not ok:
+        fig.problems.append("no webhook reached the sink: nothing to count duplicates on")
+        fig.duplicates += 1  # fail rather than pass on nothing
     doubled = {k: v for k, v in ids.items() if len(v) > 1}
     fig.duplicates += len(doubled)
     fig.problems += [f"{k} notified by {len(v)} notifications" for k, v in doubled.items()]

@@ -245,7 +245,7 @@ class System:
             "KAFKA_CONSUMER_GROUP": "faults-router",
             "SMTP_HOST": "127.0.0.1",
             "SMTP_PORT": str(self.sink.smtp_port),
-            "DEMO_WEBHOOK_SECRET": SECRET,
+            "SUPPORT_TRIAGE_SECRET_DEMO": SECRET,  # the demo catalogue's squads sign with it
             "SWEEP_INTERVAL_SECONDS": "3600",
             "DELIVERY_BACKOFF_BASE_SECONDS": "0.2",
             "DELIVERY_TIMEOUT_SECONDS": "2",
