@@ -108,9 +108,13 @@ async def send_batch(producer: AIOKafkaProducer, items: Iterable[tuple[str, Kafk
         await asyncio.gather(*futures)
 
 
-async def missing_topics(bootstrap_servers: str, topics: Sequence[str]) -> list[str]:
+async def missing_topics(
+    bootstrap_servers: str, topics: Sequence[str], *, security: KafkaSecurity = PLAINTEXT
+) -> list[str]:
     """The `topics` the broker does not have."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, client_id="topic-check")
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id="topic-check", **security.client_kwargs()
+    )
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -131,7 +131,7 @@ class AioKafkaClients:
 
     async def missing_topics(self, topics: Sequence[str]) -> list[str]:
         """`servicekit.kafka.missing_topics`."""
-        return await missing_topics(self.bootstrap_servers, topics)
+        return await missing_topics(self.bootstrap_servers, topics, security=self.security)
 
 
 class KafkaRuntime:
