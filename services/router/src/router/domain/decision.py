@@ -302,13 +302,12 @@ def decide(
         )
 
     if not rec.meets_threshold:
-        limit = "no threshold" if rec.threshold is None else f"threshold {rec.threshold:.2f}"
-        return escalate(
-            EscalationReason.LOW_CONFIDENCE,
-            f"confidence {result.confidence:.2f} below {limit}"
+        below = (
+            f"confidence {result.confidence:.2f} below threshold {rec.threshold:.2f}"
             if rec.threshold is not None
-            else f"confidence {result.confidence:.2f}, {limit} for {predicted}",
+            else f"confidence {result.confidence:.2f}, no threshold for {predicted}"
         )
+        return escalate(EscalationReason.LOW_CONFIDENCE, below)
 
     if mode is ModelMode.SUGGEST:
         return escalate(
