@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -108,18 +108,27 @@ async def send_batch(producer: AIOKafkaProducer, items: Iterable[tuple[str, Kafk
         await asyncio.gather(*futures)
 
 
+@contextlib.asynccontextmanager
+async def _admin(
+    bootstrap_servers: str, client_id: str, security: KafkaSecurity
+) -> AsyncIterator[AIOKafkaAdminClient]:
+    """A started admin client with the service's security settings, closed on exit."""
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap_servers, client_id=client_id, **security.client_kwargs()
+    )
+    await admin.start()
+    try:
+        yield admin
+    finally:
+        await admin.close()
+
+
 async def missing_topics(
     bootstrap_servers: str, topics: Sequence[str], *, security: KafkaSecurity = PLAINTEXT
 ) -> list[str]:
     """The `topics` the broker does not have."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, client_id="topic-check", **security.client_kwargs()
-    )
-    await admin.start()
-    try:
+    async with _admin(bootstrap_servers, "topic-check", security) as admin:
         existing = set(await admin.list_topics())
-    finally:
-        await admin.close()
     return [t for t in topics if t not in existing]
 
 
@@ -132,11 +141,7 @@ async def ensure_topics(
     security: KafkaSecurity = PLAINTEXT,
 ) -> None:
     """Create the topics that do not exist yet."""
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap_servers, client_id="topic-setup", **security.client_kwargs()
-    )
-    await admin.start()
-    try:
+    async with _admin(bootstrap_servers, "topic-setup", security) as admin:
         existing = set(await admin.list_topics())
         missing = [t for t in topics if t not in existing]
         if missing:
@@ -148,5 +153,3 @@ async def ensure_topics(
                     ]
                 )
             log.info("created topics %s", missing)
-    finally:
-        await admin.close()
