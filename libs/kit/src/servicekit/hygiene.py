@@ -25,7 +25,7 @@ from pydantic import BaseModel, Field
 from contracts.catalogue import Catalogue, HygieneItem, HygieneKind
 from servicekit.auth import Triager
 from servicekit.http import PROBLEM_RESPONSES
-from servicekit.paging import as_int, decode_cursor, encode_cursor
+from servicekit.paging import as_int, as_str, decode_cursor, encode_cursor
 
 HYGIENE_CURSOR = "catalogue-hygiene"
 DEFAULT_LIMIT = 100
@@ -48,12 +48,6 @@ class HygienePage(BaseModel):
     next_cursor: str | None = Field(
         default=None, description="Pass as `cursor` for the next page; null on the last page."
     )
-
-
-def _as_str(value: object) -> str:
-    if not isinstance(value, str):
-        raise TypeError("not a string")
-    return value
 
 
 def _matches(item: HygieneItem, q: str) -> bool:
@@ -82,7 +76,7 @@ def hygiene_page(
     Raises:
         InvalidCursor: The cursor is not a `next_cursor` of this listing.
     """
-    after = decode_cursor(cursor, HYGIENE_CURSOR, as_int, _as_str) if cursor else None
+    after = decode_cursor(cursor, HYGIENE_CURSOR, as_int, as_str) if cursor else None
     rows = [
         item
         for item in catalogue.hygiene

@@ -8,8 +8,8 @@ never shift or repeat a later page, and the database seeks instead of skipping a
 `encode_cursor(scope, *key)` makes the opaque cursor: URL-safe base64 (unpadded) of a JSON
 array `[scope, *key]`; `scope` names the listing, so one endpoint's cursor is refused by
 another. `decode_cursor(cursor, scope, *parsers)` gives the key back, each part checked by
-its parser (`as_uuid`, `as_datetime`, `as_int`, `as_float`, `optional(...)`). Anything else
--- not base64, not JSON, another scope, wrong arity or types, longer than
+its parser (`as_str`, `as_uuid`, `as_datetime`, `as_int`, `as_float`, `optional(...)`).
+Anything else -- not base64, not JSON, another scope, wrong arity or types, longer than
 `MAX_CURSOR_LENGTH` -- raises `InvalidCursor` (HTTP 422 `invalid_cursor` naming
 `query.cursor`), never another exception. 422, not 400: the request is well-formed and one
 query parameter's value is wrong, which is how FastAPI answers every other invalid query
@@ -104,6 +104,13 @@ def decode_cursor(cursor: str, scope: str, *parsers: Parser) -> tuple[Any, ...]:
         return tuple(parse(value) for parse, value in zip(parsers, data[1:], strict=True))
     except (TypeError, ValueError) as exc:
         raise InvalidCursor() from exc
+
+
+def as_str(value: object) -> str:
+    """A text value."""
+    if not isinstance(value, str):
+        raise TypeError("not a string")
+    return value
 
 
 def as_uuid(value: object) -> UUID:
