@@ -208,20 +208,8 @@ def retrain(
         "trained_on": len(older) if n else len(data.examples),
     }
     now = datetime.now(UTC)
-    if not verdict.promote:
-        record = ModelRecord(
-            trained.version,
-            now,
-            "rejected",
-            dict(trained.metrics),
-            evaluation,
-            trained.path,
-            _sha(artifact),
-            job_id,
-        )
-        registry.add(record, artifact)
-        return RetrainOutcome(record, verdict, counts)
-    if n:  # judged on the older cases: refit on all of them, the newest labels included
+    # A challenger judged on the older cases is refit on all of them, the newest labels included.
+    if verdict.promote and n:
         trained = store.retrain(data.examples, catalogue, progress=progress)
         artifact = store.pack(trained.path)
         store.load_version(trained.version, artifact, catalogue)  # never promote a refusal
@@ -229,7 +217,7 @@ def retrain(
     record = ModelRecord(
         trained.version,
         now,
-        "challenger",
+        "challenger" if verdict.promote else "rejected",
         dict(trained.metrics),
         evaluation,
         trained.path,
@@ -237,6 +225,8 @@ def retrain(
         job_id,
     )
     registry.add(record, artifact)
+    if not verdict.promote:
+        return RetrainOutcome(record, verdict, counts)
     record = registry.promote(trained.version, datetime.now(UTC))
     store.install(trained.version, artifact)
     return RetrainOutcome(record, verdict, counts)
