@@ -23,9 +23,7 @@ from triage.config import Settings
 from triage.entrypoints.consumer import make_handler
 from triage.keeper import LoopOptions, ModelKeeper
 from triage.ports import CaseRepository, ModelRegistry, ModelState, ModelStore
-from triage.promotion import PromotionRule
 from triage.service import TriageOptions
-from triage.training import RetrainOptions
 
 log = logging.getLogger(__name__)
 SERVICE = "triage"
@@ -94,14 +92,7 @@ def build_container(
             repo=repo,
             registry=registry,
             options=LoopOptions(
-                retrain=RetrainOptions(
-                    holdout_size=settings.retrain_holdout_size,
-                    rule=PromotionRule(
-                        margin=settings.promotion_margin,
-                        target_precision=settings.target_precision,
-                        min_holdout=settings.retrain_min_holdout,
-                    ),
-                ),
+                retrain=settings.retrain_options(),
                 poll_seconds=settings.model_poll_seconds,
                 lease_seconds=settings.retrain_lease_seconds,
             ),

@@ -57,7 +57,6 @@ def retrain(
     from triage.domain import RetrainJob
     from triage.errors import TriageError
     from triage.keeper import RETRAIN_LEASE
-    from triage.promotion import PromotionRule
 
     settings = Settings()
     cat = _catalogue(catalogue)
@@ -68,14 +67,7 @@ def retrain(
         target_precision=settings.target_precision,
     )
     registry = SqlModelRegistry(engine)
-    options = training.RetrainOptions(
-        holdout_size=settings.retrain_holdout_size,
-        rule=PromotionRule(
-            margin=settings.promotion_margin,
-            target_precision=settings.target_precision,
-            min_holdout=settings.retrain_min_holdout,
-        ),
-    )
+    options = settings.retrain_options()
     lease = settings.retrain_lease_seconds
     job_id = str(uuid.uuid4())
     stop = threading.Event()

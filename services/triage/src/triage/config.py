@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pydantic import Field, field_validator
 
 from contracts import Topics
 from servicekit.ratelimit import parse_limits
 from servicekit.settings import ServiceSettings
+
+if TYPE_CHECKING:
+    from triage.training import RetrainOptions
 
 _TOPICS = Topics()
 
@@ -106,3 +110,17 @@ class Settings(ServiceSettings):
     def topics(self) -> Topics:
         """The topic names after overrides."""
         return super().topics.model_copy(update={"received": self.topic_received})
+
+    def retrain_options(self) -> RetrainOptions:
+        """How a retrain holds out cases and judges its challenger (service and CLI alike)."""
+        from triage.promotion import PromotionRule
+        from triage.training import RetrainOptions
+
+        return RetrainOptions(
+            holdout_size=self.retrain_holdout_size,
+            rule=PromotionRule(
+                margin=self.promotion_margin,
+                target_precision=self.target_precision,
+                min_holdout=self.retrain_min_holdout,
+            ),
+        )
