@@ -79,6 +79,11 @@ MAX_CLASS_WEIGHT = 10.0
 TOPIC_WEIGHT = 0.5
 
 
+def topic_block(topics: LsaTopics, words: sp.csr_matrix) -> sp.csr_matrix:
+    """The topic columns of the texts whose word block is `words`, scaled by `TOPIC_WEIGHT`."""
+    return sp.csr_matrix(topics.transform(words) * TOPIC_WEIGHT)
+
+
 @dataclass(frozen=True)
 class Candidate:
     """One configuration (see the module docstring's table)."""
@@ -166,7 +171,7 @@ class FeatureSet:
         if self.chars is not None:
             out.append(self.chars.transform(texts))
         if self.topics is not None:
-            out.append(sp.csr_matrix(self.topics.transform(words) * TOPIC_WEIGHT))
+            out.append(topic_block(self.topics, words))
         if self.catalogue_weight:
             out.append(squad_features(matches, self.squads) * self.catalogue_weight)
         return out
@@ -218,15 +223,13 @@ class Vectorised:
     def matrix(self, candidate: Candidate) -> sp.csr_matrix:
         """The training matrix of `candidate` (all texts, cached)."""
         if candidate.name not in self._stacked:
-            if candidate.words not in self._blocks:
-                self._blocks[candidate.words] = self.words[candidate.words].weigh(self._counts)
-            parts = [self._blocks[candidate.words]]
+            words = self._word_block(candidate.words)
+            parts = [words]
             if candidate.char:
                 parts.append(self._blocks["chars"])
             topics = self.topics(candidate)
             if topics is not None:
-                dense = topics.transform(self._blocks[candidate.words]) * TOPIC_WEIGHT
-                parts.append(sp.csr_matrix(dense))
+                parts.append(topic_block(topics, words))
             if candidate.catalogue and self.catalogue_weight:
                 parts.append(self._blocks["catalogue"])
             self._stacked[candidate.name] = sp.hstack(parts, format="csr", dtype=np.float32)
@@ -237,13 +240,17 @@ class Vectorised:
         if not candidate.topics:
             return None
         if candidate.words not in self._topics:
-            if candidate.words not in self._blocks:
-                self._blocks[candidate.words] = self.words[candidate.words].weigh(self._counts)
             unigrams = np.fromiter(self.words[candidate.words].unigrams.values(), dtype=np.int64)
             self._topics[candidate.words] = LsaTopics.fit(
-                self._blocks[candidate.words], columns=unigrams, seed=self._seed
+                self._word_block(candidate.words), columns=unigrams, seed=self._seed
             )
         return self._topics[candidate.words]
+
+    def _word_block(self, weighting: str) -> sp.csr_matrix:
+        """The word block of every text with `weighting` (weighed once, cached)."""
+        if weighting not in self._blocks:
+            self._blocks[weighting] = self.words[weighting].weigh(self._counts)
+        return self._blocks[weighting]
 
     def feature_set(self, candidate: Candidate) -> FeatureSet:
         """The fitted blocks of `candidate`, for serving."""
