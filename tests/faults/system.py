@@ -31,6 +31,7 @@ from contracts import Topics
 from devkit.broker import LocalBroker, free_port
 from devkit.process import die_with_parent
 from devkit.sink import SinkHandle, start_sink
+from devkit.testing import scratch_database, stop_process
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO_CATALOGUE = ROOT / "demo" / "catalogue"
@@ -151,14 +152,7 @@ class Instance:
     def stop(self, grace: float = 20.0) -> int | None:
         if self.proc is None:
             return None
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
-            try:
-                self.proc.wait(timeout=grace)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
-        return self.proc.returncode
+        return stop_process(self.proc, grace=grace)
 
     def ready(self) -> bool:
         try:
@@ -281,8 +275,6 @@ class System:
     def _database_urls(self) -> list[str]:
         if self.database_url is None:
             return [f"sqlite:///{self.tmp / 'triage.db'}", f"sqlite:///{self.tmp / 'router.db'}"]
-        from devkit.testing import scratch_database
-
         server = make_url(self.database_url)
         self.proxy = TcpProxy((server.host or "127.0.0.1", server.port or 5432))
         self.proxy.start()
