@@ -49,6 +49,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from devkit.broker import free_port
 from router.adapters.notifications.signing import SIGNATURE_HEADER, verify
 
 log = logging.getLogger("devkit.sink")
@@ -293,12 +294,6 @@ class _MailHandler:
         return "250 Message accepted for delivery"
 
 
-def _free_port(host: str) -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
-        s.bind((host, 0))
-        return int(s.getsockname()[1])
-
-
 @dataclass
 class SinkHandle:
     """A running sink; `stop()` (or leaving the `with` block) shuts both servers down."""
@@ -393,7 +388,7 @@ def start_sink(
             raise RuntimeError(f"dev sink HTTP server did not start on {host}:{http_port}")
         time.sleep(0.01)
     smtp = Controller(
-        _MailHandler(store, control), hostname=host, port=smtp_port or _free_port(host)
+        _MailHandler(store, control), hostname=host, port=smtp_port or free_port(host)
     )
     try:
         smtp.start()
