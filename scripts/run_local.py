@@ -240,7 +240,10 @@ def main() -> int:
             # out its most recent cases to judge the challenger (importing twice adds nothing)
             print("importing the history as training labels:", history)
             subprocess.run(
-                [str(BIN / "triage"), "db", "upgrade", "--url", triage_db], env=env, check=True
+                [str(BIN / "triage"), "db", "upgrade", "--url", triage_db],
+                env=env,
+                check=True,
+                preexec_fn=die_with_parent(),
             )
             subprocess.run(
                 [

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import ast
 import json
 from datetime import UTC, datetime
 from pathlib import Path
 
+import scripts.run_local
 from scripts.run_local import MARKER, api_keys, prepare_state
 
 NOW = datetime(2026, 3, 2, 9, 30, tzinfo=UTC)
@@ -81,3 +83,22 @@ def test_api_keys_are_generated_once_kept_private_and_overridden_by_the_environm
     mine = api_keys(tmp_path, {"ADMIN_API_KEY": "mine-mine-mine-mine"})
     assert mine == {**first, "ADMIN_API_KEY": "mine-mine-mine-mine"}
     assert json.loads(kept.read_text())["ADMIN_API_KEY"] == first["ADMIN_API_KEY"]
+
+
+def test_every_child_of_the_runner_dies_with_it() -> None:
+    """Each process the runner starts (steps and services) asks to die with it, so a runner
+    killed with SIGKILL leaves nothing behind (`devkit.process.die_with_parent`)."""
+    tree = ast.parse(Path(scripts.run_local.__file__).read_text())
+    calls = [
+        node
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Call)
+        and isinstance(node.func, ast.Attribute)
+        and isinstance(node.func.value, ast.Name)
+        and node.func.value.id == "subprocess"
+        and node.func.attr in {"run", "Popen", "call", "check_call", "check_output"}
+    ]
+    assert len(calls) >= 4  # train, db upgrade, labels import, the services
+    for call in calls:
+        given = {k.arg: ast.unparse(k.value) for k in call.keywords}
+        assert given.get("preexec_fn") == "die_with_parent()", f"line {call.lineno}"
