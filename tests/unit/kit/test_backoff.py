@@ -33,7 +33,7 @@ def test_each_loop_gets_its_own_sequence() -> None:
 async def test_a_stop_ends_the_wait_at_once() -> None:
     stopping = asyncio.Event()
     backoff = BackoffPolicy(initial=600.0, maximum=600.0).start()
-    waiting = asyncio.create_task(backoff.wait(stopping))
+    waiting = asyncio.create_task(sleep_until(stopping, backoff.next_delay()))
     await asyncio.sleep(0.05)
     assert not waiting.done()
     stopping.set()

@@ -1,7 +1,8 @@
 """The one backoff policy of the long-running loops (consumer, outbox relay, supervisor, ...).
 
 A loop that fails waits `initial` seconds, then twice as long after each further failure up
-to `maximum`, and starts over after a success. A `stop()` ends the wait at once.
+to `maximum`, and starts over after a success. A loop waits its `next_delay()` with
+`sleep_until`, which a `stop()` ends at once.
 
 Why not tenacity or stamina: they retry one call until it succeeds or a stop condition holds,
 checked between attempts. These loops are different: they keep running after a success and
@@ -49,10 +50,6 @@ class Backoff:
     def reset(self) -> None:
         """A success: the next failure waits `initial` again."""
         self.failures = 0
-
-    async def wait(self, stopping: asyncio.Event) -> bool:
-        """Wait the next delay, or less when `stopping` is set; True when stopping."""
-        return await sleep_until(stopping, self.next_delay())
 
 
 async def sleep_until(stopping: asyncio.Event, seconds: float) -> bool:

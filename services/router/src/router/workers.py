@@ -46,7 +46,9 @@ class Sender(Protocol):
         ...
 
 
-Backoff = Callable[[int], float]
+RetryDelay = Callable[[int], float]
+"""The wait in seconds before a notification is tried again, given its failed attempt (from 0)
+(`router.adapters.notifications.backoff_delay`)."""
 
 
 class DeliveryWorker:
@@ -60,7 +62,7 @@ class DeliveryWorker:
         clock: Clock,
         max_attempts: int = 6,
         concurrency: int = 16,
-        backoff: Backoff = backoff_delay,
+        backoff: RetryDelay = backoff_delay,
         lease: timedelta = timedelta(seconds=120),
         poll_interval: float = 1.0,
         failure_backoff: BackoffPolicy = DEFAULT_BACKOFF,
