@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import shutil
 import ssl
 from pathlib import Path
 
@@ -35,11 +36,11 @@ async def test_sasl_scram_over_tls_reaches_producer_and_consumer() -> None:
         ConsumerSettings("127.0.0.1:1", "g", ["t"], "dlq", "triage", security=security)
     )
     for client in (producer.client, consumer._client):
+        assert client._ssl_context is kwargs["ssl_context"]  # one context for every client
         assert client._security_protocol == "SASL_SSL"
         assert client._sasl_mechanism == "SCRAM-SHA-512"
         assert client._sasl_plain_username == "triage"
         assert client._sasl_plain_password == "s3cret"
-        assert isinstance(client._ssl_context, ssl.SSLContext)
     await producer.stop()
     await consumer.stop()
 
@@ -53,6 +54,24 @@ def test_sasl_plain_without_tls_keeps_the_ssl_context_out() -> None:
         protocol="SASL_PLAINTEXT", sasl_username="u", sasl_password="p"
     ).client_kwargs()
     assert "ssl_context" not in kwargs and kwargs["sasl_mechanism"] == "PLAIN"
+
+
+def test_the_tls_context_is_built_once_per_settings(tmp_path: Path) -> None:
+    system = ssl.get_default_verify_paths().cafile
+    if system is None or not Path(system).is_file():  # pragma: no cover - Debian has one
+        pytest.skip("no system CA bundle to copy")
+    cafile = tmp_path / "ca.pem"
+    shutil.copy(system, cafile)
+    security = KafkaSecurity(protocol="SSL", ssl_cafile=cafile, ssl_check_hostname=False)
+    first = security.client_kwargs()["ssl_context"]
+    assert first.check_hostname is False and first.get_ca_certs()
+
+    cafile.unlink()  # read when the context was built, not for each client
+    assert security.client_kwargs()["ssl_context"] is first
+    same = KafkaSecurity(protocol="SSL", ssl_cafile=cafile, ssl_check_hostname=False)
+    assert same == security and hash(same) == hash(security)  # the cache is not a setting
+    with pytest.raises(FileNotFoundError):
+        same.client_kwargs()  # its own context: the file is gone
 
 
 def test_incomplete_settings_are_refused(tmp_path: Path) -> None:

@@ -3,7 +3,9 @@
 `KafkaSecurity` is how every client of a service (producer, consumer, admin) reaches a
 secured cluster: TLS (`SSL`, with a CA file and optionally a client certificate) and/or SASL
 (`PLAIN`, `SCRAM-SHA-256`, `SCRAM-SHA-512` with a user and password). The default,
-`PLAINTEXT`, is the local broker's. `client_kwargs()` maps it onto aiokafka's arguments.
+`PLAINTEXT`, is the local broker's. `client_kwargs()` maps it onto aiokafka's arguments; its
+TLS context is built (the CA and certificate files read) once per `KafkaSecurity`, at the first
+client, and shared by every client after it.
 """
 
 from __future__ import annotations
@@ -11,8 +13,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import ssl
 from collections.abc import AsyncIterator, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
@@ -41,6 +44,7 @@ class KafkaSecurity:
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
     ssl_check_hostname: bool = True
+    _ssl_context: ssl.SSLContext | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.protocol.startswith("SASL") and not (self.sasl_username and self.sasl_password):
@@ -54,13 +58,7 @@ class KafkaSecurity:
         """aiokafka's keyword arguments for these settings (the same for every client)."""
         kwargs: dict[str, Any] = {"security_protocol": self.protocol}
         if self.protocol.endswith("SSL"):
-            context = create_ssl_context(
-                cafile=str(self.ssl_cafile) if self.ssl_cafile else None,
-                certfile=str(self.ssl_certfile) if self.ssl_certfile else None,
-                keyfile=str(self.ssl_keyfile) if self.ssl_keyfile else None,
-            )
-            context.check_hostname = self.ssl_check_hostname
-            kwargs["ssl_context"] = context
+            kwargs["ssl_context"] = self.ssl_context()
         if self.protocol.startswith("SASL"):
             kwargs |= {
                 "sasl_mechanism": self.sasl_mechanism,
@@ -68,6 +66,19 @@ class KafkaSecurity:
                 "sasl_plain_password": self.sasl_password,
             }
         return kwargs
+
+    def ssl_context(self) -> ssl.SSLContext:
+        """The TLS context of the clients, built on the first call and kept."""
+        context = self._ssl_context
+        if context is None:
+            context = create_ssl_context(
+                cafile=str(self.ssl_cafile) if self.ssl_cafile else None,
+                certfile=str(self.ssl_certfile) if self.ssl_certfile else None,
+                keyfile=str(self.ssl_keyfile) if self.ssl_keyfile else None,
+            )
+            context.check_hostname = self.ssl_check_hostname
+            object.__setattr__(self, "_ssl_context", context)  # frozen: a cache, not a setting
+        return context
 
 
 PLAINTEXT = KafkaSecurity()
