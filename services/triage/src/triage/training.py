@@ -31,6 +31,7 @@ from typing import Any
 
 from contracts.catalogue import Catalogue
 from servicekit.paging import as_int, decode_cursor, encode_cursor
+from servicekit.utc import as_utc
 from triage.domain import (
     Correction,
     Example,
@@ -314,11 +315,6 @@ class LabelFileError(Exception):
         self.problems = problems
 
 
-def _when(text: str) -> datetime:
-    value = datetime.fromisoformat(text.strip())
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-
-
 def read_label_csv(path: Path, *, now: datetime | None = None) -> list[Label]:
     """Read a CSV of `title,description,squad` and an optional time column as labels.
 
@@ -360,7 +356,8 @@ def read_label_csv(path: Path, *, now: datetime | None = None) -> list[Label]:
                 created = imported_at
                 if time_column is not None:
                     try:
-                        created = _when(row.get(time_column) or "")
+                        when = (row.get(time_column) or "").strip()
+                        created = as_utc(datetime.fromisoformat(when))
                     except ValueError:
                         problems.append(
                             f"line {line}: {time_column} {row.get(time_column)!r} is not an "

@@ -30,6 +30,7 @@ from sqlalchemy import (
 
 from servicekit.audit import audit_table
 from servicekit.outbox import outbox_table
+from servicekit.utc import as_utc
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -50,7 +51,7 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> Any:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return as_utc(value)
 
 
 metadata = MetaData()

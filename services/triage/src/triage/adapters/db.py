@@ -47,14 +47,10 @@ from contracts.cases import Case
 from contracts.envelope import OutboundEvent
 from servicekit.audit import audit_table
 from servicekit.outbox import outbox_rows, outbox_table
+from servicekit.utc import as_utc
 from triage.adapters.registry import REGISTRY_TABLES
 from triage.domain import CaseFilter, Correction, Label, LabelFilter, StoredCase
 from triage.ports import ScopedKey, WriteConflict
-
-
-def _tz(value: datetime) -> datetime:
-    """SQLite hands datetimes back naive; they were stored in UTC."""
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class CaseRow(SQLModel, table=True):
@@ -179,7 +175,7 @@ def _case_row(record: StoredCase) -> dict[str, Any]:
 def _case(row: Any) -> Case:
     return Case(
         id=row.id,
-        received_at=_tz(row.received_at),
+        received_at=as_utc(row.received_at),
         submission=CaseSubmission.model_validate(row.submission),
         triage=TriageResult.model_validate(row.result),
     )
@@ -190,7 +186,7 @@ def _label(row: Any) -> Label:
         row.case_id,
         row.squad,
         row.source,
-        _tz(row.created_at),
+        as_utc(row.created_at),
         from_squad=row.from_squad,
         predicted_squad=row.predicted_squad,
         by=row.author,

@@ -40,14 +40,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 
+from servicekit.utc import as_utc
 from triage.domain import ModelRecord, RetrainJob, TrainingCounts
 from triage.errors import ModelVersionNotFound
-
-
-def _tz(value: datetime | None) -> datetime | None:
-    if value is None:
-        return None
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class ModelRow(SQLModel, table=True):
@@ -116,14 +111,14 @@ def create_registry_tables(engine: Engine) -> None:
 def _record(row: Any) -> ModelRecord:
     return ModelRecord(
         version=row.version,
-        created_at=_tz(row.created_at) or datetime.now(UTC),
+        created_at=as_utc(row.created_at) if row.created_at else datetime.now(UTC),
         status=row.status,
         metrics=dict(row.metrics or {}),
         evaluation=dict(row.evaluation or {}),
         path=row.path,
         sha256=row.sha256,
         job_id=row.job_id,
-        promoted_at=_tz(row.promoted_at),
+        promoted_at=as_utc(row.promoted_at) if row.promoted_at else None,
     )
 
 
@@ -131,9 +126,9 @@ def _job(row: Any) -> RetrainJob:
     return RetrainJob(
         id=row.id,
         status=row.status,
-        started_at=_tz(row.started_at) or datetime.now(UTC),
+        started_at=as_utc(row.started_at) if row.started_at else datetime.now(UTC),
         previous_version=row.previous_version,
-        finished_at=_tz(row.finished_at),
+        finished_at=as_utc(row.finished_at) if row.finished_at else None,
         new_version=row.new_version,
         decision=row.decision,
         counts=TrainingCounts(**row.counts) if row.counts else None,
