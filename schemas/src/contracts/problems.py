@@ -55,7 +55,6 @@ _PROJECT = (
     ProblemKind("body_too_large", 413, "Request body too large"),
     ProblemKind("internal_error", 500, "Internal Server Error"),
     ProblemKind("not_found", 404, "Not found"),
-    ProblemKind("not_ready", 503, "Service not ready"),
     ProblemKind("unauthenticated", 401, "Authentication required"),
     ProblemKind("invalid_credentials", 401, "Invalid credentials"),
     ProblemKind("insufficient_role", 403, "The caller lacks the role"),
