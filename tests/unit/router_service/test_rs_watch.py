@@ -21,7 +21,7 @@ from router.domain.lifecycle import LifecycleStatus
 from router.domain.policy import ModelMode
 from router.entrypoints.http import create_app
 from router.records import SquadModeState
-from router.service import desk, squads
+from router.service import desk, squads, watch
 from router.service.errors import UnknownSquadError
 from router.service.queries import case_detail
 
@@ -297,3 +297,25 @@ def test_only_a_move_to_another_squad_corrects_an_automatic_assignment(
     _move(c, case_id, "search")
     figures = _payments(c)
     assert (figures.auto_assigned, figures.corrected) == (1, 1)
+
+
+def test_a_mode_change_over_a_stale_read_writes_nothing(watched: Container, clock) -> None:
+    now = clock.now()
+    with watched.store.transaction() as tx:
+        first = watch.write_mode(
+            tx, "payments", None, mode=ModelMode.SUGGEST, by="a", reason="r", note=None, now=now
+        )
+        assert first is not None and first.since is None  # a demotion keeps the window
+        stale = watch.write_mode(
+            tx, "payments", None, mode=ModelMode.SUGGEST, by="b", reason="r", note=None, now=now
+        )
+        assert stale is None
+        back = watch.write_mode(
+            tx, "payments", first, mode=ModelMode.AUTO, by="c", reason="r", note="n", now=now
+        )
+        assert back is not None and back.since == now  # a restore starts it afresh
+        changes = [(c.from_mode, c.to_mode, c.by, c.note) for c in tx.mode_changes("payments")]
+    assert changes == [
+        (ModelMode.AUTO, ModelMode.SUGGEST, "a", None),
+        (ModelMode.SUGGEST, ModelMode.AUTO, "c", "n"),
+    ]

@@ -19,7 +19,7 @@ from router.ports import Clock, RouterStore, RouterTransaction
 from router.records import SquadModeChange, SquadModeState
 from router.service.desk_steps import check_owning_squad
 from router.service.errors import ConcurrentUpdate
-from router.service.watch import assess_squad
+from router.service.watch import assess_squad, write_mode
 
 
 class WatchWindow(BaseModel):
@@ -193,22 +193,10 @@ def set_squad_mode(
         state = tx.squad_modes().get(squad)
         current = state.mode if state is not None else ModelMode.AUTO
         if current is not mode:
-            restored = mode is ModelMode.AUTO
-            new = SquadModeState(
-                squad=squad,
-                mode=mode,
-                since=now if restored else (state.since if state is not None else None),
-                reason=note or ("restored" if restored else "set by hand"),
-                changed_at=now,
-                changed_by=by,
-            )
-            if not tx.save_squad_mode(new, expect=state.mode if state is not None else None):
+            reason = note or ("restored" if mode is ModelMode.AUTO else "set by hand")
+            new = write_mode(tx, squad, state, mode=mode, by=by, reason=reason, note=note, now=now)
+            if new is None:
                 raise ConcurrentUpdate(f"the mode of {squad} changed meanwhile; try again")
-            tx.add_mode_change(
-                SquadModeChange(
-                    squad=squad, at=now, from_mode=current, to_mode=mode, by=by, note=note
-                )
-            )
             state = new
         view = _view(tx, squad, state, policy=policy, now=now)
         return SquadModeHistory(squad=view, history=tx.mode_changes(squad))

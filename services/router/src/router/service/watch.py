@@ -3,10 +3,11 @@
 `review(tx, squads, policy, now)` runs inside the transaction that recorded automatic
 assignments or corrections (`router.service.effects` calls it): for each squad touched it
 assesses the window (`router.domain.watch`) and, when the realised precision fell below
-`target - margin`, demotes the squad to `suggest` with a conditional write, so however many
-cases or router instances see the fall, the squad is demoted -- and Service Delivery
-notified -- once. The policy's mode wins over the watch's: a squad the policy does not run
-`auto` is never demoted (it assigns nothing automatically).
+`target - margin`, demotes the squad to `suggest` with a conditional write (`write_mode`,
+which people's changes use too), so however many cases or router instances see the fall,
+the squad is demoted -- and Service Delivery notified -- once. The policy's mode wins over
+the watch's: a squad the policy does not run `auto` is never demoted (it assigns nothing
+automatically).
 
 What people see and change of it is `router.service.squads`.
 """
@@ -54,6 +55,48 @@ def assess_squad(
     return assess(facts, rules), start
 
 
+def write_mode(
+    tx: RouterTransaction,
+    squad: str,
+    state: SquadModeState | None,
+    *,
+    mode: ModelMode,
+    by: str,
+    reason: str,
+    note: str | None,
+    now: datetime,
+) -> SquadModeState | None:
+    """Change `squad`'s mode from `state` (what the writer read; None: never set, `auto`) to
+    `mode`, and record the change in its mode history. A change to `auto` starts the watch
+    window afresh; any other keeps where it started.
+
+    Returns:
+        The new state, or None when another writer changed the mode since `state` was read
+        (nothing written).
+    """
+    new = SquadModeState(
+        squad=squad,
+        mode=mode,
+        since=now if mode is ModelMode.AUTO else (state.since if state is not None else None),
+        reason=reason,
+        changed_at=now,
+        changed_by=by,
+    )
+    if not tx.save_squad_mode(new, expect=state.mode if state is not None else None):
+        return None
+    tx.add_mode_change(
+        SquadModeChange(
+            squad=squad,
+            at=now,
+            from_mode=state.mode if state is not None else ModelMode.AUTO,
+            to_mode=mode,
+            by=by,
+            note=note,
+        )
+    )
+    return new
+
+
 def review(
     tx: RouterTransaction, squads: Iterable[str], *, policy: Policy, now: datetime
 ) -> tuple[list[Demotion], dict[str, float]]:
@@ -78,25 +121,9 @@ def review(
         if already or not figures.below or policy.modes.for_squad(squad) is not ModelMode.AUTO:
             continue
         reason = figures.describe()
-        demoted = SquadModeState(
-            squad=squad,
-            mode=ModelMode.SUGGEST,
-            since=state.since if state is not None else None,
-            reason=reason,
-            changed_at=now,
-            changed_by=WATCH,
+        demoted = write_mode(
+            tx, squad, state, mode=ModelMode.SUGGEST, by=WATCH, reason=reason, note=reason, now=now
         )
-        if not tx.save_squad_mode(demoted, expect=state.mode if state is not None else None):
-            continue  # another transaction demoted it first
-        tx.add_mode_change(
-            SquadModeChange(
-                squad=squad,
-                at=now,
-                from_mode=ModelMode.AUTO,
-                to_mode=ModelMode.SUGGEST,
-                by=WATCH,
-                note=reason,
-            )
-        )
-        demotions.append(Demotion(squad=squad, reason=reason))
+        if demoted is not None:  # else another transaction demoted it first
+            demotions.append(Demotion(squad=squad, reason=reason))
     return demotions, realised
