@@ -97,6 +97,7 @@ def test_corrections_demote_the_squad_once_and_tell_service_delivery_once(
     assert figures.mode is ModelMode.SUGGEST and figures.changed_by == "precision-watch"
     assert (figures.auto_assigned, figures.corrected) == (5, 2)
     assert figures.realised_precision == pytest.approx(0.6)
+    assert figures.why.startswith("mode suggest (set by precision-watch at ")
     assert "realised precision 0.60" in figures.why
     assert metrics.DEMOTIONS.labels("payments")._value.get() == demotions + 1
     assert metrics.REALISED_PRECISION.labels("payments")._value.get() == pytest.approx(0.6)
@@ -135,6 +136,7 @@ def test_a_person_restores_auto_and_the_window_starts_afresh(
         "payments", mode=ModelMode.AUTO, by="sd.lead", note="retrained", **_deps(c)
     )
     assert restored.squad.mode is ModelMode.AUTO and restored.squad.auto_assigned == 0
+    assert restored.squad.why == "mode auto (policy default), restored by sd.lead: retrained"
     assert restored.squad.window.since == clock.now()
     assert [(h.from_mode, h.to_mode, h.by) for h in restored.history] == [
         (ModelMode.AUTO, ModelMode.SUGGEST, "precision-watch"),
@@ -191,7 +193,9 @@ def test_modes_and_errors_of_the_squad_desk(watched: Container, make_triaged) ->
     c = watched
     listing = squads.squad_precision(**_deps(c))
     search = next(i for i in listing.items if i.squad == "search")
-    assert search.mode is ModelMode.SHADOW and "policy sets shadow" in search.why
+    assert search.mode is ModelMode.SHADOW and search.why == "mode shadow (policy)"
+    payments = next(i for i in listing.items if i.squad == "payments")
+    assert payments.mode is ModelMode.AUTO and payments.why == "mode auto (policy default)"
     assert "service-delivery" not in {i.squad for i in listing.items}
     with pytest.raises(UnknownSquadError):
         squads.set_squad_mode("ghosts", mode=ModelMode.AUTO, by="x", **_deps(c))

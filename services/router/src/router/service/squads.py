@@ -14,12 +14,13 @@ from pydantic import BaseModel, Field
 
 from contracts.catalogue import Catalogue
 from router import metrics
+from router.domain.decision import mode_of
 from router.domain.policy import ModelMode, Policy
 from router.ports import Clock, RouterStore, RouterTransaction
 from router.records import SquadModeChange, SquadModeState
 from router.service.desk_steps import check_owning_squad
 from router.service.errors import ConcurrentUpdate
-from router.service.watch import assess_squad, write_mode
+from router.service.watch import assess_squad, demoted_squads, write_mode
 
 
 class WatchWindow(BaseModel):
@@ -104,16 +105,10 @@ def _view(
 ) -> SquadPrecision:
     figures, start = assess_squad(tx, squad, state, policy, now)
     configured = policy.modes.for_squad(squad)
-    demoted = state is not None and state.mode is ModelMode.SUGGEST
-    mode: ModelMode
-    if configured is not ModelMode.AUTO:
-        mode, why = configured, f"the routing policy sets {configured.value}"
-    elif demoted and state is not None:
-        mode, why = ModelMode.SUGGEST, f"set to suggest by {state.changed_by}: {state.reason}"
-    elif state is not None:
-        mode, why = ModelMode.AUTO, f"auto, set by {state.changed_by}: {state.reason}"
-    else:
-        mode, why = ModelMode.AUTO, "auto (routing policy)"
+    # the mode routing decides with, and the same words
+    mode, why = mode_of(squad, policy, demoted_squads({squad: state} if state is not None else {}))
+    if mode is ModelMode.AUTO and state is not None:
+        why += f", restored by {state.changed_by}: {state.reason}"
     if figures.realised_precision is not None:
         metrics.REALISED_PRECISION.labels(squad).set(figures.realised_precision)
     rules = policy.precision_watch
