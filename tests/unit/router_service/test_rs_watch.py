@@ -14,6 +14,7 @@ import pytest
 from contracts import topics
 from devkit.testing import auth_headers
 from router import metrics
+from router.adapters.db.unit_of_work import SqlTransaction
 from router.app import Container
 from router.bootstrap import build
 from router.config import Settings
@@ -323,3 +324,21 @@ def test_a_mode_change_over_a_stale_read_writes_nothing(watched: Container, cloc
         (ModelMode.AUTO, ModelMode.SUGGEST, "a", None),
         (ModelMode.SUGGEST, ModelMode.AUTO, "c", "n"),
     ]
+
+
+def test_a_routing_batch_reads_the_squad_modes_once(
+    watched: Container, make_triaged, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    reads: list[dict[str, SquadModeState]] = []
+    read = SqlTransaction.squad_modes
+
+    def counted(tx: SqlTransaction) -> dict[str, SquadModeState]:
+        reads.append(read(tx))
+        return reads[-1]
+
+    monkeypatch.setattr(SqlTransaction, "squad_modes", counted)
+    cases = _route(watched, make_triaged, 4)  # each batch assigns: the watch reviews payments
+    assert len(reads) == 4
+    for case_id in cases[:2]:
+        _move(watched, case_id)  # a person's move: the watch reads the modes itself
+    assert _payments(watched).mode is ModelMode.SUGGEST

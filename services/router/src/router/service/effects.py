@@ -83,6 +83,7 @@ from router.records import (
     HistoryAction,
     HistoryEntry,
     NotificationRecord,
+    SquadModeState,
     SwarmRecord,
 )
 from router.service.common import Publishing, to_record
@@ -100,12 +101,14 @@ MANUAL = "person"
 class Effects:
     """The writes and counts of one transaction (see the module docstring). `catalogue`
     (where squads are notified) may be None only when nothing notifies anyone; `policy`
-    (the precision watch's rules) None when nothing is assigned."""
+    (the precision watch's rules) None when nothing is assigned; `squad_modes` the modes the
+    transaction already read, if it did (the watch reads them otherwise)."""
 
     catalogue: Catalogue | None
     pub: Publishing
     now: datetime
     policy: Policy | None = None
+    squad_modes: dict[str, SquadModeState] | None = None
     events: list[OutboundEvent] = field(default_factory=list)
     history: list[HistoryEntry] = field(default_factory=list)
     notifications: list[NotificationRecord] = field(default_factory=list)
@@ -357,7 +360,9 @@ class Effects:
         # the case that tipped each squad: its latest correction, else its latest assignment
         tipping = {a.squad: a.case_id for a in self.auto_assignments}
         tipping.update({squad: ids[-1] for squad, ids in corrected.items()})
-        self.demotions, self.realised = review(tx, tipping, policy=self.policy, now=self.now)
+        self.demotions, self.realised = review(
+            tx, tipping, policy=self.policy, now=self.now, modes=self.squad_modes
+        )
         sd = self._directory().service_delivery if self.demotions else None
         cases = {c.id: c for c, _ in self.corrections}
         for demotion in self.demotions:

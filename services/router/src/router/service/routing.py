@@ -113,7 +113,8 @@ def route_triaged(
     effects = Effects(catalogue=catalogue, pub=pub, now=now, policy=policy)
     with store.transaction() as tx:
         seen = tx.processed([event_id for event_id, _ in items])
-        demoted = demoted_squads(tx.squad_modes())
+        effects.squad_modes = tx.squad_modes()  # the watch's review needs them too
+        demoted = demoted_squads(effects.squad_modes)
         fresh: dict[str, CaseTriaged] = {}
         for event_id, triaged in items:
             if event_id in seen or event_id in fresh:

@@ -14,7 +14,7 @@ What people see and change of it is `router.service.squads`.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -98,9 +98,18 @@ def write_mode(
 
 
 def review(
-    tx: RouterTransaction, squads: Iterable[str], *, policy: Policy, now: datetime
+    tx: RouterTransaction,
+    squads: Iterable[str],
+    *,
+    policy: Policy,
+    now: datetime,
+    modes: Mapping[str, SquadModeState] | None = None,
 ) -> tuple[list[Demotion], dict[str, float]]:
     """Assess `squads` and demote those whose realised precision fell (module docstring).
+
+    `modes` are the squads' modes the transaction already read (`tx.squad_modes()`), read
+    here when not given. Every demotion is written over the mode read, so one read early in
+    the transaction demotes no squad twice either.
 
     Returns:
         The squads demoted now, and the realised precision of each squad assessed.
@@ -109,7 +118,8 @@ def review(
     wanted = sorted(set(squads))
     if not rules.enabled or not wanted:
         return [], {}
-    modes = tx.squad_modes()
+    if modes is None:
+        modes = tx.squad_modes()
     demotions: list[Demotion] = []
     realised: dict[str, float] = {}
     for squad in wanted:
