@@ -4,6 +4,8 @@
   process (pytest-xdist worker), stopped by pid at the end.
 - `postgres_url`: a fresh database on the server named by `TEST_DATABASE_URL`, dropped at
   the end; tests that use it are skipped with the reason when the variable is absent.
+- `redis_url`: the Redis server of `TEST_REDIS_URL` (default `redis://127.0.0.1:6379/0`,
+  which this machine and CI run); unreachable, its tests skip, or fail under `CI`.
 
 The API keys of `devkit.testing.TEST_KEYS` (one per role) are put in the environment here, so
 every service settings object and every child process of the tests admits them; a test calls
@@ -43,3 +45,22 @@ def postgres_url() -> Iterator[str]:
         pytest.skip("TEST_DATABASE_URL is not set; Postgres tests need a server")
     with scratch_database(base, prefix="st") as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """URL of a reachable Redis server (skips without one, fails without one under CI)."""
+    import redis
+
+    url = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
+    client = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        reason = f"no Redis at {url} ({exc}); set TEST_REDIS_URL"
+        if os.environ.get("CI"):
+            pytest.fail(reason)
+        pytest.skip(reason)
+    finally:
+        client.close()
+    return url

@@ -85,6 +85,9 @@ async def test_no_limit_by_default(client: httpx.AsyncClient) -> None:
 def test_a_limit_that_does_not_parse_is_refused_at_startup() -> None:
     with pytest.raises(ValueError, match="rate_limit_intake"):
         Settings(rate_limit_intake="lots")
+    with pytest.raises(ValueError, match="rate_limit_storage_uri"):
+        Settings(rate_limit_storage_uri="postgres://db/limits")
+    assert Settings().rate_limit_storage_uri == "memory://"  # per replica by default
     assert parse_limits("") == [] and not RateLimit("", name="x").enabled
     assert [str(i) for i in parse_limits("20/second;600/minute")] == [
         "20 per 1 second",

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 from pydantic import Field, field_validator
 
 from contracts import Topics
-from servicekit.ratelimit import parse_limits
+from servicekit.ratelimit import MEMORY, check_storage_uri, parse_limits
 from servicekit.settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -78,7 +78,14 @@ class Settings(ServiceSettings):
     rate_limit_intake: str = Field(
         default="",
         description="Per-client limits on POST /v1/cases and /v1/predict, e.g. "
-        "'20/second;600/minute' (per replica); empty: no limit.",
+        "'20/second;600/minute' (per replica, unless the replicas share a storage); empty: "
+        "no limit.",
+    )
+    rate_limit_storage_uri: str = Field(
+        default=MEMORY,
+        description="Where the rate limits are counted (a `limits` storage URI): memory:// "
+        "counts per replica; a storage every replica reaches, e.g. redis://redis:6379/0, "
+        "makes the limit each client's total.",
     )
 
     @field_validator("rate_limit_intake")
@@ -86,6 +93,11 @@ class Settings(ServiceSettings):
     def _limits_parse(cls, value: str) -> str:
         parse_limits(value)  # raises ValueError naming what does not parse
         return value
+
+    @field_validator("rate_limit_storage_uri")
+    @classmethod
+    def _limits_storage(cls, value: str) -> str:
+        return check_storage_uri(value)
 
     access_log: bool = Field(
         default=False,

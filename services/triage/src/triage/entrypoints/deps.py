@@ -38,7 +38,7 @@ async def intake_limit(
     """
     limit: RateLimit | None = getattr(request.app.state, "intake_limit", None)
     if limit is not None:
-        limit.check_request(request)
+        await limit.check_request(request)
 
 
 IntakeLimited = Depends(intake_limit)

@@ -198,7 +198,11 @@ def create_app(container: Container) -> FastAPI:
         ],
     )
     app.state.container = container
-    app.state.intake_limit = RateLimit(container.settings.rate_limit_intake, name="intake")
+    app.state.intake_limit = RateLimit(
+        container.settings.rate_limit_intake,
+        name="intake",
+        storage_uri=container.settings.rate_limit_storage_uri,
+    )
     install_problem_handlers(app, errors=(TriageError,))
     install_auth(app, build_authenticator(container.settings))
     app.state.audit = container.audit
