@@ -36,6 +36,9 @@ log = logging.getLogger(__name__)
 MEMORY = "memory://"
 """The default storage: this process's memory (each replica counts on its own)."""
 
+RETRY_STORAGE_SECONDS = 5.0
+"""After a storage failure, requests pass uncounted this long before the storage is asked again."""
+
 
 def parse_limits(spec: str) -> list[RateLimitItem]:
     """The limits of a specification (`20/second;600/minute`); none when it is empty.
@@ -74,6 +77,7 @@ class RateLimit:
             else MemoryStorage()
         )
         self._limiter = MovingWindowRateLimiter(storage)
+        self._down_until: float | None = None  # monotonic time; set while the storage fails
 
     @property
     def enabled(self) -> bool:
@@ -86,14 +90,23 @@ class RateLimit:
         Raises:
             ProblemError: 429 `too_many_requests` with `Retry-After`, when over a limit.
         """
+        if self._down_until is not None and time.monotonic() < self._down_until:
+            return
         for item in self.items:
             try:
                 if self._limiter.hit(item, self.name, key):
                     continue
                 reset = self._limiter.get_window_stats(item, self.name, key).reset_time
             except StorageError as exc:
-                log.warning("rate limit %s not counted, storage failed: %s", self.name, exc)
+                if self._down_until is None:
+                    log.warning(
+                        "rate limit %s not counted while its storage fails: %s", self.name, exc
+                    )
+                self._down_until = time.monotonic() + RETRY_STORAGE_SECONDS
                 return
+            if self._down_until is not None:
+                log.info("rate limit %s storage answers again", self.name)
+                self._down_until = None
             wait = max(1, math.ceil(reset - time.time()))
             raise ProblemError(
                 "too_many_requests",
