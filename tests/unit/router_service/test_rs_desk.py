@@ -44,10 +44,16 @@ def swarming(container, make_triaged):
 
 
 def test_reassignment_emits_the_correction_and_remembers_the_old_squad(container, assigned, outbox):
-    case = desk.assign_case(
+    done = desk.assign_case(
         assigned, squad="checkout", by="sam", note="it is the basket", **_deps(container)
     )
 
+    case = done.case
+    assert (done.reassigned, done.from_squad, done.audit_action) == (
+        True,
+        "payments",
+        "case.reassign",
+    )
     assert case.squad == "checkout" and case.status is LifecycleStatus.ASSIGNED
     assert case.moved_away_from == ["payments"]
     events = [e for _, _, e in outbox(container)][1:]
@@ -69,8 +75,9 @@ def test_assigning_an_escalated_case_to_the_predicted_squad_is_not_a_correction(
     event_id, triaged = make_triaged(confidence=0.2)
     container.route([(event_id, triaged)])
 
-    desk.assign_case(triaged.case_id, squad="payments", by="sd", **_deps(container))
+    done = desk.assign_case(triaged.case_id, squad="payments", by="sd", **_deps(container))
 
+    assert (done.reassigned, done.from_squad, done.audit_action) == (False, None, "case.assign")
     assert [e.type for _, _, e in outbox(container)][1:] == [topics.CASE_ASSIGNED]
 
 

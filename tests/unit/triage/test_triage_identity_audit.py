@@ -9,7 +9,7 @@ import httpx
 
 from devkit.testing import auth_headers
 from devkit.triage_fakes import FakeModelStore, KeywordClassifier
-from servicekit.audit import AuditLog
+from servicekit.audit import Audited, AuditLog
 from servicekit.db import make_engine
 from triage.adapters.db import AUDIT, create_tables
 from triage.bootstrap import build_container
@@ -48,7 +48,7 @@ def test_the_log_filters_by_time(settings: Settings) -> None:
     times = iter([at, at + timedelta(hours=1), at + timedelta(hours=2)])
     log = AuditLog(engine, AUDIT, now=lambda: next(times))
     for action in ("a", "b", "c"):
-        log.record("admin", action)
+        log.record(Audited("admin", action))
     window = log.page(since=at + timedelta(hours=1), until=at + timedelta(hours=2))
     assert [e.action for e in window.items] == ["b"]
     assert window.items[0].at == at + timedelta(hours=1)

@@ -1,30 +1,35 @@
 """The audit log of a service: who did what to what, and when; read by admins at
-`GET /v1/audit`.
+`GET /v1/audit` (`servicekit.audit_http`).
 
 Each service defines its table in its own metadata (`audit_table(metadata, name)`, created
-by its migrations) and records an entry after each operator action succeeds (assign,
-reassign, acknowledge, resolve, swarm actions, catalogue and policy reloads, sweeps, model
-reloads and retrains). The actor is the authenticated principal, never a name from a body.
-The entry is written after the action commits, in its own transaction: a crash between the
-two loses the audit entry (the case's history still names who acted), never the action.
+by its migrations). An operator action records its entry (`Audited`: the authenticated
+principal, never a name from a body, the action, its target and detail) **in the transaction
+of the action itself** (`write_audit(conn, table, entry, at)`, called by the service's unit
+of work): a committed action always has its entry, and an action whose transaction fails or
+whose process dies before the commit leaves none.
 
-`audit_routes(get_log)` is the read side: newest first, filtered by `actor`, `action`
-(exact), `since` (inclusive) and `until` (exclusive), paged with the project's keyset cursor.
+Actions that change no database state (re-reading catalogue or policy files into memory, an
+acknowledgement sweep, whose escalations are each the router's own transaction) have no
+transaction to share; they record their entry right after they succeed, in a transaction of
+its own (`AuditLog.record`), and each service's docstring says which those are.
+
+`AuditLog.page` is the read side: newest first, filtered by `actor`, `action` (exact),
+`since` (inclusive) and `until` (exclusive), paged with the project's keyset cursor.
 """
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import APIRouter, Query, Request
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 from sqlalchemy import (
     JSON,
     BigInteger,
     Column,
+    Connection,
     DateTime,
     Engine,
     Index,
@@ -36,7 +41,6 @@ from sqlalchemy import (
     select,
 )
 
-from servicekit.auth import Admin, Identity
 from servicekit.paging import as_int, decode_cursor, encode_cursor
 
 SCOPE = "audit"
@@ -57,6 +61,25 @@ def audit_table(metadata: MetaData, name: str) -> Table:
         Column("detail", JSON, nullable=True),
         Index(f"ix_{name}_actor_id", "actor", "id"),
         Index(f"ix_{name}_action_id", "action", "id"),
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Audited:
+    """An entry to record: `actor` (the authenticated principal) did `action` to `target`."""
+
+    actor: str
+    action: str
+    target: str | None = None
+    detail: dict[str, Any] | None = None
+
+
+def write_audit(conn: Connection, table: Table, entry: Audited, at: datetime) -> None:
+    """Append `entry` on `conn`, inside the transaction open there (the action's own)."""
+    conn.execute(
+        insert(table).values(
+            at=at, actor=entry.actor, action=entry.action, target=entry.target, detail=entry.detail
+        )
     )
 
 
@@ -88,20 +111,11 @@ class AuditLog:
         self.table = table
         self.now = now or (lambda: datetime.now(UTC))
 
-    def record(
-        self,
-        actor: str,
-        action: str,
-        target: str | None = None,
-        detail: dict[str, Any] | None = None,
-    ) -> None:
-        """Append one entry."""
+    def record(self, entry: Audited) -> None:
+        """Append one entry in a transaction of its own: only for an action that has no
+        transaction to share (see the module docstring)."""
         with self.engine.begin() as conn:
-            conn.execute(
-                insert(self.table).values(
-                    at=self.now(), actor=actor, action=action, target=target, detail=detail
-                )
-            )
+            write_audit(conn, self.table, entry, self.now())
 
     def page(
         self,
@@ -145,57 +159,3 @@ def _entry(row: dict[str, Any]) -> AuditEntry:
     if at.tzinfo is None:  # SQLite keeps no offset; every entry is written in UTC
         row["at"] = at.replace(tzinfo=UTC)
     return AuditEntry.model_validate(row)
-
-
-def audit_routes(
-    get_log: Callable[[Request], AuditLog | None], *, responses: Any = None
-) -> APIRouter:
-    """`GET /v1/audit` (admin) over the log `get_log(request)` gives (none: an empty page,
-    for a process kept without a database, as in tests on fakes)."""
-    router = APIRouter(tags=["ops"], responses=responses)
-
-    @router.get(
-        "/v1/audit",
-        summary="The audit log: who did what, and when",
-        description="Operator actions newest first (assignments, reassignments, catalogue "
-        "and policy reloads, model reloads and retrains, sweeps), each with the authenticated "
-        "principal that acted. Filter by `actor`, `action`, `since` (inclusive) and `until` "
-        "(exclusive); page with `cursor` = the `next_cursor` of the previous page.",
-    )
-    async def list_audit(
-        request: Request,
-        _who: Admin,
-        actor: Annotated[str | None, Query(max_length=200)] = None,
-        action: Annotated[str | None, Query(max_length=64)] = None,
-        since: Annotated[AwareDatetime | None, Query(description="Inclusive, ISO 8601")] = None,
-        until: Annotated[AwareDatetime | None, Query(description="Exclusive, ISO 8601")] = None,
-        limit: Annotated[int, Query(ge=1, le=500)] = 50,
-        cursor: Annotated[str | None, Query(description="`next_cursor` of the last page.")] = None,
-    ) -> AuditPage:
-        log = get_log(request)
-        if log is None:
-            return AuditPage(items=[])
-        return await asyncio.to_thread(
-            log.page,
-            actor=actor,
-            action=action,
-            since=since,
-            until=until,
-            limit=limit,
-            cursor=cursor,
-        )
-
-    return router
-
-
-async def audit(
-    request: Request,
-    who: Identity,
-    action: str,
-    target: str | None = None,
-    detail: dict[str, Any] | None = None,
-) -> None:
-    """Record `who` doing `action` in the app's audit log (`app.state.audit`), off the loop."""
-    log: AuditLog | None = request.app.state.audit
-    if log is not None:
-        await asyncio.to_thread(log.record, who.principal, action, target, detail)

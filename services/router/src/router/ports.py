@@ -32,6 +32,7 @@ from router.records import (
     SwarmRecord,
     SwarmStatus,
 )
+from servicekit.audit import Audited
 
 
 class Clock(Protocol):
@@ -206,6 +207,10 @@ class RouterTransaction(Protocol):
 
     def watched_squads(self) -> list[str]:
         """Squads with automatic assignments, sorted."""
+        ...
+
+    def audit(self, entry: Audited, at: datetime) -> None:
+        """Append to the audit log, in this transaction: the entry of the action it runs."""
         ...
 
 

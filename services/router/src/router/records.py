@@ -137,6 +137,10 @@ class HistoryAction(StrEnum):
     (`note` names the squads not told)."""
 
 
+ASSIGNING = frozenset({HistoryAction.ASSIGNED, HistoryAction.REASSIGNED})
+"""History entries that give the case a squad."""
+
+
 class HistoryEntry(BaseModel):
     """One step of a case's routing history."""
 

@@ -103,7 +103,7 @@ def build_container(
             triaged_topic=settings.topics.triaged,
         ),
         engine=engine,
-        audit=AuditLog(engine, AUDIT) if engine is not None else None,
+        audit=AuditLog(registry.engine, AUDIT) if isinstance(registry, SqlModelRegistry) else None,
     )
     if kafka:
         container.runtime = kafka_runtime(settings, container, engine)

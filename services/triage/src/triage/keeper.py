@@ -17,6 +17,12 @@ lease (holder: the job id), renewed every third of `RETRAIN_LEASE_SECONDS`; a se
 anywhere answers `RetrainRunning`. The job is stored in the registry when it starts and when
 it ends; at start, and whenever a job is read, running jobs whose lease lapsed (their process
 died) are marked `interrupted`. Jobs are counted in `triage_model_retrains_total`.
+
+Reload, promotion and the start of a retrain take the principal who asked (`by`) and write
+its audit entry (`model.reload`, `model.promote`, `model.retrain`) in the registry
+transaction that makes the change (the new champion, the stored job). A catalogue reload
+changes only this process's memory: its entry is written after it
+(`servicekit.audit_http.audit_after`).
 """
 
 from __future__ import annotations
@@ -29,6 +35,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from servicekit.audit import Audited
 from triage import metrics, service, training
 from triage.domain import ModelRecord, RetrainJob
 from triage.errors import RetrainJobNotFound, RetrainRunning, TriageError
@@ -107,19 +114,23 @@ class ModelKeeper:
                 self.state = ModelState(clf, self.state.catalogue)
             return self.state
 
-    async def reload_model(self) -> ModelState:
+    async def reload_model(self, by: str | None = None) -> ModelState:
         """Load the saved model again, swap it in and make it the registry's champion (every
-        instance follows); `ModelRefused` keeps the current one."""
+        instance follows), with `by`'s audit entry in that transaction; `ModelRefused` keeps
+        the current one."""
         async with self._lock:
             state = await asyncio.to_thread(
                 service.reload_model, store=self.store, current=self.state
             )
+            version = state.classifier.version
+            audit = Audited(by, "model.reload", version) if by is not None else None
             await asyncio.to_thread(
                 training.register_saved,
                 registry=self.registry,
                 store=self.store,
                 loaded=state.classifier,
                 why="loaded from MODEL_DIR by POST /v1/model/reload",
+                audit=audit,
             )
             self.state = state
             return self.state
@@ -139,15 +150,19 @@ class ModelKeeper:
             )
             return self.state
 
-    async def promote(self, version: str) -> ModelRecord:
-        """Make a registered version the champion here and now (every instance follows)."""
+    async def promote(self, version: str, by: str | None = None) -> ModelRecord:
+        """Make a registered version the champion here and now (every instance follows),
+        with `by`'s audit entry in that transaction."""
         async with self._lock:
+            previous = {"previous_version": self.state.classifier.version}
+            audit = Audited(by, "model.promote", version, previous) if by is not None else None
             record, clf = await asyncio.to_thread(
                 training.promote,
                 version,
                 registry=self.registry,
                 store=self.store,
                 catalogue=self.state.catalogue,
+                audit=audit,
             )
             self.state = ModelState(clf, self.state.catalogue)
         metrics.PROMOTIONS.labels("manual").inc()
@@ -162,8 +177,9 @@ class ModelKeeper:
             raise RetrainJobNotFound(f"no retrain job {job_id}")
         return job
 
-    async def start_retrain(self) -> RetrainJob:
-        """Start one background retrain; `RetrainRunning` when one runs anywhere."""
+    async def start_retrain(self, by: str | None = None) -> RetrainJob:
+        """Start one background retrain; `RetrainRunning` when one runs anywhere. `by`'s
+        audit entry is stored with the job, in one transaction."""
         job = RetrainJob(
             id=str(uuid.uuid4()),
             status="running",
@@ -179,7 +195,9 @@ class ModelKeeper:
         )
         if holder is not None:
             raise RetrainRunning(f"retrain job {holder} is still running", job_id=holder)
-        await asyncio.to_thread(self.registry.save_job, job)
+        previous = {"previous_version": job.previous_version}
+        audit = Audited(by, "model.retrain", job.id, previous) if by is not None else None
+        await asyncio.to_thread(self.registry.save_job, job, audit=audit)
         task = asyncio.create_task(self._run_retrain(job), name="triage-retrain")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)

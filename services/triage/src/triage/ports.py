@@ -16,6 +16,7 @@ from contracts import CaseSubmission, TriageResult
 from contracts.cases import Case
 from contracts.catalogue import Catalogue
 from contracts.envelope import OutboundEvent
+from servicekit.audit import Audited
 from triage.domain import (
     CaseFilter,
     Correction,
@@ -147,12 +148,14 @@ class ModelRegistry(Protocol):
         """The stored artifact bytes of a version."""
         ...
 
-    def promote(self, version: str, at: datetime) -> ModelRecord:
-        """Make `version` the champion and retire the previous one; `ModelVersionNotFound`."""
+    def promote(self, version: str, at: datetime, *, audit: Audited | None = None) -> ModelRecord:
+        """Make `version` the champion and retire the previous one, writing `audit` (who did
+        it) in the same transaction; `ModelVersionNotFound`."""
         ...
 
-    def save_job(self, job: RetrainJob) -> None:
-        """Insert or replace a retrain job."""
+    def save_job(self, job: RetrainJob, *, audit: Audited | None = None) -> None:
+        """Insert or replace a retrain job, writing `audit` (who started it) in the same
+        transaction."""
         ...
 
     def job(self, job_id: str) -> RetrainJob | None:

@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from contracts.catalogue import Catalogue
+from servicekit.audit import Audited
 from servicekit.paging import as_int, decode_cursor, encode_cursor
 from servicekit.utc import as_utc
 from triage.domain import (
@@ -234,9 +235,15 @@ def retrain(
 
 
 def register_saved(
-    *, registry: ModelRegistry, store: ModelStore, loaded: Classifier, why: str
+    *,
+    registry: ModelRegistry,
+    store: ModelStore,
+    loaded: Classifier,
+    why: str,
+    audit: Audited | None = None,
 ) -> ModelRecord:
-    """Register the saved model (`loaded` from `MODEL_DIR`) and make it the champion."""
+    """Register the saved model (`loaded` from `MODEL_DIR`) and make it the champion
+    (`audit`, if any, is written in the transaction that does)."""
     if registry.get(loaded.version) is None:
         artifact = store.pack()
         record = ModelRecord(
@@ -249,7 +256,7 @@ def register_saved(
             _sha(artifact),
         )
         registry.add(record, artifact)
-    return registry.promote(loaded.version, datetime.now(UTC))
+    return registry.promote(loaded.version, datetime.now(UTC), audit=audit)
 
 
 def adopt_champion(
@@ -283,9 +290,15 @@ def load_registered(
 
 
 def promote(
-    version: str, *, registry: ModelRegistry, store: ModelStore, catalogue: Catalogue
+    version: str,
+    *,
+    registry: ModelRegistry,
+    store: ModelStore,
+    catalogue: Catalogue,
+    audit: Audited | None = None,
 ) -> tuple[ModelRecord, Classifier]:
-    """Make a registered version the champion (promotion by hand, or a rollback).
+    """Make a registered version the champion (promotion by hand, or a rollback), writing
+    `audit` (who did it), if any, in the same transaction.
 
     The version is loaded first: one the catalogue refuses is not promoted (`ModelRefused`).
     """
@@ -293,7 +306,7 @@ def promote(
     if artifact is None:
         raise ModelVersionNotFound(f"no model version {version}")
     classifier = store.load_version(version, artifact, catalogue)
-    record = registry.promote(version, datetime.now(UTC))
+    record = registry.promote(version, datetime.now(UTC), audit=audit)
     store.install(version, artifact)
     return record, classifier
 

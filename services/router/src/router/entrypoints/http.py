@@ -22,7 +22,8 @@ from router.app import Container, background
 from router.domain.errors import DomainError
 from router.entrypoints import routes_admin, routes_cases, routes_squads, routes_swarms
 from router.service.errors import RouterError
-from servicekit.audit import AuditLog, audit_routes
+from servicekit.audit import AuditLog
+from servicekit.audit_http import audit_routes
 from servicekit.auth import Role, build_authenticator, install_auth, require
 from servicekit.health import health_routes, readiness
 from servicekit.http import PROBLEM_RESPONSES, BodySizeLimit, install_problem_handlers, instrument

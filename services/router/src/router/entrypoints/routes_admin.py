@@ -1,4 +1,12 @@
-"""Routes of the catalogue, the policy and operations (health, figures, sweep)."""
+"""Routes of the catalogue, the policy and operations (health, figures, sweep).
+
+Catalogue and policy reloads and the sweep are audited right after they succeed, in a
+transaction of their own (`audit_after`), not in the action's: a reload re-reads files into
+this process's memory (no database write to share a transaction with; a process that dies
+before the entry is written also loses what it loaded, and starts again from the files), and
+a sweep escalates each overdue case in its own transaction as the router (each in the case's
+history), exactly as the periodic sweeper does; the entry records who asked for it.
+"""
 
 from __future__ import annotations
 
@@ -15,7 +23,7 @@ from router.domain.policy import Policy, parse_policy
 from router.entrypoints.deps import ContainerDep
 from router.service import queries
 from router.service.queries import Summary
-from servicekit.audit import audit
+from servicekit.audit_http import audit_after
 from servicekit.auth import Admin, Triager
 from servicekit.http import PROBLEM_RESPONSES, ProblemError
 from servicekit.paging import IsoDateTime
@@ -92,7 +100,9 @@ async def get_catalogue(c: ContainerDep, _who: Triager) -> CatalogueView:
 async def reload_catalogue(c: ContainerDep, who: Admin, request: Request) -> Reloaded:
     changed = await asyncio.to_thread(c.catalogue.reload)
     digest = c.catalogue.current.digest
-    await audit(request, who, "catalogue.reload", None, {"changed": changed, "digest": digest})
+    await audit_after(
+        request, who, "catalogue.reload", None, {"changed": changed, "digest": digest}
+    )
     return Reloaded(changed=changed, digest=c.catalogue.current.digest)
 
 
@@ -163,7 +173,7 @@ async def validate_policy(c: ContainerDep, _who: Admin, request: Request) -> Val
 async def reload_policy(c: ContainerDep, who: Admin, request: Request) -> Reloaded:
     changed = await asyncio.to_thread(c.policy.reload)
     digest = c.policy.current.digest
-    await audit(request, who, "policy.reload", None, {"changed": changed, "digest": digest})
+    await audit_after(request, who, "policy.reload", None, {"changed": changed, "digest": digest})
     return Reloaded(changed=changed, digest=c.policy.current.digest)
 
 
@@ -202,5 +212,5 @@ class Swept(BaseModel):
 async def sweep(c: ContainerDep, who: Admin, request: Request) -> Swept:
     escalated = await asyncio.to_thread(c.sweep)
     c.wake()
-    await audit(request, who, "sweep", None, {"escalated": escalated})
+    await audit_after(request, who, "sweep", None, {"escalated": escalated})
     return Swept(escalated=escalated)

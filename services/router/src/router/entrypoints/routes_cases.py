@@ -6,23 +6,21 @@ import asyncio
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
 from contracts.cases import Priority
 from contracts.events import EscalationReason
 from router.domain.lifecycle import LifecycleStatus
 from router.entrypoints.bodies import AcknowledgeBody, AssignmentBody, ResolveBody
 from router.entrypoints.deps import ContainerDep, run_desk_action
-from router.records import CaseDetail, CaseFilter, CasePage, CaseRecord, HistoryAction
+from router.records import CaseDetail, CaseFilter, CasePage, CaseRecord
 from router.service import desk, queries
-from servicekit.audit import audit
 from servicekit.auth import Triager
 from servicekit.http import PROBLEM_RESPONSES
 
 router = APIRouter(prefix="/v1/cases", responses=PROBLEM_RESPONSES)
 MAX_AGE_MINUTES = 10 * 366 * 24 * 60
 CaseId = Annotated[UUID, Path(description="The case id (UUID).")]
-_MOVES = (HistoryAction.ASSIGNED, HistoryAction.REASSIGNED)
 
 
 @router.get(
@@ -92,9 +90,9 @@ async def get_case(c: ContainerDep, _who: Triager, case_id: CaseId) -> CaseDetai
     ),
 )
 async def assign(
-    c: ContainerDep, who: Triager, case_id: CaseId, body: AssignmentBody, request: Request
+    c: ContainerDep, who: Triager, case_id: CaseId, body: AssignmentBody
 ) -> CaseRecord:
-    record = await run_desk_action(
+    done = await run_desk_action(
         c,
         desk.assign_case,
         case_id,
@@ -107,19 +105,7 @@ async def assign(
         clock=c.clock,
         pub=c.pub,
     )
-    # the history says whether this moved the case away from a squad (a reassignment)
-    detail = await asyncio.to_thread(queries.case_detail, case_id, store=c.store)
-    moves = [h for h in detail.history if h.action in _MOVES and h.to_squad == record.squad]
-    last = moves[-1] if moves else None
-    moved = last is not None and last.action is HistoryAction.REASSIGNED
-    await audit(
-        request,
-        who,
-        "case.reassign" if moved else "case.assign",
-        str(case_id),
-        {"squad": record.squad, "from_squad": last.from_squad if last else None},
-    )
-    return record
+    return done.case
 
 
 @router.post(
@@ -130,9 +116,9 @@ async def assign(
     "only while the case is `assigned` (else 409 `invalid_transition`).",
 )
 async def acknowledge(
-    c: ContainerDep, who: Triager, case_id: CaseId, body: AcknowledgeBody, request: Request
+    c: ContainerDep, who: Triager, case_id: CaseId, body: AcknowledgeBody
 ) -> CaseRecord:
-    record = await run_desk_action(
+    return await run_desk_action(
         c,
         desk.acknowledge_case,
         case_id,
@@ -142,8 +128,6 @@ async def acknowledge(
         clock=c.clock,
         pub=c.pub,
     )
-    await audit(request, who, "case.acknowledge", str(case_id), {"squad": body.squad})
-    return record
 
 
 @router.post(
@@ -153,10 +137,8 @@ async def acknowledge(
     description="Marks the case resolved (closing an open swarm on it). A case that is only "
     "triaged, or already resolved, cannot be resolved (409 `invalid_transition`).",
 )
-async def resolve(
-    c: ContainerDep, who: Triager, case_id: CaseId, body: ResolveBody, request: Request
-) -> CaseRecord:
-    record = await run_desk_action(
+async def resolve(c: ContainerDep, who: Triager, case_id: CaseId, body: ResolveBody) -> CaseRecord:
+    return await run_desk_action(
         c,
         desk.resolve_case,
         case_id,
@@ -167,5 +149,3 @@ async def resolve(
         clock=c.clock,
         pub=c.pub,
     )
-    await audit(request, who, "case.resolve", str(case_id))
-    return record

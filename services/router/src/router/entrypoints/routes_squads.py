@@ -5,14 +5,13 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated
 
-from fastapi import APIRouter, Path, Request
+from fastapi import APIRouter, Path
 
 from router.domain.policy import ModelMode
 from router.entrypoints.bodies import SquadModeBody
 from router.entrypoints.deps import ContainerDep, run_desk_action
 from router.service import squads
 from router.service.squads import SquadModeHistory, SquadPrecisionList
-from servicekit.audit import audit
 from servicekit.auth import Admin, Triager
 from servicekit.http import PROBLEM_RESPONSES
 
@@ -72,9 +71,9 @@ async def squad_precision(c: ContainerDep, _who: Triager, squad: Squad) -> Squad
     ),
 )
 async def set_mode(
-    c: ContainerDep, who: Admin, squad: Squad, body: SquadModeBody, request: Request
+    c: ContainerDep, who: Admin, squad: Squad, body: SquadModeBody
 ) -> SquadModeHistory:
-    history = await run_desk_action(
+    return await run_desk_action(
         c,
         squads.set_squad_mode,
         squad,
@@ -86,5 +85,3 @@ async def set_mode(
         policy=c.policy.current,
         clock=c.clock,
     )
-    await audit(request, who, "squad.mode", squad, {"mode": body.mode, "note": body.note})
-    return history

@@ -6,13 +6,12 @@ import asyncio
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Path, Query
 
 from router.entrypoints.bodies import CloseBody, MemberBody, NoteBody
 from router.entrypoints.deps import ContainerDep, run_desk_action
 from router.records import SwarmPage, SwarmRecord, SwarmStatus
 from router.service import desk, queries
-from servicekit.audit import audit
 from servicekit.auth import Triager
 from servicekit.http import PROBLEM_RESPONSES
 
@@ -55,9 +54,9 @@ async def get_swarm(c: ContainerDep, _who: Triager, swarm_id: SwarmId) -> SwarmR
     "closed swarm is 409 `swarm_closed`.",
 )
 async def add_member(
-    c: ContainerDep, who: Triager, swarm_id: SwarmId, body: MemberBody, request: Request
+    c: ContainerDep, who: Triager, swarm_id: SwarmId, body: MemberBody
 ) -> SwarmRecord:
-    record = await run_desk_action(
+    return await run_desk_action(
         c,
         desk.add_swarm_member,
         swarm_id,
@@ -68,8 +67,6 @@ async def add_member(
         clock=c.clock,
         pub=c.pub,
     )
-    await audit(request, who, "swarm.invite", str(swarm_id), {"squad": body.squad})
-    return record
 
 
 @router.post(
@@ -77,10 +74,8 @@ async def add_member(
     summary="Leave a note in the swarm",
     description="Notes record what each squad found. A closed swarm is 409 `swarm_closed`.",
 )
-async def add_note(
-    c: ContainerDep, who: Triager, swarm_id: SwarmId, body: NoteBody, request: Request
-) -> SwarmRecord:
-    record = await asyncio.to_thread(
+async def add_note(c: ContainerDep, who: Triager, swarm_id: SwarmId, body: NoteBody) -> SwarmRecord:
+    return await asyncio.to_thread(
         desk.add_swarm_note,
         swarm_id,
         author=who.principal,
@@ -88,8 +83,6 @@ async def add_note(
         store=c.store,
         clock=c.clock,
     )
-    await audit(request, who, "swarm.note", str(swarm_id))
-    return record
 
 
 @router.post(
@@ -98,10 +91,8 @@ async def add_note(
     description="Assigns the case to `owner_squad` (notified, with an acknowledgement "
     "deadline) and publishes `support.swarm.closed.v1` and `support.case.assigned.v1`.",
 )
-async def close(
-    c: ContainerDep, who: Triager, swarm_id: SwarmId, body: CloseBody, request: Request
-) -> SwarmRecord:
-    record = await run_desk_action(
+async def close(c: ContainerDep, who: Triager, swarm_id: SwarmId, body: CloseBody) -> SwarmRecord:
+    return await run_desk_action(
         c,
         desk.close_swarm,
         swarm_id,
@@ -114,5 +105,3 @@ async def close(
         clock=c.clock,
         pub=c.pub,
     )
-    await audit(request, who, "swarm.close", str(swarm_id), {"owner_squad": body.owner_squad})
-    return record

@@ -12,6 +12,10 @@ label for triage, and the domain records the old squad in `moved_away_from`. It 
 corrects the case's automatic assignment, if it had one, for the realised precision watch
 (`router.service.watch`): a squad whose precision fell is demoted in the same transaction.
 
+Every action also writes its audit entry (`servicekit.audit`: who, from `by`, did what) in
+the action's transaction: an action that fails or never commits leaves none, a committed one
+always has one. `assign_case` says whether it was a reassignment, and from which squad.
+
 The steps inside a transaction live in `router.service.desk_steps`.
 """
 
@@ -28,8 +32,8 @@ from router.domain.policy import Policy
 from router.domain.swarm import Swarm
 from router.ports import Clock, RouterStore
 from router.records import (
+    ASSIGNING,
     CaseRecord,
-    HistoryAction,
     SwarmMember,
     SwarmNoteRecord,
     SwarmRecord,
@@ -37,6 +41,7 @@ from router.records import (
 )
 from router.service.common import Publishing, to_domain
 from router.service.desk_steps import (
+    Assignment,
     apply_action,
     assign_in_tx,
     check_owning_squad,
@@ -45,6 +50,17 @@ from router.service.desk_steps import (
     load_swarm,
 )
 from router.service.effects import Effects
+from servicekit.audit import Audited
+
+__all__ = [
+    "Assignment",
+    "acknowledge_case",
+    "add_swarm_member",
+    "add_swarm_note",
+    "assign_case",
+    "close_swarm",
+    "resolve_case",
+]
 
 
 def assign_case(
@@ -58,8 +74,8 @@ def assign_case(
     policy: Policy,
     clock: Clock,
     pub: Publishing,
-) -> CaseRecord:
-    """Assign or reassign a case by hand.
+) -> Assignment:
+    """Assign or reassign a case by hand; the case, and whether it was a reassignment.
 
     Raises:
         UnknownSquadError: `squad` is not an owning squad of the catalogue.
@@ -71,10 +87,12 @@ def assign_case(
     effects = Effects(catalogue=catalogue, pub=pub, now=clock.now(), policy=policy)
     with store.transaction() as tx:
         case = load_case(tx, case_id)
-        new = assign_in_tx(tx, case, squad=squad, by=by, note=note, policy=policy, effects=effects)
+        done = assign_in_tx(tx, case, squad=squad, by=by, note=note, policy=policy, effects=effects)
         effects.write(tx)
+        detail = {"squad": squad, "from_squad": done.from_squad}
+        tx.audit(Audited(by, done.audit_action, str(case_id), detail), effects.now)
     effects.count()
-    return new
+    return done
 
 
 def acknowledge_case(
@@ -93,12 +111,12 @@ def acknowledge_case(
         new, happened = apply_action(tx, case, Acknowledge(squad=squad, by=by), effects.now)
         effects.add(new, happened)
         effects.write(tx)
+        tx.audit(Audited(by, "case.acknowledge", str(case_id), {"squad": squad}), effects.now)
         owner_at = max(
             (
                 h.at
                 for h in tx.case_history(case.id)
-                if h.action in (HistoryAction.ASSIGNED, HistoryAction.REASSIGNED)
-                and h.to_squad == squad
+                if h.action in ASSIGNING and h.to_squad == squad
             ),
             default=None,
         )
@@ -141,6 +159,7 @@ def resolve_case(
         )
         effects.add(new, [*closed, *happened])
         effects.write(tx)
+        tx.audit(Audited(by, "case.resolve", str(case_id)), effects.now)
     effects.count()
     return new
 
@@ -168,8 +187,9 @@ def add_swarm_member(
         swarm = load_swarm(tx, swarm_id)
         domain = to_domain(swarm)
         joined = domain.join(squad, catalogue=catalogue)
+        tx.audit(Audited(by, "swarm.invite", str(swarm_id), {"squad": squad}), effects.now)
         if joined is domain:
-            return swarm
+            return swarm  # a member already: nothing else to write
         tx.add_member(swarm.id, SwarmMember(squad=squad, joined_at=effects.now, invited_by=by))
         case = load_case(tx, swarm.case_id)
         effects.add(case, [SwarmJoined(swarm=joined, squad=squad, by=by)])
@@ -193,6 +213,7 @@ def add_swarm_note(
         noted: Swarm = to_domain(swarm).note(author, text, now=now)
         last = noted.notes[-1]
         tx.add_note(swarm.id, SwarmNoteRecord(author=last.author, text=last.text, at=last.at))
+        tx.audit(Audited(author, "swarm.note", str(swarm_id)), now)
         return load_swarm(tx, swarm_id)
 
 
@@ -236,6 +257,8 @@ def close_swarm(
             swarm_outcome=outcome,
         )
         effects.write(tx)
+        detail = {"owner_squad": owner_squad}
+        tx.audit(Audited(by, "swarm.close", str(swarm_id), detail), effects.now)
         closed = load_swarm(tx, swarm_id)
     effects.count()
     return closed

@@ -10,12 +10,13 @@ builds an event, a history row or a notification by hand.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
 from contracts.catalogue import Catalogue
 from router.domain.errors import SwarmAlreadyClosed
-from router.domain.events import DomainEvent, SwarmClosed
+from router.domain.events import CaseReassigned, DomainEvent, SwarmClosed
 from router.domain.lifecycle import Action, Assign, transition
 from router.domain.policy import Policy
 from router.ports import RouterTransaction
@@ -108,6 +109,22 @@ def close_open_swarm(
     ]
 
 
+@dataclass(frozen=True, slots=True)
+class Assignment:
+    """A manual assignment: the case after it, and whether it was a reassignment (a
+    correction: `support.case.reassigned.v1`) and from which squad (None: the case had none,
+    it moved away from the prediction)."""
+
+    case: CaseRecord
+    reassigned: bool
+    from_squad: str | None
+
+    @property
+    def audit_action(self) -> str:
+        """Its name in the audit log."""
+        return "case.reassign" if self.reassigned else "case.assign"
+
+
 def assign_in_tx(
     tx: RouterTransaction,
     case: CaseRecord,
@@ -118,8 +135,11 @@ def assign_in_tx(
     policy: Policy,
     effects: Effects,
     swarm_outcome: str | None = None,
-) -> CaseRecord:
-    """Assign `case` by hand (closing an open swarm on it); its effects go to `effects`."""
+) -> Assignment:
+    """Assign `case` by hand (closing an open swarm on it); its effects go to `effects`.
+
+    Whether it was a reassignment is the domain's answer (the event it caused), never a
+    later reading of the history."""
     now = effects.now
     deadline = policy.ack_deadline(case.priority, now)
     assign = Assign(squad=squad, by=by, manual=True, ack_deadline=deadline, note=note)
@@ -134,7 +154,8 @@ def assign_in_tx(
         catalogue=effects.catalogue,
     )
     effects.add(new, [*closed, *happened])
-    return new
+    moved = next((e for e in happened if isinstance(e, CaseReassigned)), None)
+    return Assignment(new, reassigned=moved is not None, from_squad=case.squad)
 
 
 def load_swarm(tx: RouterTransaction, swarm_id: UUID) -> SwarmRecord:

@@ -28,6 +28,7 @@ from pydantic import BaseModel, Field
 from router.domain.lifecycle import ROUTER, LifecycleStatus
 from router.ports import Clock, ReadQueries
 from router.records import (
+    ASSIGNING,
     CaseDetail,
     CaseFilter,
     CasePage,
@@ -179,7 +180,6 @@ def percentile(values: Sequence[float], p: float) -> float | None:
 
 
 _OWNED = (LifecycleStatus.ASSIGNED, LifecycleStatus.ACKNOWLEDGED, LifecycleStatus.RESOLVED)
-_ASSIGNING = (HistoryAction.ASSIGNED, HistoryAction.REASSIGNED)
 _NOT_ROUTING = (HistoryAction.RETRIAGED, HistoryAction.UNREACHABLE)
 """Entries that record something about a routing step rather than being one."""
 
@@ -211,10 +211,10 @@ def summarize(
             reasons[reason or "unknown"] += 1
         if any(h.action is HistoryAction.REASSIGNED for h in steps):
             reassigned += 1
-        if any(h.action in _ASSIGNING for h in steps):
+        if any(h.action in ASSIGNING for h in steps):
             ever_assigned += 1
         if case.status in _OWNED and case.squad is not None:
-            owner_steps = [h for h in steps if h.action in _ASSIGNING and h.to_squad == case.squad]
+            owner_steps = [h for h in steps if h.action in ASSIGNING and h.to_squad == case.squad]
             if owner_steps:
                 seconds = (owner_steps[-1].at - case.received_at).total_seconds()
                 to_owner.append(max(0.0, seconds))

@@ -21,6 +21,7 @@ from router.records import SquadModeChange, SquadModeState
 from router.service.desk_steps import check_owning_squad
 from router.service.errors import ConcurrentUpdate
 from router.service.watch import assess_squad, demoted_squads, write_mode
+from servicekit.audit import Audited
 
 
 class WatchWindow(BaseModel):
@@ -174,7 +175,8 @@ def set_squad_mode(
 ) -> SquadModeHistory:
     """Restore a squad to `auto` (its window starts afresh) or set it to `suggest` by hand.
 
-    Setting the mode it already has changes nothing and records nothing.
+    Setting the mode it already has changes nothing and adds nothing to the mode history;
+    either way the request is in the audit log (`squad.mode`), written in this transaction.
 
     Raises:
         UnknownSquadError: Not an owning squad of the catalogue.
@@ -193,5 +195,6 @@ def set_squad_mode(
             if new is None:
                 raise ConcurrentUpdate(f"the mode of {squad} changed meanwhile; try again")
             state = new
+        tx.audit(Audited(by, "squad.mode", squad, {"mode": mode.value, "note": note}), now)
         view = _view(tx, squad, state, policy=policy, now=now)
         return SquadModeHistory(squad=view, history=tx.mode_changes(squad))

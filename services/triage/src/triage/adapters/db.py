@@ -45,9 +45,9 @@ from sqlmodel import Field, SQLModel
 from contracts import CaseSubmission, TriageResult
 from contracts.cases import Case
 from contracts.envelope import OutboundEvent
-from servicekit.audit import audit_table
 from servicekit.outbox import outbox_rows, outbox_table
 from servicekit.utc import as_utc
+from triage.adapters.audit_log import AUDIT
 from triage.adapters.registry import REGISTRY_TABLES
 from triage.domain import CaseFilter, Correction, Label, LabelFilter, StoredCase
 from triage.ports import ScopedKey, WriteConflict
@@ -131,11 +131,6 @@ OUTBOX: Table = (
     SQLModel.metadata.tables["triage_outbox"]
     if "triage_outbox" in SQLModel.metadata.tables
     else outbox_table(SQLModel.metadata, "triage_outbox")
-)
-AUDIT: Table = (
-    SQLModel.metadata.tables["triage_audit_log"]
-    if "triage_audit_log" in SQLModel.metadata.tables
-    else audit_table(SQLModel.metadata, "triage_audit_log")
 )
 CASES: Table = CaseRow.__table__  # type: ignore[attr-defined]
 PROCESSED: Table = ProcessedEventRow.__table__  # type: ignore[attr-defined]

@@ -14,6 +14,10 @@ Three tables, created by migration 0006:
   `INSERT` that the primary key lets only one writer win - the same on SQLite and Postgres.
   The running job renews it; a job whose process died stops renewing, its lease lapses and
   the job is marked `interrupted` (`interrupt_orphans`).
+
+A promotion and the start of a retrain job write their audit entry (`Audited`, the
+`audit` argument) in their own transaction, into `triage_audit_log`: a committed promotion or
+job always has its entry, one that failed has none.
 """
 
 from __future__ import annotations
@@ -40,7 +44,9 @@ from sqlalchemy import (
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Field, SQLModel
 
+from servicekit.audit import Audited, write_audit
 from servicekit.utc import as_utc
+from triage.adapters.audit_log import AUDIT
 from triage.domain import ModelRecord, RetrainJob, TrainingCounts
 from triage.errors import ModelVersionNotFound
 
@@ -104,8 +110,9 @@ _RECORD_COLUMNS = [c for c in MODELS.c if c.name != "artifact"]
 
 
 def create_registry_tables(engine: Engine) -> None:
-    """Create the registry's tables when missing (tests; deployments migrate)."""
-    SQLModel.metadata.create_all(engine, tables=list(REGISTRY_TABLES))
+    """Create the registry's tables, and the audit log its actions write, when missing
+    (tests; deployments migrate)."""
+    SQLModel.metadata.create_all(engine, tables=[*REGISTRY_TABLES, AUDIT])
 
 
 def _record(row: Any) -> ModelRecord:
@@ -201,8 +208,9 @@ class SqlModelRegistry:
         with self.engine.begin() as conn:
             conn.execute(update(MODELS).where(MODELS.c.version == version).values(status=status))
 
-    def promote(self, version: str, at: datetime) -> ModelRecord:
-        """Make `version` the champion; the previous champion becomes `retired`."""
+    def promote(self, version: str, at: datetime, *, audit: Audited | None = None) -> ModelRecord:
+        """Make `version` the champion; the previous champion becomes `retired`; `audit` is
+        written in the same transaction."""
         with self.engine.begin() as conn:
             found = conn.execute(
                 select(MODELS.c.version).where(MODELS.c.version == version).with_for_update()
@@ -219,12 +227,14 @@ class SqlModelRegistry:
                 .where(MODELS.c.version == version)
                 .values(status="champion", promoted_at=at.astimezone(UTC))
             )
+            if audit is not None:
+                write_audit(conn, AUDIT, audit, at)
         record = self.get(version)
         assert record is not None
         return record
 
-    def save_job(self, job: RetrainJob) -> None:
-        """Insert or replace a retrain job."""
+    def save_job(self, job: RetrainJob, *, audit: Audited | None = None) -> None:
+        """Insert or replace a retrain job; `audit` is written in the same transaction."""
         row = {
             "id": job.id,
             "status": job.status,
@@ -242,6 +252,8 @@ class SqlModelRegistry:
             done = conn.execute(update(JOBS).where(JOBS.c.id == job.id).values(**row))
             if done.rowcount == 0:
                 conn.execute(insert(JOBS), [row])
+            if audit is not None:
+                write_audit(conn, AUDIT, audit, datetime.now(UTC))
 
     def job(self, job_id: str) -> RetrainJob | None:
         """One job."""

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from fastapi_offline import FastAPIOffline
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from servicekit.audit import audit, audit_routes
+from servicekit.audit_http import audit_after, audit_routes
 from servicekit.auth import (
     Admin,
     Reporter,
@@ -94,10 +94,9 @@ async def get_model(container: ContainerDep, _who: Triager) -> ModelInfo:
     ),
     responses=PROBLEM_RESPONSES,
 )
-async def reload_model(container: ContainerDep, who: Admin, request: Request) -> ModelInfo:
+async def reload_model(container: ContainerDep, who: Admin) -> ModelInfo:
     """Translate POST /v1/model/reload."""
-    state = await container.models.reload_model()
-    await audit(request, who, "model.reload", state.classifier.version)
+    state = await container.models.reload_model(by=who.principal)
     return _model_info(container, state)
 
 
@@ -151,7 +150,8 @@ async def reload_catalogue(container: ContainerDep, who: Admin, request: Request
     state = await container.models.reload_catalogue(
         container.settings.catalogue_path, container.settings.service_delivery_group
     )
-    await audit(request, who, "catalogue.reload", None, {"digest": state.catalogue.digest})
+    # the catalogue lives in this process's memory: no transaction to share (see keeper)
+    await audit_after(request, who, "catalogue.reload", None, {"digest": state.catalogue.digest})
     return _catalogue_info(state)
 
 

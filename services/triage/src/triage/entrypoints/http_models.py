@@ -11,9 +11,8 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 
-from servicekit.audit import audit
 from servicekit.auth import Admin, Triager
 from servicekit.http import PROBLEM_RESPONSES
 from triage.domain import ModelRecord
@@ -77,11 +76,7 @@ async def get_model(version: str, container: ContainerDep, _who: Triager) -> Mod
     "catalogue in force refuses it (the champion stays).",
     responses=PROBLEM_RESPONSES,
 )
-async def promote_model(
-    request: Request, version: str, container: ContainerDep, who: Admin
-) -> ModelVersionView:
+async def promote_model(version: str, container: ContainerDep, who: Admin) -> ModelVersionView:
     """Translate POST /v1/models/{version}/promote."""
-    previous = container.state.classifier.version
-    record = await container.models.promote(version)
-    await audit(request, who, "model.promote", version, {"previous_version": previous})
+    record = await container.models.promote(version, by=who.principal)
     return _view(record)

@@ -14,7 +14,6 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response
 
-from servicekit.audit import audit
 from servicekit.auth import Admin, Triager
 from servicekit.http import PROBLEM_RESPONSES
 from servicekit.paging import IsoDateTime
@@ -68,12 +67,9 @@ def _job_view(job: RetrainJob) -> RetrainJobView:
         },
     },
 )
-async def start_retrain(
-    request: Request, response: Response, container: ContainerDep, who: Admin
-) -> RetrainJobView:
+async def start_retrain(response: Response, container: ContainerDep, who: Admin) -> RetrainJobView:
     """Translate POST /v1/model/retrain."""
-    job = await container.models.start_retrain()
-    await audit(request, who, "model.retrain", job.id, {"previous_version": job.previous_version})
+    job = await container.models.start_retrain(by=who.principal)
     response.headers["Location"] = f"/v1/model/retrain/{job.id}"
     return _job_view(job)
 

@@ -33,6 +33,7 @@ from router.records import (
     SwarmRecord,
     SwarmStatus,
 )
+from servicekit.audit import Audited, write_audit
 from servicekit.outbox import outbox_rows
 
 
@@ -264,3 +265,6 @@ class SqlTransaction:
     def watched_squads(self) -> list[str]:
         a = t.auto_assignments.c
         return [r[0] for r in self.conn.execute(select(a.squad).distinct().order_by(a.squad))]
+
+    def audit(self, entry: Audited, at: datetime) -> None:
+        write_audit(self.conn, t.audit_log, entry, at)
