@@ -11,7 +11,8 @@
    ack-timeout test uses P4; every other case is P1-P3 and keeps hours to acknowledge);
 5. `triage serve` and `router serve` as subprocesses (the console scripts next to
    `sys.executable`) on free ports, each with its own SQLite file, on the session's broker
-   with topic names and consumer groups unique to the module.
+   with topic names and consumer groups unique to the module; both admit the test API keys
+   and bearer JWTs signed with `JWT_SECRET`.
 
 Acknowledgement timeouts: the served router reads the system clock and offers no way to move
 it from outside. Rather than add a test-only clock endpoint to the service, the tests shorten
@@ -57,6 +58,8 @@ DEMO_HISTORY = ROOT / "demo" / "history.csv"
 DEMO_SINK_URL = "http://127.0.0.1:8025"
 SECRET = "e2e-webhook-secret"
 SECRET_ENV = "SUPPORT_TRIAGE_SECRET_DEMO"  # the demo catalogue names it
+JWT_SECRET = "e2e-jwt-secret-of-at-least-32-bytes"
+"""Both services also take bearer JWTs signed with it (`AUTH_JWT_SECRET`)."""
 ACK_TEST_PRIORITY = "P4"
 BIN = Path(sys.executable).parent
 # Generous: on a loaded 2-core machine importing and training the demo model took ~60 s.
@@ -261,6 +264,7 @@ def pipeline(broker: LocalBroker, tmp_path_factory: pytest.TempPathFactory) -> I
         "TOPIC_TRIAGED": topics.triaged,
         "TOPIC_LIFECYCLE": topics.lifecycle,
         "TOPIC_DEADLETTER": topics.deadletter,
+        "AUTH_JWT_SECRET": JWT_SECRET,
     }
     services: list[Service] = []
     sink = start_sink(0, 0, webhook_secret=SECRET)

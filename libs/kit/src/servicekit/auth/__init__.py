@@ -11,6 +11,7 @@ from servicekit.auth.config import AuthSettings, build_authenticator
 from servicekit.auth.edge import (
     API_KEY_HEADER,
     PUBLIC,
+    SWAGGER_UI_PARAMETERS,
     Admin,
     Reporter,
     Triager,
@@ -32,6 +33,7 @@ from servicekit.auth.identity import (
 __all__ = [
     "API_KEY_HEADER",
     "PUBLIC",
+    "SWAGGER_UI_PARAMETERS",
     "Admin",
     "ApiKey",
     "AuthError",

@@ -9,7 +9,9 @@ credential is 401 with `WWW-Authenticate`, a wrong role 403 `insufficient_role`,
 problem bodies. It uses FastAPI's security classes, so the OpenAPI document lists the two
 schemes (`bearerAuth`: `Authorization: Bearer <JWT or API key>`, `apiKeyAuth`: `X-API-Key`)
 on every protected operation, each with the admitted roles as its list (OpenAPI 3.1 allows
-role names there), and Swagger UI's Authorize button fills them in.
+role names there), and Swagger UI's Authorize button fills them in: pass
+`SWAGGER_UI_PARAMETERS` to the app so that what was entered there survives a reload of the
+page (`persistAuthorization`: kept in the browser's local storage until Logout).
 `install_auth(app, authenticator)` stores the authenticator and adds to each protected
 operation `x-roles` and its 401/403 answers. An operation with neither security nor
 `x-public: true` is a route whose access nobody decided: the project's OpenAPI test refuses it.
@@ -81,6 +83,11 @@ def require(*roles: Role) -> Any:
         raise ValueError("name at least one role")
     return Security(_check, scopes=[r.value for r in roles])
 
+
+#: `swagger_ui_parameters` of both apps: the Authorize dialog's values survive a reload (kept
+#: in the browser's local storage until Logout), so a triage lead working the queue in
+#: Swagger UI does not paste the key again after each reload.
+SWAGGER_UI_PARAMETERS: dict[str, Any] = {"persistAuthorization": True}
 
 #: `openapi_extra` of a route open on purpose (health, readiness).
 PUBLIC: dict[str, Any] = {"x-public": True}

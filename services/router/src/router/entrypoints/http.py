@@ -24,7 +24,13 @@ from router.entrypoints import routes_admin, routes_cases, routes_squads, routes
 from router.service.errors import RouterError
 from servicekit.audit import AuditLog
 from servicekit.audit_http import audit_routes
-from servicekit.auth import Role, build_authenticator, install_auth, require
+from servicekit.auth import (
+    SWAGGER_UI_PARAMETERS,
+    Role,
+    build_authenticator,
+    install_auth,
+    require,
+)
 from servicekit.health import health_routes, readiness
 from servicekit.http import PROBLEM_RESPONSES, BodySizeLimit, install_problem_handlers, instrument
 from servicekit.hygiene import hygiene_routes, watch_catalogue
@@ -64,6 +70,7 @@ def create_app(container: Container, *, run_background: bool = True) -> FastAPI:
         ),
         openapi_tags=TAGS,
         lifespan=lifespan,
+        swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
     )
     app.state.container = container
     install_problem_handlers(app, errors=(RouterError, DomainError))

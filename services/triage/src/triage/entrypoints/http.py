@@ -17,6 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from servicekit.audit_http import audit_after, audit_routes
 from servicekit.auth import (
+    SWAGGER_UI_PARAMETERS,
     Admin,
     Reporter,
     Role,
@@ -186,6 +187,7 @@ def create_app(container: Container) -> FastAPI:
             "service catalogue, stores them and publishes `support.case.triaged.v1`."
         ),
         lifespan=lifespan,
+        swagger_ui_parameters=SWAGGER_UI_PARAMETERS,
         default_response_class=JSONResponse,
         openapi_tags=[
             {"name": "cases", "description": "Submit, read and list cases; dry-run predict"},
