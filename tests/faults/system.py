@@ -347,9 +347,12 @@ class System:
         return "\n".join(f"--- {i.name}\n{i.log_tail()}" for i in self.triage + self.router)
 
     def stop(self) -> dict[str, int | None]:
+        """Stop whatever started (`start()` may have failed part way)."""
         codes = {i.name: i.stop() for i in self.router + self.triage}
-        self.sink.stop()
-        self.broker.stop()
+        if hasattr(self, "sink"):
+            self.sink.stop()
+        if hasattr(self, "broker"):
+            self.broker.stop()
         if self.proxy is not None:
             self.proxy.stop()
             self.proxy.start()  # dropping the databases goes to the server directly
