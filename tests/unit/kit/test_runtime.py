@@ -24,7 +24,10 @@ TP = TopicPartition("in", 0)
 
 
 class FakeProducer:
-    def __init__(self) -> None:
+    """Its metadata has every topic of the runtime but those `broker.lost`."""
+
+    def __init__(self, broker: FakeClients) -> None:
+        self.broker = broker
         self.started = self.stopped = False
         self.client = self
 
@@ -34,8 +37,11 @@ class FakeProducer:
     async def stop(self) -> None:
         self.stopped = True
 
-    async def fetch_all_metadata(self) -> None:
-        return None
+    async def fetch_all_metadata(self) -> FakeProducer:
+        return self
+
+    def topics(self) -> set[str]:
+        return {"in", "dlq"} - set(self.broker.lost)
 
 
 class FakeConsumer:
@@ -87,7 +93,7 @@ class FakeClients:
         self.joined.set()
 
     def producer(self) -> FakeProducer:
-        self.producers.append(FakeProducer())
+        self.producers.append(FakeProducer(self))
         return self.producers[-1]
 
     def consumer(self, settings: ConsumerSettings) -> FakeConsumer:
@@ -102,9 +108,6 @@ class FakeClients:
         self.lost = []
 
     lost: list[str] = []  # topics the broker lost (ensure_topics creates them again)
-
-    async def missing_topics(self, topics: Sequence[str]) -> list[str]:
-        return [t for t in topics if t in self.lost]
 
 
 def record(offset: int) -> ConsumerRecord:

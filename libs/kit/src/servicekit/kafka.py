@@ -134,12 +134,16 @@ async def _admin(
         await admin.close()
 
 
-async def missing_topics(
-    bootstrap_servers: str, topics: Sequence[str], *, security: KafkaSecurity = PLAINTEXT
-) -> list[str]:
-    """The `topics` the broker does not have."""
-    async with _admin(bootstrap_servers, "topic-check", security) as admin:
-        existing = set(await admin.list_topics())
+async def missing_topics(producer: AIOKafkaProducer, topics: Iterable[str]) -> list[str]:
+    """The `topics` the broker does not have, asked through a started producer's connection.
+
+    The request asks for every topic, not for these: a metadata request naming a topic that
+    does not exist makes the local broker (and a Kafka cluster with
+    `auto.create.topics.enable`) create it, with its default partition count. Raises a
+    `KafkaError` when the broker cannot be reached.
+    """
+    cluster = await producer.client.fetch_all_metadata()
+    existing = cluster.topics()
     return [t for t in topics if t not in existing]
 
 

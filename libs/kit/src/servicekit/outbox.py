@@ -112,6 +112,7 @@ class OutboxRelay:
         gauge_interval: float = 5.0,
         wake_delay: float = 0.0,
         after_failure: Callable[[], Awaitable[None]] | None = None,
+        before_publish: Callable[[set[str]], Awaitable[None]] | None = None,
     ) -> None:
         self.engine = engine
         self.table = table
@@ -123,6 +124,7 @@ class OutboxRelay:
         self.gauge_interval = gauge_interval
         self.wake_delay = wake_delay
         self.after_failure = after_failure
+        self.before_publish = before_publish
         self._failed = False
         self._counted_at = float("-inf")  # monotonic time of the last pending count
         self._wake = asyncio.Event()
@@ -146,8 +148,11 @@ class OutboxRelay:
         (after `wake_delay`, which gathers the wakes of that window into one pass).
         While the broker is unreachable, wakes do not shorten the backoff. After a failure,
         `after_failure` runs before the next pass (the runtime creates the topics a broker
-        that restarted empty has lost: publishing into a topic that does not exist yet would
-        leave the records to whatever the broker makes of them).
+        that restarted empty has lost). Before a batch is handed to the producer,
+        `before_publish` is awaited with its topics; when it raises, the pass fails and
+        nothing of the batch was sent (the runtime checks there that the broker is reachable
+        and has the topics: see `servicekit.runtime` for what the local broker does with
+        records sent to a topic it does not have).
         """
         backoff = self.backoff.start()
         while not self._stopping.is_set():
@@ -182,6 +187,11 @@ class OutboxRelay:
         loop = asyncio.get_running_loop()
         return await asyncio.to_thread(self._relay_blocking, loop)
 
+    async def _publish(self, items: list[tuple[str, KafkaRecord]]) -> None:
+        if self.before_publish is not None:
+            await self.before_publish({topic for topic, _ in items})
+        await send_batch(self.producer, items)
+
     def _relay_blocking(self, loop: asyncio.AbstractEventLoop) -> int:
         t = self.table
         postgres = self.engine.dialect.name == "postgresql"
@@ -212,7 +222,7 @@ class OutboxRelay:
                 )
                 for r in rows
             ]
-            future = asyncio.run_coroutine_threadsafe(send_batch(self.producer, items), loop)
+            future = asyncio.run_coroutine_threadsafe(self._publish(items), loop)
             future.result(timeout=60)
             if postgres:
                 conn.execute(delete(t).where(t.c.id.in_([r["id"] for r in rows])))
