@@ -1,15 +1,19 @@
 """The outbox relay loop: wakes during a batch are not lost; failures back off; wakes within
-`wake_delay` make one pass."""
+`wake_delay` make one pass; a batch whose topics the broker lacks is not sent."""
 
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 
-from sqlalchemy import MetaData
+import pytest
+from sqlalchemy import MetaData, insert
 
+from contracts.envelope import CloudEvent
+from contracts.problems import FieldError
 from servicekit.backoff import BackoffPolicy
 from servicekit.db import make_engine
-from servicekit.outbox import OutboxRelay, outbox_table
+from servicekit.outbox import OutboxRelay, outbox_rows, outbox_table
 
 
 class ScriptedRelay(OutboxRelay):
@@ -108,3 +112,53 @@ async def test_after_a_failure_the_topics_are_checked_before_the_next_pass() -> 
     relay.after_failure = ensure_topics
     await asyncio.wait_for(relay.run(), timeout=10)
     assert order == ["topics after call 1"]  # once, after the failure, before the next pass
+
+
+class RecordingProducer:
+    """Takes every record at once (aiokafka's `send` returns a future of the ack)."""
+
+    def __init__(self) -> None:
+        self.sent: list[str] = []
+
+    async def send(self, topic: str, **_: object) -> asyncio.Future[None]:
+        self.sent.append(topic)
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        done.set_result(None)
+        return done
+
+
+async def test_a_batch_whose_topics_the_broker_lacks_is_not_handed_to_the_producer(
+    tmp_path: Path,
+) -> None:
+    engine = make_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
+    table = outbox_table(MetaData(), "t_outbox")
+    table.metadata.create_all(engine)
+    event = CloudEvent.of(
+        type="test.v1", source="/test", subject="1", data=FieldError(loc="a", message="m", type="t")
+    )
+    with engine.begin() as conn:
+        conn.execute(insert(table), outbox_rows([("a", event, "k"), ("b", event, "k")]))
+    producer = RecordingProducer()
+    broker_topics = {"a"}
+    asked: list[set[str]] = []
+
+    async def before_publish(topics: set[str]) -> None:
+        asked.append(topics)
+        if not topics <= broker_topics:
+            raise LookupError(f"the broker lacks {sorted(topics - broker_topics)}")
+
+    relay = OutboxRelay(
+        engine=engine,
+        table=table,
+        producer=producer,  # type: ignore[arg-type]
+        service="test",
+        before_publish=before_publish,
+    )
+    with pytest.raises(LookupError):
+        await relay.relay_once()
+    assert producer.sent == []  # nothing of the batch was sent
+    broker_topics.add("b")  # the topic was created
+    assert await relay.relay_once() == 2
+    assert producer.sent == ["a", "b"]
+    assert asked == [{"a", "b"}, {"a", "b"}]
+    engine.dispose()
