@@ -85,6 +85,33 @@ def test_unknown_squads_service_delivery_and_missing_cases_are_skipped(catalogue
     assert (c_.history_rows, c_.history_used, c_.history_skipped) == (3, 1, 2)
 
 
+def test_a_service_delivery_label_never_replaces_a_squad_label(catalogue: Catalogue) -> None:
+    """The lead corrects the case to `payments`; it is then handed to Service Delivery and
+    resolved there: it trains as `payments`, whatever the order the labels are read in."""
+    a, b, c = uuid4(), uuid4(), uuid4()
+
+    def label(row: int, case: UUID, squad: str, source: str, minutes: int) -> Correction:
+        at = T0 + timedelta(minutes=minutes)
+        return Correction(row, Label(case, squad, source, at), f"case {row}", "text")
+
+    rows = [
+        label(1, a, "payments", "correction", 0),
+        label(2, a, "service-delivery", "correction", 5),  # handed over to SD
+        label(3, a, "service-delivery", "resolution", 9),  # resolved by SD
+        label(4, b, "service-delivery", "resolution", 9),  # only SD: nothing to learn
+        label(5, c, "payments", "correction", 0),
+        label(6, c, "checkout", "correction", 5),  # a later squad label still wins
+        label(7, c, "service-delivery", "resolution", 9),
+    ]
+    for order in (rows, rows[::-1]):
+        data = training.assemble_training_set([], order, catalogue)
+        assert sorted((e.title, e.squad) for e in data.examples) == [
+            ("case 1", "payments"),
+            ("case 6", "checkout"),
+        ]
+        assert data.counts.superseded == 4 and data.counts.skipped_unknown_squad == 1
+
+
 def test_a_correction_overrides_history_rows_with_the_same_text(catalogue) -> None:
     history = [
         Example("Refund  missing", "no money\nback yet ", "checkout"),  # same text, spaced

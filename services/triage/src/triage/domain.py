@@ -253,7 +253,8 @@ class TrainingCounts:
         history_skipped: History rows with no text or a squad that is not an owning squad.
         labels: Labels stored (corrections, resolutions, imports).
         corrections_used: Labelled cases whose latest label became an example.
-        superseded: Labels replaced by a later label of the same case.
+        superseded: Labels replaced by another label of the same case: a later one, or one
+            naming an owning squad when this one names Service Delivery.
         skipped_unknown_squad: Labelled cases whose latest squad is not an owning squad.
         skipped_missing_case: Labelled cases triage has no text for.
         holdout: Most recent labelled cases held out to compare challenger and champion.

@@ -65,6 +65,18 @@ def _key(title: str, description: str) -> tuple[str, str]:
     return " ".join(title.split()), " ".join(description.split())
 
 
+def _rank(c: Correction, delivery: set[str]) -> tuple[bool, datetime, int]:
+    """How a label ranks among the labels of its case: the highest one is what it trains as.
+
+    A label naming Service Delivery (a resolution by it, or a hand-over to it) says who
+    handled the case, not which squad owns its work, so it ranks below every label naming
+    another squad: a triage lead's correction to `documents` survives the case being passed
+    to Service Delivery and resolved there. Otherwise the later label wins (by time, then
+    row id).
+    """
+    return c.label.squad not in delivery, c.label.created_at, c.id
+
+
 def assemble_training_set(
     history: Sequence[Example], corrections: Sequence[Correction], catalogue: Catalogue
 ) -> TrainingSet:
@@ -79,10 +91,11 @@ def assemble_training_set(
         The examples and the counts describing what was kept, replaced and skipped.
     """
     owning = {name for name, s in catalogue.squads.items() if not s.service_delivery}
+    delivery = {name for name, s in catalogue.squads.items() if s.service_delivery}
     latest: dict[Any, Correction] = {}
     for c in corrections:
         prior = latest.get(c.label.case_id)
-        if prior is None or (c.label.created_at, c.id) > (prior.label.created_at, prior.id):
+        if prior is None or _rank(c, delivery) > _rank(prior, delivery):
             latest[c.label.case_id] = c
     used: list[Example] = []
     unknown = missing = 0

@@ -49,7 +49,8 @@ def _job_view(job: RetrainJob) -> RetrainJobView:
     description=(
         "Starts one background retrain on the history CSV (`HISTORY_PATH`) plus every "
         "stored label (corrections, resolutions, imports; the latest label of each case "
-        "wins and overrides history rows with the same text; squads no longer in the "
+        "wins, one naming Service Delivery never over one naming an owning squad, and "
+        "overrides history rows with the same text; squads no longer in the "
         "catalogue are skipped). The most recent labelled cases (`RETRAIN_HOLDOUT_SIZE`) "
         "are held out; a challenger trained on the older ones is compared with the champion "
         "on them and promoted only if its accuracy, macro-F1 and assign precision are not "

@@ -143,7 +143,10 @@ class TrainingCountsView(BaseModel):
     history_skipped: int = Field(description="History rows without text or with unknown squads.")
     labels: int = Field(description="Correction labels stored.")
     corrections_used: int = Field(description="Corrected cases trained on (latest label each).")
-    superseded: int = Field(description="Labels replaced by a later label of the same case.")
+    superseded: int = Field(
+        description="Labels replaced by another label of the same case (a later one, or "
+        "one naming an owning squad when this one names Service Delivery)."
+    )
     skipped_unknown_squad: int = Field(
         description="Corrected cases whose squad is no longer an owning squad of the catalogue."
     )
