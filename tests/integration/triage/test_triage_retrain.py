@@ -16,6 +16,7 @@ import time
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import httpx
@@ -25,7 +26,7 @@ from typer.testing import CliRunner
 from contracts.catalogue import load_catalogue
 from contracts.events import CaseReassigned
 from devkit.testing import auth_headers
-from triage import service
+from triage import classifier, service
 from triage.app import Container
 from triage.bootstrap import build_container
 from triage.classifier import load_model
@@ -189,11 +190,20 @@ async def predicted(client: httpx.AsyncClient) -> tuple[str, str]:
     return resp.json()["results"][0]["squad"], resp.json()["model_version"]
 
 
-async def test_corrections_retrain_the_model_through_the_api(world) -> None:
+async def test_corrections_retrain_the_model_through_the_api(world, monkeypatch) -> None:
     container, client = world
     await submit_and_correct(container, client)
     before_squad, before_version = await predicted(client)
     assert before_squad == "billing"
+    loads: list[str] = []  # every model file unpickled from here on
+    real_load = classifier.load_model
+
+    def load_model_counted(*args: Any, **kwargs: Any) -> Any:
+        model = real_load(*args, **kwargs)
+        loads.append(str(model.version))
+        return model
+
+    monkeypatch.setattr(classifier, "load_model", load_model_counted)
 
     resp = await client.post("/v1/model/retrain")
     assert resp.status_code == 202, resp.text
@@ -206,6 +216,10 @@ async def test_corrections_retrain_the_model_through_the_api(world) -> None:
         job = (await client.get(resp.headers["location"])).json()
 
     assert job["status"] == "succeeded", job
+    # the challenger and its refit on every case were each loaded once; the promoted one is
+    # served as the retrain loaded it
+    assert len(loads) == 2 and loads[-1] == job["new_version"], loads
+    monkeypatch.undo()
     assert job["previous_version"] == before_version
     assert job["new_version"] and job["new_version"] != before_version
     counts = job["counts"]
@@ -301,21 +315,19 @@ async def test_cli_retrain_uses_the_stored_corrections(world) -> None:
     settings = container.settings
     _, before = await predicted(client)
     _register_commands()
+    args = [
+        "retrain",
+        "--catalogue",
+        str(settings.catalogue_path),
+        "--model-dir",
+        str(settings.model_dir),
+        "--history",
+        str(settings.history_path),
+        "--database-url",
+        settings.database_url,
+    ]
     result = await asyncio.to_thread(
-        CliRunner().invoke,
-        app,
-        [
-            "retrain",
-            "--catalogue",
-            str(settings.catalogue_path),
-            "--model-dir",
-            str(settings.model_dir),
-            "--history",
-            str(settings.history_path),
-            "--database-url",
-            settings.database_url,
-        ],
-        env={"RETRAIN_MIN_HOLDOUT": "5"},
+        CliRunner().invoke, app, args, env={"RETRAIN_MIN_HOLDOUT": "5"}
     )
     assert result.exit_code == 0, result.output
     assert "corrections used" in result.output and "accuracy" in result.output

@@ -153,6 +153,8 @@ async def test_a_not_worse_challenger_is_refit_promoted_and_served(
     assert done.counts is not None and done.counts.holdout == 2
     assert [len(x) for x in store.retrained] == [9, 11]  # judged on the older, refit on all
     assert container.state.classifier.version == "retrained-2" == done.new_version
+    # each model trained was loaded once, by the store; the promoted one is served as loaded
+    assert store.loads == ["retrained-1", "retrained-2"]
     assert set(store.installed) == {"retrained-2"}  # by the retrain, and when it followed
     champion = container.models.registry.champion()
     assert champion is not None and champion.version == "retrained-2"
@@ -217,13 +219,15 @@ async def test_failed_training_keeps_the_model(api, store) -> None:
     assert retrains("failed") == failed + 1
 
 
-async def test_refused_swap_fails_the_job_and_keeps_the_model(api, store) -> None:
+async def test_a_refused_new_model_fails_the_job_and_keeps_the_model(api, store) -> None:
     container, http = api
     store.refuse = "unknown_squads"  # training works, loading the result does not
     store.gate.set()
     job = await settle(http, (await http.post("/v1/model/retrain")).headers["location"])
-    assert job["status"] == "failed" and job["error_code"] == "model_refused"
+    assert job["status"] == "failed" and job["error_code"] == "training_failed"
+    assert "refused: unknown_squads" in job["error"]
     assert container.state.classifier.version == "keyword-1"
+    assert (await http.post("/v1/model/retrain")).status_code == 202  # the lease was given up
 
 
 async def test_labels_are_paged_newest_first_with_case_text(api, repo, make_case) -> None:

@@ -204,12 +204,16 @@ class TrainedModel:
     """A model trained and saved by a `ModelStore` (not yet in use by the service).
 
     `report` is the classifier's own evaluation object (for printing); `metrics` its summary.
+    `classifier` is the saved model loaded back as the service loads it (a
+    `triage.ports.Classifier`): the store loads it once to check it, and that same object is
+    judged and, when promoted, served.
     """
 
     version: str
     metrics: dict[str, Any]
     path: str
     report: Any = None
+    classifier: Any = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,11 +35,12 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
+from contracts.catalogue import Catalogue
 from servicekit.audit import Audited
 from triage import metrics, service, training
 from triage.domain import ModelRecord, RetrainJob
 from triage.errors import RetrainJobNotFound, RetrainRunning, TriageError
-from triage.ports import CaseRepository, ModelRegistry, ModelState, ModelStore
+from triage.ports import CaseRepository, Classifier, ModelRegistry, ModelState, ModelStore
 from triage.training import RetrainOptions
 
 log = logging.getLogger(__name__)
@@ -240,18 +241,19 @@ class ModelKeeper:
 
     async def _retrain(self, job: RetrainJob) -> None:
         try:
+            state = self.state
             outcome = await asyncio.to_thread(
                 training.retrain,
                 repo=self.repo,
                 store=self.store,
                 registry=self.registry,
-                catalogue=self.state.catalogue,
-                champion=self.state.classifier,
+                catalogue=state.catalogue,
+                champion=state.classifier,
                 options=self.options.retrain,
                 job_id=job.id,
             )
-            if outcome.verdict.promote:
-                await self.sync()
+            if outcome.classifier is not None:  # served before the job says it is promoted
+                await self._serve(outcome.classifier, state.catalogue)
         except TriageError as exc:
             log.warning("retrain %s failed: %s: %s", job.id, exc.code, exc.message)
             await self._finish(job, status="failed", error=exc.message, error_code=exc.code)
@@ -284,3 +286,12 @@ class ModelKeeper:
     async def _finish(self, job: RetrainJob, **changes: object) -> None:
         done = replace(job, finished_at=datetime.now(UTC), **changes)  # type: ignore[arg-type]
         await asyncio.to_thread(self.registry.save_job, done)
+
+    async def _serve(self, clf: Classifier, catalogue: Catalogue) -> None:
+        """Serve a model this instance just promoted, as loaded (no second load); a catalogue
+        reloaded meanwhile makes it follow the registry instead (loading against it)."""
+        async with self._lock:
+            if self.state.catalogue is catalogue:
+                log.info("model %s in use (was %s)", clf.version, self.state.classifier.version)
+                self.state = ModelState(clf, catalogue)
+        await self.sync()

@@ -163,11 +163,16 @@ class RetrainOptions:
 
 @dataclass(frozen=True, slots=True)
 class RetrainOutcome:
-    """The registered version (promoted or rejected), the verdict and the training counts."""
+    """The registered version (promoted or rejected), the verdict and the training counts.
+
+    `classifier` is the promoted model, loaded (None when the challenger was rejected): the
+    caller serves it as it is rather than loading the artifact again.
+    """
 
     record: ModelRecord
     verdict: Verdict
     counts: TrainingCounts
+    classifier: Classifier | None = None
 
 
 def holdout_count(data: TrainingSet, size: int) -> int:
@@ -199,8 +204,10 @@ def retrain(
 ) -> RetrainOutcome:
     """Train a challenger, judge it against `champion` and register it (blocking).
 
-    A promoted version is the registry's champion when this returns (the caller swaps it in);
-    a rejected one is kept with status `rejected`. Raises `TrainingFailed`.
+    A promoted version is the registry's champion when this returns (the caller swaps in
+    `RetrainOutcome.classifier`); a rejected one is kept with status `rejected`. Each model
+    trained is loaded once, by the store when it checks what it saved. Raises
+    `TrainingFailed`.
     """
     data = assemble_training_set(store.history(), repo.corrections(), catalogue)
     n = holdout_count(data, options.holdout_size)
@@ -208,7 +215,7 @@ def retrain(
     counts = replace(data.counts, holdout=n)
     trained = store.retrain(older if n else data.examples, catalogue, progress=progress)
     artifact = store.pack(trained.path)
-    challenger = store.load_version(trained.version, artifact, catalogue)
+    challenger: Classifier = trained.classifier
     theirs, mine = holdout_score(champion, held), holdout_score(challenger, held)
     verdict = judge(theirs, mine, options.rule)
     evaluation: dict[str, Any] = {
@@ -225,9 +232,9 @@ def retrain(
     now = datetime.now(UTC)
     # A challenger judged on the older cases is refit on all of them, the newest labels included.
     if verdict.promote and n:
-        trained = store.retrain(data.examples, catalogue, progress=progress)
+        trained = store.retrain(data.examples, catalogue, progress=progress)  # refuses a refusal
         artifact = store.pack(trained.path)
-        store.load_version(trained.version, artifact, catalogue)  # never promote a refusal
+        challenger = trained.classifier
         evaluation["refit_on"] = len(data.examples)
     record = ModelRecord(
         trained.version,
@@ -244,7 +251,7 @@ def retrain(
         return RetrainOutcome(record, verdict, counts)
     record = registry.promote(trained.version, datetime.now(UTC))
     store.install(trained.version, artifact)
-    return RetrainOutcome(record, verdict, counts)
+    return RetrainOutcome(record, verdict, counts, challenger)
 
 
 def register_saved(

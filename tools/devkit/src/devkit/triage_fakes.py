@@ -139,6 +139,7 @@ class FakeModelStore:
         self.version: str | None = None
         self.retrained: list[list[Example]] = []
         self.installed: list[str] = []
+        self.loads: list[str] = []  # versions loaded by `retrain` and `load_version`
 
     def exists(self) -> bool:
         """Whether a model was 'saved'."""
@@ -173,7 +174,14 @@ class FakeModelStore:
             raise TrainingFailed(f"training failed: {self.fail_training}", reason="fake")
         self.retrained.append(list(examples))
         version = f"retrained-{len(self.retrained)}"
-        return TrainedModel(version, {"n": len(examples)}, f"versions/{version}", report=None)
+        if self.refuse:  # the real store loads what it trained and refuses it the same way
+            raise TrainingFailed(f"the new model was refused: {self.refuse}", reason=self.refuse)
+        clf = copy.copy(self.factory(catalogue))
+        clf.version = version
+        self.loads.append(version)
+        return TrainedModel(
+            version, {"n": len(examples)}, f"versions/{version}", report=None, classifier=clf
+        )
 
     def pack(self, path: str | None = None) -> bytes:
         """The 'artifact': the version's name (the saved one's without a path)."""
@@ -185,6 +193,7 @@ class FakeModelStore:
             raise ModelRefused(f"model refused: {self.refuse}", reason=self.refuse)
         clf = copy.copy(self.factory(catalogue))
         clf.version = version
+        self.loads.append(version)
         return clf
 
     def install(self, version: str, artifact: bytes) -> None:

@@ -118,10 +118,14 @@ class DirModelStore:
 
     def load(self, catalogue: Catalogue) -> TriageModelClassifier:
         """Load the saved model against `catalogue`; `ModelRefused` carries the reason."""
+        return self._load_folder(self.model_dir, catalogue)
+
+    def _load_folder(self, folder: Path, catalogue: Catalogue) -> TriageModelClassifier:
+        """Load the artifact in `folder` at `target_precision`; `ModelRefused`."""
         from triage.classifier import ModelLoadError, load_model
 
         try:
-            model = load_model(self.model_dir, catalogue)
+            model = load_model(folder, catalogue)
         except ModelLoadError as exc:
             raise ModelRefused(str(exc), reason=exc.code) from exc
         if self.target_precision is not None:
@@ -154,13 +158,7 @@ class DirModelStore:
         self, examples: Sequence[Example], catalogue: Catalogue, *, progress: bool = False
     ) -> TrainedModel:
         """Train on `examples` and save to `versions/<version>/` (not installed)."""
-        from triage.classifier import (
-            ClassifierError,
-            LabelledCase,
-            load_model,
-            save_model,
-            train_model,
-        )
+        from triage.classifier import ClassifierError, LabelledCase, save_model, train_model
 
         cases = [LabelledCase(e.title, e.description, e.squad) for e in examples]
         try:
@@ -171,12 +169,16 @@ class DirModelStore:
             raise TrainingFailed(str(exc), reason=exc.code) from exc
         target = self._free_version_dir(str(model.version))
         save_model(model, target)
-        try:
-            load_model(target, catalogue)  # never keep what would be refused
-        except ClassifierError as exc:
-            raise TrainingFailed(f"the new model was refused: {exc}", reason=exc.code) from exc
+        try:  # never keep what would be refused; what was loaded is what gets judged and served
+            loaded = self._load_folder(target, catalogue)
+        except ModelRefused as exc:
+            raise TrainingFailed(
+                f"the new model was refused: {exc.message}", reason=exc.reason
+            ) from exc
         log.info("trained model %s into %s", model.version, target)
-        return TrainedModel(str(model.version), dict(model.metrics), str(target), report)
+        return TrainedModel(
+            str(model.version), dict(model.metrics), str(target), report, classifier=loaded
+        )
 
     def pack(self, path: str | None = None) -> bytes:
         """The artifact folder at `path` (default: the top level) as zip bytes."""
@@ -229,16 +231,7 @@ class DirModelStore:
         self, version: str, artifact: bytes, catalogue: Catalogue
     ) -> TriageModelClassifier:
         """Load a registered version from its artifact bytes; `ModelRefused`."""
-        from triage.classifier import ModelLoadError, load_model
-
-        folder = self._unpacked(version, artifact)
-        try:
-            model = load_model(folder, catalogue)
-        except ModelLoadError as exc:
-            raise ModelRefused(str(exc), reason=exc.code) from exc
-        if self.target_precision is not None:
-            model.use_target(self.target_precision)
-        return TriageModelClassifier(model)
+        return self._load_folder(self._unpacked(version, artifact), catalogue)
 
     def install(self, version: str, artifact: bytes) -> None:
         """Make a version the top-level model (archiving the one it replaces)."""
