@@ -326,6 +326,12 @@ async def test_cli_retrain_uses_the_stored_corrections(world) -> None:
         "--database-url",
         settings.database_url,
     ]
+    # a retrain running in a service holds the lease: the command stops and says which
+    registry = container.models.registry
+    assert registry.acquire("retrain", "service-job", 30, datetime.now(UTC)) is None
+    busy = await asyncio.to_thread(CliRunner().invoke, app, args)
+    assert busy.exit_code == 2 and "retrain job service-job is running" in busy.output
+    registry.release("retrain", "service-job")
     result = await asyncio.to_thread(
         CliRunner().invoke, app, args, env={"RETRAIN_MIN_HOLDOUT": "5"}
     )

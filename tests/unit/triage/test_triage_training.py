@@ -245,3 +245,51 @@ def test_only_jobs_without_a_live_lease_are_interrupted(tmp_path) -> None:
     assert dead is not None and dead.status == "interrupted"
     assert registry.interrupt_orphans("retrain", T0 + timedelta(seconds=31)) == 1  # lapsed
     assert registry.job("nope") is None
+
+
+def _outcome(version: str, promote: bool) -> training.RetrainOutcome:
+    from triage.domain import ModelRecord, TrainingCounts
+    from triage.promotion import Verdict
+
+    record = ModelRecord(version, T0, "champion" if promote else "rejected", {"n": 3}, {"h": 1})
+    return training.RetrainOutcome(record, Verdict(promote, []), TrainingCounts(labels=4))
+
+
+def test_a_retrain_job_holds_the_lease_and_records_its_verdict(tmp_path) -> None:
+    """The lifecycle the service and `triage retrain` share, on a real SQLite registry."""
+    from triage.errors import RetrainRunning, TrainingFailed
+    from triage.jobs import RETRAIN_LEASE, RetrainJobs
+
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    jobs, elsewhere = RetrainJobs(sqlite_registry(url)), RetrainJobs(sqlite_registry(url))
+    job = jobs.begin("v1")
+    assert jobs.registry.job(job.id) == job and job.status == "running"
+    with pytest.raises(RetrainRunning) as running:
+        elsewhere.begin("v1")
+    assert running.value.job_id == job.id
+    outcome = _outcome("v2", True)
+    assert jobs.run(job, lambda: outcome) is outcome
+    done = jobs.registry.job(job.id)
+    assert done is not None and done.status == "succeeded"
+    assert (done.new_version, done.decision) == ("v2", "promoted")
+    assert done.counts is not None and done.counts.labels == 4
+    assert done.metrics == {"n": 3, "evaluation": {"h": 1}}
+
+    failing = elsewhere.begin("v2")  # the lease was given up
+
+    def boom() -> training.RetrainOutcome:
+        raise TrainingFailed("no squads", reason="empty")
+
+    with pytest.raises(TrainingFailed):
+        elsewhere.run(failing, boom)
+    failed = jobs.registry.job(failing.id)
+    assert failed is not None and failed.status == "failed"
+    assert (failed.error_code, failed.error) == ("training_failed", "no squads")
+
+    gone = jobs.begin("v2")
+    jobs.abandon(gone)  # a stopping process: no verdict, the lease is free, the job orphaned
+    assert jobs.registry.acquire(RETRAIN_LEASE, "probe", 30, datetime.now(UTC)) is None
+    jobs.registry.release(RETRAIN_LEASE, "probe")
+    assert jobs.interrupt_orphans() == 1
+    orphan = jobs.registry.job(gone.id)
+    assert orphan is not None and orphan.status == "interrupted"

@@ -1,19 +1,17 @@
 """`triage retrain`: train a challenger offline and promote it only if it is not worse.
 
 The same training set, holdout and promotion rule as `POST /v1/model/retrain` (see
-`triage.training` and `triage.promotion`), under the same retrain lease and recorded as a
-retrain job in the same registry: a retrain running in a service makes this one stop with an
-error, and the other way round. A promoted version is installed in `MODEL_DIR`; every running
-service follows the registry within `MODEL_POLL_SECONDS`. Registered on `triage.cli.app`
-(listed in `cli.COMMAND_MODULES`).
+`triage.training` and `triage.promotion`), run as a retrain job of `triage.jobs.RetrainJobs`
+(the service's own: the same lease, job rows and recorded verdict) in the same registry: a
+retrain running in a service makes this one stop with an error, and the other way round. A
+promoted version is installed in `MODEL_DIR`; every running service follows the registry
+within `MODEL_POLL_SECONDS`. Registered on `triage.cli.app` (listed in
+`cli.COMMAND_MODULES`).
 """
 
 from __future__ import annotations
 
-import threading
-import uuid
-from dataclasses import asdict, replace
-from datetime import UTC, datetime
+from dataclasses import asdict
 from pathlib import Path
 from typing import Annotated
 
@@ -54,9 +52,8 @@ def retrain(
     from triage.adapters.model import DirModelStore
     from triage.adapters.registry import SqlModelRegistry
     from triage.config import Settings
-    from triage.domain import RetrainJob
-    from triage.errors import TriageError
-    from triage.keeper import RETRAIN_LEASE
+    from triage.errors import RetrainRunning, TriageError
+    from triage.jobs import RetrainJobs
 
     settings = Settings()
     cat = _catalogue(catalogue)
@@ -67,64 +64,28 @@ def retrain(
         target_precision=settings.target_precision,
     )
     registry = SqlModelRegistry(engine)
-    options = settings.retrain_options()
-    lease = settings.retrain_lease_seconds
-    job_id = str(uuid.uuid4())
-    stop = threading.Event()
+    jobs = RetrainJobs(registry, lease_seconds=settings.retrain_lease_seconds)
     try:
-        registry.interrupt_orphans(RETRAIN_LEASE, datetime.now(UTC))
-        holder = registry.acquire(RETRAIN_LEASE, job_id, lease, datetime.now(UTC))
-        if holder is not None:
-            fail(f"retrain job {holder} is running; try again when it has finished")
+        champion = training.adopt_champion(
+            registry=registry, store=store, catalogue=cat, loaded=store.load(cat)
+        )
         try:
-            champion = training.adopt_champion(
-                registry=registry, store=store, catalogue=cat, loaded=store.load(cat)
-            )
-            job = RetrainJob(job_id, "running", datetime.now(UTC), champion.version)
-            registry.save_job(job)
-
-            def renew() -> None:
-                while not stop.wait(lease / 3):
-                    registry.renew(RETRAIN_LEASE, job_id, lease, datetime.now(UTC))
-
-            threading.Thread(target=renew, daemon=True).start()
-            try:
-                outcome = training.retrain(
-                    repo=SqlCaseRepository(engine),
-                    store=store,
-                    registry=registry,
-                    catalogue=cat,
-                    champion=champion,
-                    options=options,
-                    job_id=job_id,
-                    progress=True,
-                )
-            except TriageError as exc:
-                registry.save_job(
-                    replace(
-                        job,
-                        status="failed",
-                        finished_at=datetime.now(UTC),
-                        error=exc.message,
-                        error_code=exc.code,
-                    )
-                )
-                raise
-            decision = "promoted" if outcome.verdict.promote else "rejected"
-            registry.save_job(
-                replace(
-                    job,
-                    status="succeeded",
-                    finished_at=datetime.now(UTC),
-                    new_version=outcome.record.version,
-                    decision=decision,
-                    counts=outcome.counts,
-                    metrics={**outcome.record.metrics, "evaluation": outcome.record.evaluation},
-                )
-            )
-        finally:
-            stop.set()
-            registry.release(RETRAIN_LEASE, job_id)
+            job = jobs.begin(champion.version)
+        except RetrainRunning as exc:
+            fail(f"retrain job {exc.job_id} is running; try again when it has finished")
+        outcome = jobs.run(
+            job,
+            lambda: training.retrain(
+                repo=SqlCaseRepository(engine),
+                store=store,
+                registry=registry,
+                catalogue=cat,
+                champion=champion,
+                options=settings.retrain_options(),
+                job_id=job.id,
+                progress=True,
+            ),
+        )
     except TriageError as exc:
         fail(f"retraining failed ({exc.code}): {exc.message}")
     except SQLAlchemyError as exc:

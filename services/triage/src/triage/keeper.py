@@ -12,11 +12,14 @@ restart or a catalogue reload keeps it. `POST /v1/model/reload` loads `MODEL_DIR
 that model the champion (registering it when it is new): the way to serve a model trained
 with `triage train --out MODEL_DIR`.
 
-A retrain runs in a worker thread (`training.retrain`) while holding the registry's retrain
-lease (holder: the job id), renewed every third of `RETRAIN_LEASE_SECONDS`; a second retrain
-anywhere answers `RetrainRunning`. The job is stored in the registry when it starts and when
-it ends; at start, and whenever a job is read, running jobs whose lease lapsed (their process
-died) are marked `interrupted`. Jobs are counted in `triage_model_retrains_total`.
+A retrain runs in a worker thread (`training.retrain`) as a job of `triage.jobs.RetrainJobs`
+(the same lifecycle as `triage retrain`): it holds the registry's retrain lease (holder: the
+job id), renewed every third of `RETRAIN_LEASE_SECONDS`; a second retrain anywhere answers
+`RetrainRunning`. The job is stored in the registry when it starts and when it ends; at
+start, and whenever a job is read, running jobs whose lease lapsed (their process died) are
+marked `interrupted`. A promoted challenger is served as the retrain loaded it (never loaded
+a second time) before the job is recorded as succeeded. Jobs are counted in
+`triage_model_retrains_total`.
 
 Reload, promotion and the start of a retrain take the principal who asked (`by`) and write
 its audit entry (`model.reload`, `model.promote`, `model.retrain`) in the registry
@@ -30,21 +33,21 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import uuid
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from contracts.catalogue import Catalogue
 from servicekit.audit import Audited
 from triage import metrics, service, training
 from triage.domain import ModelRecord, RetrainJob
-from triage.errors import RetrainJobNotFound, RetrainRunning, TriageError
+from triage.errors import RetrainJobNotFound, TriageError
+from triage.jobs import RETRAIN_LEASE, RetrainJobs
 from triage.ports import CaseRepository, Classifier, ModelRegistry, ModelState, ModelStore
 from triage.training import RetrainOptions
 
+__all__ = ["RETRAIN_LEASE", "LoopOptions", "ModelKeeper"]
+
 log = logging.getLogger(__name__)
-RETRAIN_LEASE = "retrain"
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,15 +76,14 @@ class ModelKeeper:
         self.repo = repo
         self.registry = registry
         self.options = options or LoopOptions()
+        self.jobs = RetrainJobs(registry, lease_seconds=self.options.lease_seconds)
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[None]] = set()
         self._poll: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         """Mark orphaned jobs interrupted and start following the registry."""
-        found = await asyncio.to_thread(
-            self.registry.interrupt_orphans, RETRAIN_LEASE, datetime.now(UTC)
-        )
+        found = await asyncio.to_thread(self.jobs.interrupt_orphans)
         if found:
             log.warning("%d retrain job(s) were interrupted by a stop; marked interrupted", found)
         if self.options.poll_seconds > 0 and self._poll is None:
@@ -172,7 +174,7 @@ class ModelKeeper:
 
     async def job(self, job_id: str) -> RetrainJob:
         """One job (after marking orphans interrupted); `RetrainJobNotFound`."""
-        await asyncio.to_thread(self.registry.interrupt_orphans, RETRAIN_LEASE, datetime.now(UTC))
+        await asyncio.to_thread(self.jobs.interrupt_orphans)
         job = await asyncio.to_thread(self.registry.job, job_id)
         if job is None:
             raise RetrainJobNotFound(f"no retrain job {job_id}")
@@ -181,24 +183,7 @@ class ModelKeeper:
     async def start_retrain(self, by: str | None = None) -> RetrainJob:
         """Start one background retrain; `RetrainRunning` when one runs anywhere. `by`'s
         audit entry is stored with the job, in one transaction."""
-        job = RetrainJob(
-            id=str(uuid.uuid4()),
-            status="running",
-            started_at=datetime.now(UTC),
-            previous_version=self.state.classifier.version,
-        )
-        holder = await asyncio.to_thread(
-            self.registry.acquire,
-            RETRAIN_LEASE,
-            job.id,
-            self.options.lease_seconds,
-            datetime.now(UTC),
-        )
-        if holder is not None:
-            raise RetrainRunning(f"retrain job {holder} is still running", job_id=holder)
-        previous = {"previous_version": job.previous_version}
-        audit = Audited(by, "model.retrain", job.id, previous) if by is not None else None
-        await asyncio.to_thread(self.registry.save_job, job, audit=audit)
+        job = await asyncio.to_thread(self.jobs.begin, self.state.classifier.version, by=by)
         task = asyncio.create_task(self._run_retrain(job), name="triage-retrain")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -210,38 +195,16 @@ class ModelKeeper:
             await asyncio.gather(*self._tasks, return_exceptions=True)
 
     def close(self) -> None:
-        """Stop following; forget a retrain in flight (its lease lapses, the job is marked
-        interrupted by the next reader)."""
+        """Stop following; forget a retrain in flight (its lease is given up, the job is
+        marked interrupted by the next reader)."""
         if self._poll is not None:
             self._poll.cancel()
         for task in self._tasks:
             task.cancel()
 
-    async def _renew(self, job_id: str) -> None:
-        while True:
-            await asyncio.sleep(self.options.lease_seconds / 3)
-            kept = await asyncio.to_thread(
-                self.registry.renew,
-                RETRAIN_LEASE,
-                job_id,
-                self.options.lease_seconds,
-                datetime.now(UTC),
-            )
-            if not kept:
-                log.warning("retrain %s lost its lease", job_id)
-
     async def _run_retrain(self, job: RetrainJob) -> None:
-        renew = asyncio.create_task(self._renew(job.id), name="triage-retrain-lease")
+        state = self.state
         try:
-            await self._retrain(job)
-        finally:
-            renew.cancel()
-            with contextlib.suppress(Exception):
-                await asyncio.to_thread(self.registry.release, RETRAIN_LEASE, job.id)
-
-    async def _retrain(self, job: RetrainJob) -> None:
-        try:
-            state = self.state
             outcome = await asyncio.to_thread(
                 training.retrain,
                 repo=self.repo,
@@ -254,27 +217,22 @@ class ModelKeeper:
             )
             if outcome.classifier is not None:  # served before the job says it is promoted
                 await self._serve(outcome.classifier, state.catalogue)
-        except TriageError as exc:
-            log.warning("retrain %s failed: %s: %s", job.id, exc.code, exc.message)
-            await self._finish(job, status="failed", error=exc.message, error_code=exc.code)
-            metrics.RETRAINS.labels("failed").inc()
-            return
+        except asyncio.CancelledError:
+            with contextlib.suppress(Exception):
+                await asyncio.to_thread(self.jobs.abandon, job)
+            raise
         except Exception as exc:
-            log.exception("retrain %s failed", job.id)
-            await self._finish(job, status="failed", error=str(exc), error_code="internal")
-            metrics.RETRAINS.labels("failed").inc()
+            if isinstance(exc, TriageError):
+                log.warning("retrain %s failed: %s: %s", job.id, exc.code, exc.message)
+            else:
+                log.exception("retrain %s failed", job.id)
+            metrics.RETRAINS.labels("failed").inc()  # counted before a reader can see the job
+            await asyncio.to_thread(self.jobs.failed, job, exc)
             return
         decision = "promoted" if outcome.verdict.promote else "rejected"
-        await self._finish(
-            job,
-            status="succeeded",
-            new_version=outcome.record.version,
-            decision=decision,
-            counts=outcome.counts,
-            metrics={**outcome.record.metrics, "evaluation": outcome.record.evaluation},
-        )
         metrics.RETRAINS.labels("succeeded").inc()
         metrics.PROMOTIONS.labels(decision).inc()
+        await asyncio.to_thread(self.jobs.succeeded, job, outcome)
         log.info(
             "retrain %s: challenger %s %s (%s)",
             job.id,
@@ -282,10 +240,6 @@ class ModelKeeper:
             decision,
             "; ".join(outcome.verdict.reasons) or "not worse than the champion",
         )
-
-    async def _finish(self, job: RetrainJob, **changes: object) -> None:
-        done = replace(job, finished_at=datetime.now(UTC), **changes)  # type: ignore[arg-type]
-        await asyncio.to_thread(self.registry.save_job, done)
 
     async def _serve(self, clf: Classifier, catalogue: Catalogue) -> None:
         """Serve a model this instance just promoted, as loaded (no second load); a catalogue
