@@ -332,8 +332,11 @@ async def test_cli_retrain_uses_the_stored_corrections(world) -> None:
     busy = await asyncio.to_thread(CliRunner().invoke, app, args)
     assert busy.exit_code == 2 and "retrain job service-job is running" in busy.output
     registry.release("retrain", "service-job")
-    result = await asyncio.to_thread(
-        CliRunner().invoke, app, args, env={"RETRAIN_MIN_HOLDOUT": "5"}
+    result = await asyncio.to_thread(  # the flag wins over the setting
+        CliRunner().invoke,
+        app,
+        [*args, "--min-examples", "7"],
+        env={"RETRAIN_MIN_HOLDOUT": "5", "RETRAIN_MIN_EXAMPLES": "20"},
     )
     assert result.exit_code == 0, result.output
     assert "corrections used" in result.output and "accuracy" in result.output
@@ -341,6 +344,7 @@ async def test_cli_retrain_uses_the_stored_corrections(world) -> None:
     catalogue = load_catalogue(settings.catalogue_path)
     model = load_model(settings.model_dir, catalogue)
     assert model.version != before
+    assert model.operating is not None and model.operating.min_examples == 7
     from triage.classifier import CaseText
 
     (res,) = model.predict([CaseText(TITLE, DESCRIPTION)], threshold=0.6)

@@ -64,3 +64,37 @@ def test_an_outdated_model_is_replaced_at_start(tmp_path: Path, catalogue: Catal
     state = service.start_state(store=store, catalogue_path=Path(source))
     assert json.loads(manifest_path.read_text())["format"] == 2
     assert state.classifier.version
+
+
+async def test_trainings_use_the_configured_min_examples(tmp_path: Path, catalogue) -> None:
+    from triage.bootstrap import build_container
+    from triage.config import Settings
+    from triage.domain import Example
+    from triage.migrations import upgrade
+
+    squads = sorted(s for s, g in catalogue.squads.items() if not g.service_delivery)
+    examples = [
+        Example(f"{squad} case {i}", "it broke", squad) for squad in squads[:2] for i in range(4)
+    ]
+    trained = {
+        n: DirModelStore(tmp_path / str(n), min_examples=n).retrain(examples, catalogue)
+        for n in (3, 9)
+    }
+    for n, model in trained.items():  # the rare-squad rule of what was trained and saved
+        op = model.classifier.operating_point
+        assert op is not None and op["min_examples"] == n
+        assert DirModelStore(Path(model.path)).load(catalogue).operating_point == op
+    # the service builds its store from RETRAIN_MIN_EXAMPLES
+    url = f"sqlite:///{tmp_path / 'triage.db'}"
+    upgrade(url)
+    settings = Settings(
+        catalogue_path=Path(catalogue.source or ""),
+        model_dir=tmp_path / "served",
+        database_url=url,
+        consumer_enabled=False,
+        retrain_min_examples=4,
+    )
+    container = build_container(settings, kafka=False)
+    assert container.models.store.min_examples == 4  # type: ignore[attr-defined]
+    assert container.state.classifier.operating_point["min_examples"] == 4
+    await container.stop()

@@ -66,6 +66,7 @@ def build_container(
             settings.model_dir,
             history_path=settings.history_path,
             target_precision=settings.target_precision,
+            min_examples=settings.retrain_min_examples,
         )
     state = service.start_state(
         store=store,

@@ -141,8 +141,10 @@ def train(
         int,
         typer.Option(
             "--min-examples",
+            envvar="RETRAIN_MIN_EXAMPLES",
             min=1,
-            help="History cases a squad needs to be assigned from history alone.",
+            help="History cases a squad needs to be assigned from history alone (env "
+            "RETRAIN_MIN_EXAMPLES).",
         ),
     ] = MIN_EXAMPLES,
 ) -> None:

@@ -42,6 +42,15 @@ def retrain(
             "the SQLite file).",
         ),
     ] = None,
+    min_examples: Annotated[
+        int | None,
+        typer.Option(
+            "--min-examples",
+            min=1,
+            help="Cases a squad needs to be assigned from the text alone (default: env "
+            "RETRAIN_MIN_EXAMPLES, 10).",
+        ),
+    ] = None,
 ) -> None:
     """Train a challenger on history plus stored labels; promote it if not worse."""
     from sqlalchemy.exc import SQLAlchemyError
@@ -62,6 +71,7 @@ def retrain(
         model_dir,
         history_path=history or settings.history_path,
         target_precision=settings.target_precision,
+        min_examples=min_examples or settings.retrain_min_examples,
     )
     registry = SqlModelRegistry(engine)
     jobs = RetrainJobs(registry, lease_seconds=settings.retrain_lease_seconds)

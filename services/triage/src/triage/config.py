@@ -63,6 +63,14 @@ class Settings(ServiceSettings):
         description="How much lower than the champion's a challenger's holdout accuracy, "
         "macro-F1 and assign precision may be and still be promoted.",
     )
+    retrain_min_examples: int = Field(
+        default=10,
+        ge=1,
+        description="Cases a squad needs in the training set to be assigned from the text "
+        "alone; below it the squad is rare (assigned only when a case names one of its "
+        "components). Used by every training the service runs (first start, retrains) and "
+        "by `triage retrain` and `triage train` unless --min-examples is given.",
+    )
     model_poll_seconds: float = Field(
         default=5.0,
         ge=0.0,

@@ -98,7 +98,9 @@ class DirModelStore:
     """`ModelStore` on a model folder; trains from `history_path` or the catalogue alone.
 
     Loaded models use the thresholds for `target_precision` (`TARGET_PRECISION`), derived
-    from the out-of-fold evidence the model carries.
+    from the out-of-fold evidence the model carries. Models it trains (at first start and
+    on retrains) treat squads with fewer than `min_examples` cases as rare
+    (`RETRAIN_MIN_EXAMPLES`; None: the classifier's default).
     """
 
     def __init__(
@@ -107,10 +109,15 @@ class DirModelStore:
         *,
         history_path: Path | None = None,
         target_precision: float | None = None,
+        min_examples: int | None = None,
     ) -> None:
         self.model_dir = Path(model_dir)
         self.history_path = history_path
         self.target_precision = target_precision
+        self.min_examples = min_examples
+
+    def _train_options(self) -> dict[str, Any]:
+        return {} if self.min_examples is None else {"min_examples": self.min_examples}
 
     def exists(self) -> bool:
         """Whether the folder holds a saved model."""
@@ -137,7 +144,7 @@ class DirModelStore:
         from triage.classifier import read_history_csv, save_model, train_model
 
         examples = read_history_csv(self.history_path) if self.history_path else []
-        model, _report = train_model(examples, catalogue)
+        model, _report = train_model(examples, catalogue, **self._train_options())
         self.model_dir.mkdir(parents=True, exist_ok=True)
         save_model(model, self.model_dir)
         log.info("trained model %s into %s", model.version, self.model_dir)
@@ -163,7 +170,11 @@ class DirModelStore:
         cases = [LabelledCase(e.title, e.description, e.squad) for e in examples]
         try:
             model, report = train_model(
-                cases, catalogue, progress=progress, target=self.target_precision or 0.9
+                cases,
+                catalogue,
+                progress=progress,
+                target=self.target_precision or 0.9,
+                **self._train_options(),
             )
         except ClassifierError as exc:
             raise TrainingFailed(str(exc), reason=exc.code) from exc
