@@ -162,6 +162,32 @@ async def test_a_not_worse_challenger_is_refit_promoted_and_served(
     await container.stop()
 
 
+async def test_each_retrain_prunes_versions_beyond_the_newest_kept(settings, repo, store) -> None:
+    settings = settings.model_copy(update={"model_keep_versions": 1})
+    store.gate.set()
+    container = build_container(
+        settings,
+        store=store,
+        repo=repo,
+        registry=sqlite_registry(settings.database_url),
+        kafka=False,
+    )
+    for _ in range(3):  # nothing labelled: each challenger is rejected
+        await container.models.start_retrain()
+        await container.models.wait_retrains()
+    records = {r.version: r for r in container.models.registry.versions()}
+    assert {v: r.status for v, r in records.items()} == {
+        "keyword-1": "champion",  # always kept
+        "retrained-1": "pruned",
+        "retrained-2": "pruned",
+        "retrained-3": "rejected",  # the newest
+    }
+    assert records["retrained-1"].evaluation["pruned"]["status"] == "rejected"
+    assert records["retrained-1"].evaluation["decision"] == "rejected"  # the record stays
+    assert container.models.registry.artifact("retrained-2") is None
+    await container.stop()
+
+
 async def test_promote_and_roll_back_by_version(api, store) -> None:
     container, http = api
     store.gate.set()

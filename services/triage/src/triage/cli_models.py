@@ -4,8 +4,9 @@
 an optional time column, see `training.read_label_csv`) as training labels: nothing is
 imported when a row is bad (every problem is printed with its line number), and importing
 the same rows again adds nothing. `models list` shows the registry; `models promote VERSION`
-makes a version the champion (a rollback is promoting an earlier one). Registered on
-`triage.cli.app` (listed in `cli.COMMAND_MODULES`).
+makes a version the champion (a rollback is promoting an earlier one); `models prune` applies
+the retention rule (`MODEL_KEEP_VERSIONS`, see `training.prune`), `--dry-run` only lists.
+Registered on `triage.cli.app` (listed in `cli.COMMAND_MODULES`).
 """
 
 from __future__ import annotations
@@ -163,3 +164,63 @@ def promote(
     finally:
         engine.dispose()
     console.print(f"model {record.version} is the champion; services follow within the poll delay")
+
+
+@models_app.command("prune")
+def prune(
+    model_dir: Annotated[
+        Path,
+        typer.Option("--model-dir", envvar="MODEL_DIR", help="Model directory (env MODEL_DIR)."),
+    ] = Path(".state/model"),
+    keep: Annotated[
+        int | None,
+        typer.Option(
+            "--keep",
+            min=1,
+            help="Newest versions to keep besides the champion and the model in MODEL_DIR "
+            "(default: env MODEL_KEEP_VERSIONS, 10).",
+        ),
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Only list what would be pruned.")
+    ] = False,
+    database_url: DatabaseOpt = None,
+) -> None:
+    """Delete the artifacts of old model versions; their registry records stay (`pruned`)."""
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from triage import training
+    from triage.adapters.model import DirModelStore
+    from triage.adapters.registry import SqlModelRegistry
+    from triage.config import Settings
+
+    keep = keep or Settings().model_keep_versions
+    if keep <= 0:
+        console.print("MODEL_KEEP_VERSIONS=0: every version is kept", highlight=False)
+        return
+    engine = _engine(database_url)
+    try:
+        outcome = training.prune(
+            registry=SqlModelRegistry(engine),
+            store=DirModelStore(model_dir),
+            keep=keep,
+            dry_run=dry_run,
+        )
+    except SQLAlchemyError as exc:
+        fail(f"cannot read the registry (is the database migrated? `triage db upgrade`): {exc}")
+    finally:
+        engine.dispose()
+    verb = "would prune" if dry_run else "pruned"
+    table = Table(title=f"Model versions {verb} (keeping the {keep} newest)", show_header=True)
+    for column in ("version", "status", "created"):
+        table.add_column(column)
+    for r in outcome.versions:
+        table.add_row(r.version, r.status, f"{r.created_at:%Y-%m-%d %H:%M}")
+    console.print(table)
+    for folder in outcome.folders:
+        console.print(f"{'would delete' if dry_run else 'deleted'} {folder}", highlight=False)
+    console.print(
+        f"{verb} {len(outcome.versions)} version(s), {len(outcome.folders)} folder(s)"
+        + (" (dry run: nothing changed)" if dry_run else ""),
+        highlight=False,
+    )

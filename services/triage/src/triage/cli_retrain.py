@@ -116,6 +116,13 @@ def retrain(
         console.print(f"model {outcome.record.version} rejected: the champion stays")
         for reason in outcome.verdict.reasons:
             console.print(f"  - {reason}", highlight=False)
+    if outcome.pruned:
+        console.print(
+            f"pruned {len(outcome.pruned)} old version(s) (MODEL_KEEP_VERSIONS="
+            f"{settings.model_keep_versions}): {', '.join(outcome.pruned)}",
+            highlight=False,
+            soft_wrap=True,
+        )
 
 
 def print_evaluation(evaluation: dict[str, object]) -> None:

@@ -71,6 +71,14 @@ class Settings(ServiceSettings):
         "components). Used by every training the service runs (first start, retrains) and "
         "by `triage retrain` and `triage train` unless --min-examples is given.",
     )
+    model_keep_versions: int = Field(
+        default=10,
+        ge=0,
+        description="Model versions whose artifacts are kept: the newest this many plus the "
+        "champion and the model installed in MODEL_DIR; older ones are pruned after each "
+        "retrain and by `triage models prune` (their registry rows stay, status `pruned`). "
+        "0 keeps every version.",
+    )
     model_poll_seconds: float = Field(
         default=5.0,
         ge=0.0,
@@ -138,6 +146,7 @@ class Settings(ServiceSettings):
 
         return RetrainOptions(
             holdout_size=self.retrain_holdout_size,
+            keep_versions=self.model_keep_versions,
             rule=PromotionRule(
                 margin=self.promotion_margin,
                 target_precision=self.target_precision,

@@ -243,7 +243,7 @@ def triaged_event(case: Case, *, topic: str) -> OutboundEvent:
 
 
 JobStatus = Literal["running", "succeeded", "failed", "interrupted"]
-ModelStatus = Literal["champion", "challenger", "rejected", "retired"]
+ModelStatus = Literal["champion", "challenger", "rejected", "retired", "pruned"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,7 +304,9 @@ class ModelRecord:
         version: The model's version (unique).
         created_at: When it was registered.
         status: `champion` (served), `challenger` (being judged), `rejected` (judged worse,
-            kept, never served unless promoted by hand) or `retired` (a former champion).
+            kept, never served unless promoted by hand), `retired` (a former champion) or
+            `pruned` (its artifact deleted by the retention rule; the row stays as the
+            record, `evaluation["pruned"]` says when and what its status was).
         metrics: The figures recorded at training (out-of-fold).
         evaluation: The holdout comparison: both models' scores, the verdict and its reasons.
         path: Where the artifact was written (the registry also keeps its bytes).

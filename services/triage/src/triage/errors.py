@@ -73,9 +73,17 @@ class RetrainJobNotFound(TriageError):
 
 
 class ModelVersionNotFound(TriageError):
-    """The model registry has no version of this name."""
+    """The model registry has no version of this name (or no artifact for it any more)."""
 
     code = "model_version_not_found"
+
+    @classmethod
+    def pruned(cls, version: str) -> ModelVersionNotFound:
+        """A version whose artifact the retention rule deleted (its record stays)."""
+        return cls(
+            f"model version {version} was pruned (MODEL_KEEP_VERSIONS): its artifact is "
+            "deleted; its record stays in the registry"
+        )
 
 
 class TrainingFailed(TriageError):

@@ -115,7 +115,20 @@ class ModelKeeper:
                 )
                 log.info("model %s in use (was %s)", clf.version, self.state.classifier.version)
                 self.state = ModelState(clf, self.state.catalogue)
-            return self.state
+        await self._drop_pruned()
+        return self.state
+
+    async def _drop_pruned(self) -> None:
+        """Delete this instance's copies of versions pruned elsewhere (never fails a swap)."""
+        try:
+            await asyncio.to_thread(
+                training.drop_pruned_files,
+                registry=self.registry,
+                store=self.store,
+                protect={self.state.classifier.version},
+            )
+        except Exception:
+            log.exception("deleting the copies of pruned model versions failed")
 
     async def reload_model(self, by: str | None = None) -> ModelState:
         """Load the saved model again, swap it in and make it the registry's champion (every
@@ -240,6 +253,8 @@ class ModelKeeper:
             decision,
             "; ".join(outcome.verdict.reasons) or "not worse than the champion",
         )
+        if outcome.pruned:
+            log.info("retrain %s pruned model version(s) %s", job.id, ", ".join(outcome.pruned))
 
     async def _serve(self, clf: Classifier, catalogue: Catalogue) -> None:
         """Serve a model this instance just promoted, as loaded (no second load); a catalogue

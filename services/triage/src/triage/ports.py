@@ -5,7 +5,7 @@ Real adapters live in `triage.adapters` (db, model); fakes in `devkit.triage_fak
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -121,6 +121,15 @@ class ModelStore(Protocol):
         """Make this version the saved model (what a start or `triage predict` loads)."""
         ...
 
+    def installed_version(self) -> str | None:
+        """The version of the saved model (None without a readable one)."""
+        ...
+
+    def prune_files(self, versions: Collection[str], *, dry_run: bool = False) -> list[str]:
+        """Delete the kept copies of these versions (never the saved model itself); return
+        what was deleted (or would be, with `dry_run`)."""
+        ...
+
 
 class ModelRegistry(Protocol):
     """Model versions, retrain jobs and the retrain lease, shared by every instance.
@@ -151,6 +160,11 @@ class ModelRegistry(Protocol):
     def promote(self, version: str, at: datetime, *, audit: Audited | None = None) -> ModelRecord:
         """Make `version` the champion and retire the previous one, writing `audit` (who did
         it) in the same transaction; `ModelVersionNotFound`."""
+        ...
+
+    def prune(self, versions: Sequence[str], at: datetime) -> list[str]:
+        """Delete these versions' artifacts and mark them `pruned` (never the champion);
+        return the versions pruned now."""
         ...
 
     def save_job(self, job: RetrainJob, *, audit: Audited | None = None) -> None:

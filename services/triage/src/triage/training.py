@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import csv
 import hashlib
+import logging
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -46,6 +47,8 @@ from triage.ports import CaseRepository, Classifier, ModelRegistry, ModelStore
 from triage.promotion import HoldoutScore, PromotionRule, Verdict, judge, score
 
 LABELS_CURSOR = "labels"
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -155,10 +158,12 @@ def list_labels(
 
 @dataclass(frozen=True, slots=True)
 class RetrainOptions:
-    """How a retrain holds out cases and judges its challenger."""
+    """How a retrain holds out cases and judges its challenger, and how many versions it
+    keeps afterwards (`keep_versions`, see `prune`; 0: every one)."""
 
     holdout_size: int = 500
     rule: PromotionRule = field(default_factory=PromotionRule)
+    keep_versions: int = 10
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +178,7 @@ class RetrainOutcome:
     verdict: Verdict
     counts: TrainingCounts
     classifier: Classifier | None = None
+    pruned: list[str] = field(default_factory=list)
 
 
 def holdout_count(data: TrainingSet, size: int) -> int:
@@ -247,11 +253,92 @@ def retrain(
         job_id,
     )
     registry.add(record, artifact)
-    if not verdict.promote:
-        return RetrainOutcome(record, verdict, counts)
-    record = registry.promote(trained.version, datetime.now(UTC))
-    store.install(trained.version, artifact)
-    return RetrainOutcome(record, verdict, counts, challenger)
+    if verdict.promote:
+        record = registry.promote(trained.version, datetime.now(UTC))
+        store.install(trained.version, artifact)
+    pruned = _prune_after_retrain(
+        registry, store, options.keep_versions, {champion.version, trained.version}
+    )
+    return RetrainOutcome(record, verdict, counts, challenger if verdict.promote else None, pruned)
+
+
+def _prune_after_retrain(
+    registry: ModelRegistry, store: ModelStore, keep: int, protect: set[str]
+) -> list[str]:
+    """`prune` after a retrain; a failure is logged, never the retrain's failure."""
+    try:
+        return [
+            r.version
+            for r in prune(registry=registry, store=store, keep=keep, protect=protect).versions
+        ]
+    except Exception:
+        log.exception("pruning old model versions failed (the retrain stands)")
+        return []
+
+
+@dataclass(frozen=True, slots=True)
+class PruneOutcome:
+    """The versions pruned and the local folders deleted (or that would be, dry run)."""
+
+    versions: list[ModelRecord]
+    folders: list[str]
+
+
+def prunable(
+    records: Iterable[ModelRecord], *, keep: int, protect: Collection[str] = ()
+) -> list[ModelRecord]:
+    """The versions the retention rule prunes, newest first (pure).
+
+    Kept: the `keep` newest versions not pruned yet (by registration time), the champion and
+    every version in `protect`; `keep` 0 keeps everything.
+    """
+    if keep <= 0:
+        return []
+    live = sorted(
+        (r for r in records if r.status != "pruned"), key=lambda r: r.created_at, reverse=True
+    )
+    kept = {r.version for r in live[:keep]} | set(protect)
+    return [r for r in live if r.version not in kept and r.status != "champion"]
+
+
+def prune(
+    *,
+    registry: ModelRegistry,
+    store: ModelStore,
+    keep: int,
+    protect: Collection[str] = (),
+    dry_run: bool = False,
+) -> PruneOutcome:
+    """Apply the retention rule (`MODEL_KEEP_VERSIONS`): delete old versions' artifacts.
+
+    `prunable` chooses (the saved model of `store` is protected too); the registry deletes
+    their artifact bytes and marks them `pruned` (rows, metrics, evaluations and decisions
+    stay: the audit trail), and this instance's copies of every pruned version are deleted.
+    With `dry_run` nothing changes and the outcome says what would go.
+    """
+    installed = store.installed_version()
+    guarded = {*protect, *([installed] if installed else [])}
+    records = registry.versions()
+    chosen = prunable(records, keep=keep, protect=guarded)
+    before = {r.version for r in records if r.status == "pruned"}
+    if dry_run:
+        folders = store.prune_files((before | {r.version for r in chosen}) - guarded, dry_run=True)
+        return PruneOutcome(chosen, folders)
+    done = set(registry.prune([r.version for r in chosen], datetime.now(UTC)))
+    folders = store.prune_files((before | done) - guarded)
+    if done or folders:
+        log.info("pruned %d model version(s), deleted %d folder(s)", len(done), len(folders))
+    return PruneOutcome([r for r in chosen if r.version in done], folders)
+
+
+def drop_pruned_files(
+    *, registry: ModelRegistry, store: ModelStore, protect: Collection[str] = ()
+) -> list[str]:
+    """Delete this instance's copies of versions the registry pruned (another instance or
+    the CLI pruned them); the saved model and `protect` stay."""
+    installed = store.installed_version()
+    gone = {r.version for r in registry.versions() if r.status == "pruned"}
+    return store.prune_files(gone - {*protect, *([installed] if installed else [])})
 
 
 def register_saved(
@@ -301,12 +388,21 @@ def load_registered(
     """Load a registered version from its stored artifact and make it this instance's saved
     model (what a restart or a catalogue reload loads); `ModelVersionNotFound`,
     `ModelRefused`."""
-    artifact = registry.artifact(version)
-    if artifact is None:
-        raise ModelVersionNotFound(f"no model version {version}")
+    artifact = _artifact(registry, version)
     classifier = store.load_version(version, artifact, catalogue)
     store.install(version, artifact)
     return classifier
+
+
+def _artifact(registry: ModelRegistry, version: str) -> bytes:
+    """A version's artifact bytes; `ModelVersionNotFound` (saying so when it was pruned)."""
+    artifact = registry.artifact(version)
+    if artifact is not None:
+        return artifact
+    record = registry.get(version)
+    if record is not None and record.status == "pruned":
+        raise ModelVersionNotFound.pruned(version)
+    raise ModelVersionNotFound(f"no model version {version}")
 
 
 def promote(
@@ -322,9 +418,7 @@ def promote(
 
     The version is loaded first: one the catalogue refuses is not promoted (`ModelRefused`).
     """
-    artifact = registry.artifact(version)
-    if artifact is None:
-        raise ModelVersionNotFound(f"no model version {version}")
+    artifact = _artifact(registry, version)
     classifier = store.load_version(version, artifact, catalogue)
     record = registry.promote(version, datetime.now(UTC), audit=audit)
     store.install(version, artifact)

@@ -8,7 +8,7 @@ from __future__ import annotations
 import copy
 import re
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from types import SimpleNamespace
@@ -200,6 +200,14 @@ class FakeModelStore:
         """The version becomes the saved one."""
         self.version = version
         self.installed.append(version)
+
+    def installed_version(self) -> str | None:
+        """The last version installed (None before one was)."""
+        return self.version
+
+    def prune_files(self, versions: Collection[str], *, dry_run: bool = False) -> list[str]:
+        """Nothing on disk: the pruned versions' would-be folders."""
+        return [f"versions/{v}" for v in sorted(versions)]
 
 
 class _MemoryTransaction:

@@ -19,8 +19,8 @@ writes `versions/<version>/` completely; the model registry keeps the same artif
 file with `os.replace`: model file first, manifest last. A reader in between sees a model
 whose hash the manifest does not match and is refused (`hash_mismatch`) - it keeps its old
 model. `load_version` unpacks a registered version into `versions/<version>/` when this
-instance does not have it yet (instances need no shared disk). Versions are never deleted
-automatically.
+instance does not have it yet (instances need no shared disk). `prune_files` deletes the
+folders of versions the registry pruned (`MODEL_KEEP_VERSIONS`, see `training.prune`).
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ import logging
 import os
 import shutil
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -248,6 +248,37 @@ class DirModelStore:
         """Make a version the top-level model (archiving the one it replaces)."""
         self._archive_current()
         self._install(self._unpacked(version, artifact))
+
+    def installed_version(self) -> str | None:
+        """The version in the top-level manifest (None without a readable one)."""
+        from triage.classifier import ModelLoadError, read_manifest
+
+        try:
+            return str(read_manifest(self.model_dir)["version"])
+        except ModelLoadError:
+            return None
+
+    def prune_files(self, versions: Collection[str], *, dry_run: bool = False) -> list[str]:
+        """Delete the `versions/` folders holding these versions (by their manifest; folders
+        without a readable one, and the top level, are left alone)."""
+        from triage.classifier import ModelLoadError, read_manifest
+
+        root = self.model_dir / VERSIONS
+        if not versions or not root.is_dir():
+            return []
+        gone: list[str] = []
+        for folder in sorted(root.iterdir()):
+            if folder.name.startswith(".") or not folder.is_dir():
+                continue
+            try:
+                version = str(read_manifest(folder)["version"])
+            except ModelLoadError:
+                continue
+            if version in versions:
+                if not dry_run:
+                    shutil.rmtree(folder)
+                gone.append(str(folder))
+        return gone
 
     def _archive_current(self) -> None:
         """Copy the model in force into `versions/` when it is not there yet."""

@@ -22,6 +22,7 @@ job always has its entry, one that failed has none.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -201,7 +202,7 @@ class SqlModelRegistry:
             blob = conn.execute(
                 select(MODELS.c.artifact).where(MODELS.c.version == version)
             ).scalar()
-        return bytes(blob) if blob is not None else None
+        return bytes(blob) if blob else None  # a pruned version keeps no bytes
 
     def set_status(self, version: str, status: str) -> None:
         """Change a version's status (e.g. a challenger judged worse becomes `rejected`)."""
@@ -213,10 +214,12 @@ class SqlModelRegistry:
         written in the same transaction."""
         with self.engine.begin() as conn:
             found = conn.execute(
-                select(MODELS.c.version).where(MODELS.c.version == version).with_for_update()
+                select(MODELS.c.status).where(MODELS.c.version == version).with_for_update()
             ).first()
             if found is None:
                 raise ModelVersionNotFound(f"no model version {version}")
+            if found.status == "pruned":
+                raise ModelVersionNotFound.pruned(version)
             conn.execute(
                 update(MODELS)
                 .where(MODELS.c.status == "champion", MODELS.c.version != version)
@@ -232,6 +235,36 @@ class SqlModelRegistry:
         record = self.get(version)
         assert record is not None
         return record
+
+    def prune(self, versions: Sequence[str], at: datetime) -> list[str]:
+        """Delete the artifacts of `versions` and mark them `pruned` (never the champion, and
+        each once); the rows stay, their former status kept in `evaluation["pruned"]`.
+        Returns the versions pruned now."""
+        if not versions:
+            return []
+        done: list[str] = []
+        with self.engine.begin() as conn:
+            rows = conn.execute(
+                select(MODELS.c.version, MODELS.c.status, MODELS.c.evaluation)
+                .where(
+                    MODELS.c.version.in_(list(versions)),
+                    MODELS.c.status.not_in(["champion", "pruned"]),
+                )
+                .with_for_update()
+            ).all()
+            for row in rows:
+                note = {"at": at.astimezone(UTC).isoformat(), "status": row.status}
+                conn.execute(
+                    update(MODELS)
+                    .where(MODELS.c.version == row.version, MODELS.c.status == row.status)
+                    .values(
+                        status="pruned",
+                        artifact=b"",
+                        evaluation={**dict(row.evaluation or {}), "pruned": note},
+                    )
+                )
+                done.append(row.version)
+        return done
 
     def save_job(self, job: RetrainJob, *, audit: Audited | None = None) -> None:
         """Insert or replace a retrain job; `audit` is written in the same transaction."""

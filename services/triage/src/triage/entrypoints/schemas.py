@@ -186,9 +186,11 @@ class ModelVersionView(BaseModel):
     model_config = ConfigDict(protected_namespaces=())
 
     version: str
-    status: Literal["champion", "challenger", "rejected", "retired"] = Field(
+    status: Literal["champion", "challenger", "rejected", "retired", "pruned"] = Field(
         description="`champion` is served; `rejected` was judged worse and is kept unserved; "
-        "`retired` was champion before."
+        "`retired` was champion before; `pruned`: its artifact was deleted by the retention "
+        "rule (`MODEL_KEEP_VERSIONS`), it cannot be promoted, and `evaluation.pruned` says "
+        "when and what its status was."
     )
     created_at: datetime
     promoted_at: datetime | None
