@@ -13,7 +13,9 @@ cases triage does not have.
 training set), trains a challenger on everything older, and scores challenger and champion
 on the holdout (`triage.promotion`). A challenger that is not worse is refit on every example
 (so the newest corrections count), registered and promoted; a worse one is registered as
-`rejected` and never served. Both scores and the verdict are stored with the version.
+`rejected` and never served. Both scores and the verdict are stored with the version. Then
+`prune` applies the retention rule (`MODEL_KEEP_VERSIONS`): older versions lose their
+artifacts and keep their records.
 
 `import_labels` stores the rows of a labelled CSV (`triage labels import`) as labels, once.
 """
@@ -238,7 +240,7 @@ def retrain(
     now = datetime.now(UTC)
     # A challenger judged on the older cases is refit on all of them, the newest labels included.
     if verdict.promote and n:
-        trained = store.retrain(data.examples, catalogue, progress=progress)  # refuses a refusal
+        trained = store.retrain(data.examples, catalogue, progress=progress)  # loaded, or refused
         artifact = store.pack(trained.path)
         challenger = trained.classifier
         evaluation["refit_on"] = len(data.examples)
