@@ -68,6 +68,7 @@ def build_container(
             target_precision=settings.target_precision,
             min_examples=settings.retrain_min_examples,
         )
+    training.install_champion(registry=registry, store=store)
     state = service.start_state(
         store=store,
         catalogue_path=settings.catalogue_path,

@@ -368,6 +368,27 @@ def register_saved(
     return registry.promote(loaded.version, datetime.now(UTC), audit=audit)
 
 
+def install_champion(*, registry: ModelRegistry, store: ModelStore) -> str | None:
+    """At start, with no saved model: install the registry's champion from its stored
+    artifact, so a new instance needs neither a shared disk nor a training run of its own.
+
+    Returns the version installed; None when a model is saved already, the registry has no
+    champion, or its artifact cannot be read (then the instance trains, as without a registry).
+    """
+    if store.exists():
+        return None
+    champion = registry.champion()
+    if champion is None:
+        return None
+    try:
+        store.install(champion.version, _artifact(registry, champion.version))
+    except ModelVersionNotFound as exc:
+        log.warning("the champion cannot be installed (%s); training a model instead", exc)
+        return None
+    log.info("installed the registry's champion %s", champion.version)
+    return champion.version
+
+
 def adopt_champion(
     *, registry: ModelRegistry, store: ModelStore, catalogue: Catalogue, loaded: Classifier
 ) -> Classifier:
