@@ -22,6 +22,7 @@ from contracts.cases import (
 from contracts.events import CaseTriaged
 from contracts.ids import new_event_id, new_id
 from router.adapters import tables
+from router.adapters.db.delivery_queue import LEASE_EXPIRED
 from router.bootstrap import build
 from router.config import Settings
 from router.domain.policy import ModelMode
@@ -192,6 +193,13 @@ def test_sweepers_race_and_claims_do_not_overlap(make):
     ids = [r.id for part in got for r in part]
     assert len(ids) == len(set(ids)) > 0
     assert {r.status for part in got for r in part} == {DeliveryStatus.SENDING}
+    assert {r.last_error for part in got for r in part} == {None}
+
+    # Claimed again once the lease expired (nobody recorded an outcome): the row says so.
+    clock.advance(lease)
+    again = first.store.claim_notifications(clock.now(), limit=1000, lease=lease)
+    assert {r.id for r in again} == set(ids)
+    assert {(r.attempts, r.last_error) for r in again} == {(2, LEASE_EXPIRED)}
 
 
 def test_swarm_pages_follow_the_keyset_on_both_backends(make):

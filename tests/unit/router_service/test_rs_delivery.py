@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import timedelta
 
+from router.adapters.db.delivery_queue import LEASE_EXPIRED
 from router.adapters.notifications import DeliveryError
 from router.records import DeliveryStatus
 from router.workers import DeliveryWorker
@@ -162,6 +163,31 @@ async def test_a_claim_counts_the_attempt_so_a_crashing_send_ends_failed(
     assert all(r.last_error for r in rows)
     assert sender.sent == []  # the poison rows are not sent a fourth time
     assert container.store.claim_notifications(clock.now(), limit=100, lease=lease) == []
+
+
+async def test_a_row_sent_after_a_timeout_or_an_expired_lease_says_so(
+    container, sender, make_triaged, clock
+):
+    """Either may have reached the receiver: the row sent on the next attempt keeps why, so
+    an operator can tell a notification the receiver may have twice (same delivery id)."""
+    case_id = _route(container, make_triaged)
+    sender.fail["payments"] = [DeliveryError("timeout", "did not answer", retryable=True)] * 2
+    await _worker(container, sender).run_once()  # both channels time out
+    clock.advance(timedelta(seconds=10))
+    await _worker(container, sender).run_once()  # sent on the second attempt
+    rows = container.store.notifications_for(case_id)
+    assert {(r.status, r.attempts) for r in rows} == {(DeliveryStatus.SENT, 2)}
+    assert all((r.last_error or "").startswith("timeout") for r in rows)
+
+    other = _route(container, make_triaged)
+    lease = timedelta(minutes=2)
+    container.store.claim_notifications(clock.now(), limit=100, lease=lease)  # then dies
+    clock.advance(lease)
+    await _worker(container, sender).run_once()
+    rows = container.store.notifications_for(other)
+    assert {(r.status, r.attempts, r.last_error) for r in rows} == {
+        (DeliveryStatus.SENT, 2, LEASE_EXPIRED)
+    }
 
 
 async def test_a_receivers_retry_after_is_capped(container, sender, make_triaged, clock):

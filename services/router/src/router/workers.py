@@ -15,6 +15,17 @@ routing never waits for delivery, and other deliveries keep flowing through the 
 If recording fails the outcomes are kept and written on the next round; should the process
 die first, the rows come back after the lease and are sent again (at least once).
 
+Delivery is at least once: the router cannot tell a receiver that took an attempt but
+answered after the deadline (or whose sender died before recording the answer) from one that
+never got it, so it sends again with the same id (`X-Support-Triage-Delivery` of webhooks),
+which receivers can dedupe on. A row sent after such an attempt keeps that attempt's error
+(`timeout: ...`, or `LEASE_EXPIRED` written by the claim), so it is visible which ones the
+receiver may have twice. The lease (120 s) only has to outlast one attempt (its deadline)
+plus the time its outcome may wait in memory while the database is away; shorter, a
+database outage longer than the lease would let another instance send rows again whose
+outcomes are waiting here. It cannot be renewed while the database is away, and a shorter
+one would not avoid the resend after a crash either, only make it come sooner.
+
 `Sweeper` runs a sweep (`router.service.routing.sweep_ack_timeouts`) every interval and
 refreshes the gauges that are read from the database.
 """
@@ -197,7 +208,9 @@ class DeliveryWorker:
             status=status,
             attempts=attempts,
             next_attempt_at=retry_at,
-            last_error=error,
+            # A row sent after a failed attempt keeps that attempt's error: after a timeout
+            # or an expired lease the receiver may have the notification twice.
+            last_error=error or record.last_error,
             sent_at=now if status is DeliveryStatus.SENT else None,
         )
         self._finished.append((record, outcome))

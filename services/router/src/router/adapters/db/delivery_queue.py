@@ -4,7 +4,9 @@
 transaction that caused them), skipping any whose de-duplication key exists. Delivery then
 works on the queue outside any use case: `claim_notifications` takes due rows in one
 statement (a claim token and a lease, counting the attempt), `finish_notifications` records
-outcomes, but only while the claim that took a row still holds it.
+outcomes, but only while the claim that took a row still holds it. A row claimed again while
+still `sending` (its lease expired: the attempt's process died or stalled before recording an
+outcome, so the receiver may have it already) gets `LEASE_EXPIRED` as its `last_error`.
 """
 
 from __future__ import annotations
@@ -12,13 +14,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import Connection, Engine, and_, bindparam, func, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, case, func, select, update
 
 from contracts.ids import new_id
 from router.adapters import tables as t
 from router.adapters.db.rows import insert_ignoring_conflicts, notification_from, notification_row
 from router.ports import DeliveryOutcome
 from router.records import DeliveryStatus, NotificationRecord
+
+LEASE_EXPIRED = "lease expired: an attempt never reported its outcome (it may have been delivered)"
 
 
 def queue_rows(conn: Connection, notifications: Sequence[NotificationRecord]) -> int:
@@ -60,6 +64,10 @@ class SqlDeliveryQueue:
                 claim_token=str(new_id()),
                 next_attempt_at=now + lease,
                 attempts=n.attempts + 1,  # counted now, so a crashed send still counts
+                last_error=case(
+                    (n.status == DeliveryStatus.SENDING.value, LEASE_EXPIRED),
+                    else_=n.last_error,
+                ),
             )
             .returning(*t.notifications.c)
         )
