@@ -239,6 +239,7 @@ class Figures:
     routed: int = 0
     duplicates: int = 0
     redelivered: int = 0  # the same notification (same idempotency key) delivered again
+    redelivery_causes: dict[str, int] = field(default_factory=dict)  # the router's last error
     lost: int = 0
     stuck: int = 0
     poison: int = 0
@@ -252,7 +253,9 @@ class Figures:
     def line(self) -> str:
         return (
             f"{self.scenario}: sent={self.sent} accepted={self.accepted} routed={self.routed} "
-            f"duplicates={self.duplicates} redelivered={self.redelivered} lost={self.lost} "
+            f"duplicates={self.duplicates} redelivered={self.redelivered}"
+            + (f" {self.redelivery_causes}" if self.redelivery_causes else "")
+            + f" lost={self.lost} "
             f"stuck={self.stuck} "
             f"poison={self.poison} dead_lettered={self.dead_lettered} "
             f"notifications sent={self.notifications_sent} failed={self.notifications_failed} "
@@ -405,7 +408,15 @@ async def _settle(system: System, loads: list[Load], within: float, name: str) -
     fig.problems += [f"{k} notified by {len(v)} notifications" for k, v in doubled.items()]
     again = {d: n for d, n in calls.items() if n > 1}
     fig.redelivered = len(again)
-    fig.problems += [f"notification {d} delivered {n} times" for d, n in again.items()]
+    # Why, as the router tells it: a row sent again keeps the error of the attempt before
+    # (`timeout`: the receiver answered after the deadline; `lease expired`: the attempt's
+    # process died before recording its outcome).
+    views = {n["id"]: n for d in details.values() for n in d["notifications"]}
+    for d, n in again.items():
+        error = views.get(d, {}).get("last_error") or "no error recorded"
+        cause = error.split(":", 1)[0]
+        fig.redelivery_causes[cause] = fig.redelivery_causes.get(cause, 0) + 1
+        fig.problems.append(f"notification {d} delivered {n} times (last error: {error})")
     poison = {s.key.encode() for s in all_sent if s.channel == "poison" and s.accepted}
     if poison:
         fig.dead_lettered = await _dead_letters(system, poison)

@@ -39,7 +39,7 @@ def make_system(tmp_path: Path, model: Path) -> Iterator[Callable[..., System]]:
         system.stop()
 
 
-def _check(fig: Figures, system: System, figures: list[Figures]) -> None:
+def _check(fig: Figures, system: System, figures: list[Figures], *, killed: bool = False) -> None:
     figures.append(fig)
     print(fig.line())
     assert fig.accepted == fig.sent - fig.poison, fig.problems[:20]
@@ -47,8 +47,14 @@ def _check(fig: Figures, system: System, figures: list[Figures]) -> None:
         "\n".join(fig.problems[:30]) + "\n" + system.logs()
     )
     assert fig.routed == fig.accepted
-    # A redelivery (the same notification, the same idempotency key) is reported, not failed:
-    # the database scenario still shows a few (README, *Fault injection*).
+    # A redelivery (the same notification, the same idempotency key, which a receiver can
+    # dedupe on) is inherent to at-least-once only where the router cannot know the first
+    # attempt arrived: it gave up waiting for the answer (`timeout`), or, when a process is
+    # killed, the attempt never recorded its outcome and the lease expired. Those are
+    # reported; any other (a lost outcome, two claims of one row) fails.
+    inherent = {"timeout", "lease expired"} if killed else {"timeout"}
+    unexplained = {c: n for c, n in fig.redelivery_causes.items() if c not in inherent}
+    assert not unexplained, "\n".join(p for p in fig.problems if "delivered" in p)
 
 
 def test_broker_frozen(make_system: Callable[..., System], figures: list[Figures]) -> None:
@@ -86,7 +92,10 @@ def test_broker_restarted(make_system: Callable[..., System], figures: list[Figu
 
 @pytest.mark.skipif(not DATABASE, reason="needs TEST_DATABASE_URL (Postgres behind a proxy)")
 def test_database_unavailable(make_system: Callable[..., System], figures: list[Figures]) -> None:
-    system = make_system()
+    # The router's default delivery deadline (the harness's 2 s is for hanging receivers):
+    # the catch-up after the outage loads the machine, and the sink, in this process, then
+    # answers some webhooks after 2 s, which the router must send again (`timeout`).
+    system = make_system(router_env={"DELIVERY_TIMEOUT_SECONDS": "5"})
     load = Load(system, CASES, seconds=50).start()
     time.sleep(8)
     system.database_down()
@@ -108,7 +117,7 @@ def test_kill_9_of_each_service(make_system: Callable[..., System], figures: lis
         time.sleep(2)
         inst.start()
     load.wait()
-    _check(settle(system, [load], "kill -9 triage, then router"), system, figures)
+    _check(settle(system, [load], "kill -9 triage, then router"), system, figures, killed=True)
 
 
 def test_failing_webhook_receivers(
