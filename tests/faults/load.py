@@ -16,6 +16,10 @@ routing decision, or a squad told the same thing by two notifications), redelive
 notification delivered more than once: the receiver sees the same idempotency key again),
 lost (accepted, never routed), stuck (a case or notification left in a state nothing will
 move it from).
+
+`delivery_delays` measures, from the sink's side, how long notifications took: from a case's
+routing (the notification's `created_at`, the router's clock at routing) to its webhook
+reaching the sink.
 """
 
 from __future__ import annotations
@@ -27,12 +31,15 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
+from bench.common import quantile
 from contracts import CloudEvent
 from contracts.topics import CASE_RECEIVED
 from contracts.wire import encode
@@ -247,6 +254,7 @@ class Figures:
     notifications_sent: int = 0
     notifications_failed: int = 0
     settle_seconds: float = 0.0
+    delays: str = ""  # delivery delays, when the scenario measures them (`Delays.text`)
     client_statuses: dict[str, int] = field(default_factory=dict)
     problems: list[str] = field(default_factory=list)
 
@@ -260,7 +268,45 @@ class Figures:
             f"poison={self.poison} dead_lettered={self.dead_lettered} "
             f"notifications sent={self.notifications_sent} failed={self.notifications_failed} "
             f"settled in {self.settle_seconds:.0f}s; client saw {dict(self.client_statuses)}"
+            + (f"; {self.delays}" if self.delays else "")
         )
+
+
+@dataclass(frozen=True)
+class Delays:
+    """Delivery delays (seconds) of some notifications: `p50`, `p95`, `max` of `count`."""
+
+    count: int
+    p50: float
+    p95: float
+    max: float
+
+    def text(self) -> str:
+        return f"p50 {self.p50:.2f}s p95 {self.p95:.2f}s max {self.max:.2f}s of {self.count}"
+
+
+def delivery_delays(
+    system: System, loads: list[Load], *, squads: Collection[str] = (), exclude: bool = False
+) -> Delays:
+    """How long the webhooks about the cases of `loads` took to reach the sink: from the
+    case's routing (the notification's `created_at`) to the first delivery the sink recorded
+    as ok. Only the squads in `squads` count (or, with `exclude`, only the others). Call it
+    after `settle` (which finds the ids of the Kafka cases)."""
+    cases = {s.case_id for load in loads for s in load.sent if s.case_id is not None}
+    first: dict[str, float] = {}
+    for r in system.sink.records(channel="webhook"):
+        body = r["body"]
+        if r["outcome"] != "ok" or not isinstance(body, dict) or body.get("case_id") not in cases:
+            continue
+        if (r["squad"] in squads) == exclude:
+            continue
+        sent = datetime.fromisoformat(body["created_at"])
+        delay = (datetime.fromisoformat(r["received_at"]) - sent).total_seconds()
+        key = r["headers"].get("x-support-triage-delivery", "")
+        first[key] = min(delay, first.get(key, delay))
+    values = sorted(first.values())
+    assert values, "no webhook of these cases reached the sink"
+    return Delays(len(values), quantile(values, 0.5), quantile(values, 0.95), values[-1])
 
 
 async def _pages(http: httpx.AsyncClient, url: str) -> list[dict[str, Any]]:
