@@ -242,7 +242,6 @@ class System:
             "SUPPORT_TRIAGE_SECRET_DEMO": SECRET,  # the demo catalogue's squads sign with it
             "SWEEP_INTERVAL_SECONDS": "3600",
             "DELIVERY_BACKOFF_BASE_SECONDS": "0.2",
-            "DELIVERY_TIMEOUT_SECONDS": "2",
             "DELIVERY_MAX_ATTEMPTS": "3",
             **self.router_env,
         }

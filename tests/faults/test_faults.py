@@ -92,10 +92,7 @@ def test_broker_restarted(make_system: Callable[..., System], figures: list[Figu
 
 @pytest.mark.skipif(not DATABASE, reason="needs TEST_DATABASE_URL (Postgres behind a proxy)")
 def test_database_unavailable(make_system: Callable[..., System], figures: list[Figures]) -> None:
-    # The router's default delivery deadline (the harness's 2 s is for hanging receivers):
-    # the catch-up after the outage loads the machine, and the sink, in this process, then
-    # answers some webhooks after 2 s, which the router must send again (`timeout`).
-    system = make_system(router_env={"DELIVERY_TIMEOUT_SECONDS": "5"})
+    system = make_system()
     load = Load(system, CASES, seconds=50).start()
     time.sleep(8)
     system.database_down()
@@ -132,7 +129,8 @@ def test_failing_webhook_receivers(
     within a few times that baseline plus one delivery deadline, the wait of one attempt at
     a hanging receiver. Were deliveries queued behind the failing attempts (too few slots,
     one at a time), the other squads' notifications would wait for many such deadlines."""
-    system = make_system(refused_webhook="financing")
+    # A 2 s delivery deadline (the router's default is 5 s) so hanging attempts end sooner.
+    system = make_system(refused_webhook="financing", router_env={"DELIVERY_TIMEOUT_SECONDS": "2"})
     failing_squads = {"payments", "checkout", "financing"}
     before = Load(system, CASES // 3, seconds=10).start()
     before.wait()
