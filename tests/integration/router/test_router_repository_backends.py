@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from collections import Counter
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -200,6 +201,22 @@ def test_sweepers_race_and_claims_do_not_overlap(make):
     again = first.store.claim_notifications(clock.now(), limit=1000, lease=lease)
     assert {r.id for r in again} == set(ids)
     assert {(r.attempts, r.last_error) for r in again} == {(2, LEASE_EXPIRED)}
+
+
+def test_a_claim_caps_each_receiver_on_both_backends(make):
+    build_one, clock = make
+    c = build_one()
+    c.route([triaged("payments") for _ in range(5)])
+    lease = timedelta(minutes=1)
+    first = c.store.claim_notifications(clock.now(), limit=1000, lease=lease, per_receiver=2)
+    per = Counter(r.address for r in first)
+    assert len(per) >= 1 and set(per.values()) == {2}
+    busy = sorted(per)[:1]
+    second = c.store.claim_notifications(
+        clock.now(), limit=1000, lease=lease, per_receiver=2, busy=busy
+    )
+    assert not {r.address for r in second} & set(busy)
+    assert not {r.id for r in first} & {r.id for r in second}
 
 
 def test_swarm_pages_follow_the_keyset_on_both_backends(make):

@@ -203,3 +203,48 @@ async def test_a_receivers_retry_after_is_capped(container, sender, make_triaged
     queued = [r for r in rows if r.status is DeliveryStatus.QUEUED]
     assert len(queued) == 2
     assert {r.next_attempt_at for r in queued} == {clock.now() + timedelta(seconds=60)}
+
+
+async def test_a_hanging_receiver_holds_at_most_its_cap_of_slots(container, sender, make_triaged):
+    for _ in range(6):  # notifications to checkout's receivers, none of which answers
+        container.route([make_triaged(squad="checkout", components=[("checkout-api", "checkout")])])
+    sender.block["checkout"] = asyncio.Event()
+    worker = _worker(container, sender, poll_interval=0.05, concurrency=6, per_receiver=2)
+    task = asyncio.create_task(worker.run())
+    try:
+        async with asyncio.timeout(10):
+            while len(worker._inflight) < 2:
+                await asyncio.sleep(0.01)
+        assert max(worker._receivers.values()) <= 2
+        fast = _route(container, make_triaged)  # payments, queued after checkout's
+        worker.wake()
+        async with asyncio.timeout(10):
+            while len(sender.sent) < 2:
+                await asyncio.sleep(0.01)
+        assert {n.case_id for _, n in sender.sent} == {fast}
+        assert max(worker._receivers.values()) <= 2
+    finally:
+        sender.block["checkout"].set()
+        worker.stop()
+        await task
+    while await worker.run_once():  # the receiver answers again: the rest follow
+        pass
+    checkout = [t.address for t, n in sender.sent if n.squad == "checkout"]
+    assert len(checkout) == 6 * len(set(checkout))  # every case's notifications, once
+
+
+async def test_a_claim_takes_at_most_the_cap_per_receiver_and_skips_busy_ones(
+    container, make_triaged, clock
+):
+    for _ in range(3):
+        _route(container, make_triaged)  # payments: one webhook and one email each
+    lease = timedelta(minutes=2)
+    rows = container.store.claim_notifications(clock.now(), limit=100, lease=lease, per_receiver=1)
+    assert len(rows) == 2 and len({r.address for r in rows}) == 2
+    webhook = next(r.address for r in rows if r.channel == "webhook")
+    rows = container.store.claim_notifications(
+        clock.now(), limit=100, lease=lease, per_receiver=5, busy=[webhook]
+    )
+    assert {r.channel for r in rows} == {"email"} and len(rows) == 2
+    rows = container.store.claim_notifications(clock.now(), limit=100, lease=lease)
+    assert {r.address for r in rows} == {webhook} and len(rows) == 2

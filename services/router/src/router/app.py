@@ -100,6 +100,7 @@ def make_delivery(c: Container) -> DeliveryWorker:
         clock=c.clock,
         max_attempts=s.delivery_max_attempts,
         concurrency=s.delivery_concurrency,
+        per_receiver=s.delivery_per_receiver or None,
         backoff=lambda attempt: backoff_delay(attempt, base=base),
         max_retry_after=s.delivery_max_retry_after_seconds,
     )

@@ -35,6 +35,12 @@ class Settings(ServiceSettings):
     sweep_interval_seconds: float = Field(default=5.0, gt=0)
     delivery_max_attempts: int = Field(default=6, ge=1)
     delivery_concurrency: int = Field(default=16, ge=1)
+    delivery_per_receiver: int = Field(
+        default=4,
+        ge=0,
+        description="Attempts in flight to one receiver (address) at most, so a receiver that "
+        "hangs cannot take every delivery slot; 0: no cap.",
+    )
     delivery_timeout_seconds: float = Field(default=5.0, gt=0)
     delivery_backoff_base_seconds: float = Field(default=2.0, ge=0)
     notify_max_per_case: int = Field(

@@ -8,7 +8,7 @@ is `router.adapters.db.SqlStore` (SQLite or Postgres); unit tests use it on a SQ
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -286,11 +286,20 @@ class DeliveryQueue(Protocol):
     `RouterTransaction.queue_notifications`)."""
 
     def claim_notifications(
-        self, now: datetime, *, limit: int, lease: timedelta
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        lease: timedelta,
+        per_receiver: int | None = None,
+        busy: Collection[str] = (),
     ) -> list[NotificationRecord]:
         """Claim due notifications (queued, or sending with an expired lease) for delivery,
         in one statement; oldest first. The claim counts the attempt: each returned row's
-        `attempts` is already incremented, so a send whose process dies still counts."""
+        `attempts` is already incremented, so a send whose process dies still counts.
+
+        At most `per_receiver` rows of one receiver (address) per claim, and none of the
+        receivers in `busy` (those with as many in flight already)."""
         ...
 
     def finish_notifications(self, outcomes: Sequence[DeliveryOutcome]) -> None:

@@ -10,8 +10,11 @@ counts the attempt, so a send whose process dies still counts: a row claimed onc
 its last attempt never reported back is marked `failed` without being sent. Outcomes are not
 written one by one: finished attempts wait in memory and the loop records all of them in one
 transaction before its next claim, so no transaction is ever open while a message is being
-sent. A slow or dead webhook only holds its own slot, for at most the notifier's timeout:
-routing never waits for delivery, and other deliveries keep flowing through the other slots.
+sent. A slow or dead webhook only holds its own slots, for at most the notifier's timeout
+each, and one receiver (address) never has more than `per_receiver` attempts in flight
+(`DELIVERY_PER_RECEIVER`; the claim skips a receiver at its cap and takes at most that many of
+one receiver at a time): a receiver that hangs cannot take every slot, routing never waits
+for delivery, and other receivers' deliveries keep flowing through the other slots.
 If recording fails the outcomes are kept and written on the next round; should the process
 die first, the rows come back after the lease and are sent again (at least once).
 
@@ -34,7 +37,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Protocol
@@ -73,6 +78,7 @@ class DeliveryWorker:
         clock: Clock,
         max_attempts: int = 6,
         concurrency: int = 16,
+        per_receiver: int | None = 4,
         backoff: RetryDelay = backoff_delay,
         lease: timedelta = timedelta(seconds=120),
         poll_interval: float = 1.0,
@@ -84,12 +90,14 @@ class DeliveryWorker:
         self.clock = clock
         self.max_attempts = max_attempts
         self.concurrency = concurrency
+        self.per_receiver = per_receiver
         self.backoff = backoff
         self.lease = lease
         self.poll_interval = poll_interval
         self.failure_backoff = failure_backoff
         self.max_retry_after = max_retry_after
         self._inflight: set[asyncio.Task[None]] = set()
+        self._receivers: Counter[str] = Counter()  # attempts in flight per address
         self._finished: list[tuple[NotificationRecord, DeliveryOutcome]] = []
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
@@ -170,17 +178,28 @@ class DeliveryWorker:
         free = self.concurrency - len(self._inflight)
         if free <= 0:
             return 0
+        cap = self.per_receiver
+        busy = [] if cap is None else [a for a, k in self._receivers.items() if k >= cap]
         claimed = await asyncio.to_thread(
-            self.store.claim_notifications, self.clock.now(), limit=free, lease=self.lease
+            self.store.claim_notifications,
+            self.clock.now(),
+            limit=free,
+            lease=self.lease,
+            per_receiver=cap,
+            busy=busy,
         )
         for record in claimed:
             task = asyncio.create_task(self._deliver(record), name=f"deliver-{record.id}")
             self._inflight.add(task)
-            task.add_done_callback(self._done)
+            self._receivers[record.address] += 1
+            task.add_done_callback(functools.partial(self._done, record.address))
         return len(claimed)
 
-    def _done(self, task: asyncio.Task[None]) -> None:
+    def _done(self, address: str, task: asyncio.Task[None]) -> None:
         self._inflight.discard(task)
+        self._receivers[address] -= 1
+        if self._receivers[address] <= 0:
+            del self._receivers[address]
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery task failed", exc_info=task.exception())
         self._wake.set()  # a slot is free

@@ -11,7 +11,7 @@ outcome, so the receiver may have it already) gets `LEASE_EXPIRED` as its `last_
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, and_, bindparam, case, func, select, update
@@ -46,14 +46,32 @@ class SqlDeliveryQueue:
     engine: Engine
 
     def claim_notifications(
-        self, now: datetime, *, limit: int, lease: timedelta
+        self,
+        now: datetime,
+        *,
+        limit: int,
+        lease: timedelta,
+        per_receiver: int | None = None,
+        busy: Collection[str] = (),
     ) -> list[NotificationRecord]:
         n = t.notifications.c
         due = and_(
             n.status.in_([DeliveryStatus.QUEUED.value, DeliveryStatus.SENDING.value]),
             n.next_attempt_at <= now,
         )
-        pick = select(n.id).where(due).order_by(n.next_attempt_at).limit(limit)
+        eligible = and_(due, n.address.not_in(list(busy))) if busy else due
+        if per_receiver is not None:
+            # The oldest `per_receiver` due rows of each receiver; the window is ranked in a
+            # subquery so the locking select below has none (Postgres refuses FOR UPDATE
+            # next to a window function).
+            rank = func.row_number().over(
+                partition_by=n.address, order_by=(n.next_attempt_at, n.id)
+            )
+            ranked = select(n.id, rank.label("rn")).where(eligible).subquery()
+            eligible = and_(
+                eligible, n.id.in_(select(ranked.c.id).where(ranked.c.rn <= per_receiver))
+            )
+        pick = select(n.id).where(eligible).order_by(n.next_attempt_at).limit(limit)
         if self.engine.dialect.name == "postgresql":
             pick = pick.with_for_update(skip_locked=True)
         claim = (
