@@ -277,6 +277,10 @@ async def test_corrections_retrain_the_model_through_the_api(world, monkeypatch)
         ],
     )
     assert back.exit_code == 0, back.output
+    # the command's promotion is in the audit log, under the operating system's account
+    audit = (await client.get("/v1/audit", params={"action": "model.promote"})).json()["items"]
+    assert audit[0]["actor"].startswith("cli:") and audit[0]["target"] == before_version
+    assert audit[0]["detail"] == {"previous_version": job["new_version"]}
     await container.models.sync()
     assert await predicted(client) == ("billing", before_version)
     assert load_model(model_dir, catalogue).version == before_version  # installed too
@@ -339,6 +343,8 @@ async def test_cli_retrain_uses_the_stored_corrections(world) -> None:
         env={"RETRAIN_MIN_HOLDOUT": "5", "RETRAIN_MIN_EXAMPLES": "20"},
     )
     assert result.exit_code == 0, result.output
+    retrains = (await client.get("/v1/audit", params={"action": "model.retrain"})).json()["items"]
+    assert [a["actor"][:4] for a in retrains] == ["cli:"]
     assert "corrections used" in result.output and "accuracy" in result.output
     assert "decision: promoted" in result.output
     catalogue = load_catalogue(settings.catalogue_path)

@@ -93,6 +93,15 @@ def fail(message: str) -> NoReturn:
     raise typer.Exit(EXIT_USAGE)
 
 
+def cli_actor() -> str:
+    """Who runs a command, for the audit log: `cli:` and the operating system's account on
+    this host (a command has no API credential; the account is what the host vouches for)."""
+    import getpass
+    import socket
+
+    return f"cli:{getpass.getuser()}@{socket.gethostname()}"
+
+
 def _catalogue(path: Path) -> Catalogue:
     try:  # SERVICE_DELIVERY_GROUP as in the services: its group is never a training label
         return load_catalogue(path, service_delivery_group=os.environ.get("SERVICE_DELIVERY_GROUP"))

@@ -18,7 +18,7 @@ import typer
 from rich.progress import Progress
 from rich.table import Table
 
-from triage.cli import _catalogue, app, console, fail
+from triage.cli import _catalogue, app, cli_actor, console, fail
 
 if TYPE_CHECKING:
     from sqlalchemy import Engine
@@ -143,6 +143,7 @@ def promote(
     """Make a registered version the champion; running services follow within the poll delay."""
     from sqlalchemy.exc import SQLAlchemyError
 
+    from servicekit.audit import Audited
     from triage import training
     from triage.adapters.model import DirModelStore
     from triage.adapters.registry import SqlModelRegistry
@@ -151,11 +152,15 @@ def promote(
     cat = _catalogue(catalogue)
     engine = _engine(database_url)
     try:
+        registry = SqlModelRegistry(engine)
+        champion = registry.champion()
+        previous = {"previous_version": champion.version if champion else None}
         record, _ = training.promote(
             version,
-            registry=SqlModelRegistry(engine),
+            registry=registry,
             store=DirModelStore(model_dir),
             catalogue=cat,
+            audit=Audited(cli_actor(), "model.promote", version, previous),
         )
     except TriageError as exc:
         fail(f"not promoted ({exc.code}): {exc.message}")

@@ -18,7 +18,7 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from triage.cli import CatalogueOpt, _catalogue, app, console, fail
+from triage.cli import CatalogueOpt, _catalogue, app, cli_actor, console, fail
 
 
 @app.command()
@@ -80,7 +80,7 @@ def retrain(
             registry=registry, store=store, catalogue=cat, loaded=store.load(cat)
         )
         try:
-            job = jobs.begin(champion.version)
+            job = jobs.begin(champion.version, by=cli_actor())
         except RetrainRunning as exc:
             fail(f"retrain job {exc.job_id} is running; try again when it has finished")
         outcome = jobs.run(
