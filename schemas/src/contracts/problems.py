@@ -72,6 +72,7 @@ _PROJECT = (
     ProblemKind("retrain_job_not_found", 404, "Retrain job not found"),
     ProblemKind("model_version_not_found", 404, "Model version not found"),
     ProblemKind("training_failed", 500, "Training failed"),
+    ProblemKind("retrain_lease_lost", 409, "The retrain lost its lease; nothing was promoted"),
     # router
     ProblemKind("router_error", 500, "Router error"),
     ProblemKind("swarm_not_found", 404, "Swarm not found"),

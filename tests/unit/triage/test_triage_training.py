@@ -293,3 +293,30 @@ def test_a_retrain_job_holds_the_lease_and_records_its_verdict(tmp_path) -> None
     assert jobs.interrupt_orphans() == 1
     orphan = jobs.registry.job(gone.id)
     assert orphan is not None and orphan.status == "interrupted"
+
+
+def test_a_retrain_promotes_only_while_it_holds_the_lease(tmp_path) -> None:
+    """A job whose process is stopping gave its lease up; one whose lease lapsed lost it to
+    another job: neither promotes what it trained (it stays a challenger)."""
+    from triage.domain import ModelRecord
+    from triage.errors import RetrainLeaseLost
+
+    registry = sqlite_registry(f"sqlite:///{tmp_path / 'promote.db'}")
+    for version in ("v1", "v2", "v3"):
+        registry.add(ModelRecord(version, T0, "challenger", {}, {}), b"artifact")
+    lease = training.RETRAIN_LEASE
+    assert registry.acquire(lease, "job-a", 30, T0) is None
+    assert registry.promote("v1", T0 + timedelta(seconds=5), lease=(lease, "job-a")).version == "v1"
+
+    registry.release(lease, "job-a")  # stopping: the lease is given up, the thread goes on
+    with pytest.raises(RetrainLeaseLost):
+        registry.promote("v2", T0 + timedelta(seconds=6), lease=(lease, "job-a"))
+    assert registry.acquire(lease, "job-b", 30, T0 + timedelta(seconds=7)) is None
+    with pytest.raises(RetrainLeaseLost):  # lapsed: job-b holds it now
+        registry.promote("v3", T0 + timedelta(seconds=40), lease=(lease, "job-b"))
+    assert registry.champion().version == "v1"
+    assert {r.version: r.status for r in registry.versions()} == {
+        "v1": "champion",
+        "v2": "challenger",
+        "v3": "challenger",
+    }

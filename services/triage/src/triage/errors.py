@@ -86,6 +86,13 @@ class ModelVersionNotFound(TriageError):
         )
 
 
+class RetrainLeaseLost(TriageError):
+    """A retrain reached its promotion without holding the retrain lease any more (its
+    process was stopping, or the lease lapsed and another job took it): it is not promoted."""
+
+    code = "retrain_lease_lost"
+
+
 class TrainingFailed(TriageError):
     """Training could not produce a model; `reason` is the classifier's code."""
 

@@ -24,10 +24,9 @@ from servicekit.audit import Audited
 from triage.domain import RetrainJob
 from triage.errors import RetrainRunning, TriageError
 from triage.ports import ModelRegistry
-from triage.training import RetrainOutcome
+from triage.training import RETRAIN_LEASE, RetrainOutcome
 
 log = logging.getLogger(__name__)
-RETRAIN_LEASE = "retrain"
 
 
 class RetrainJobs:

@@ -209,7 +209,8 @@ class ModelKeeper:
 
     def close(self) -> None:
         """Stop following; forget a retrain in flight (its lease is given up, the job is
-        marked interrupted by the next reader)."""
+        marked interrupted by the next reader; its training thread may run on, but promotes
+        nothing without the lease: `RetrainLeaseLost`)."""
         if self._poll is not None:
             self._poll.cancel()
         for task in self._tasks:

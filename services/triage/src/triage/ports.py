@@ -157,9 +157,17 @@ class ModelRegistry(Protocol):
         """The stored artifact bytes of a version."""
         ...
 
-    def promote(self, version: str, at: datetime, *, audit: Audited | None = None) -> ModelRecord:
+    def promote(
+        self,
+        version: str,
+        at: datetime,
+        *,
+        audit: Audited | None = None,
+        lease: tuple[str, str] | None = None,
+    ) -> ModelRecord:
         """Make `version` the champion and retire the previous one, writing `audit` (who did
-        it) in the same transaction; `ModelVersionNotFound`."""
+        it) in the same transaction; `ModelVersionNotFound`. With `lease` (name, holder),
+        only while that holder holds it, in that transaction (`RetrainLeaseLost`)."""
         ...
 
     def prune(self, versions: Sequence[str], at: datetime) -> list[str]:

@@ -52,6 +52,9 @@ LABELS_CURSOR = "labels"
 
 log = logging.getLogger(__name__)
 
+RETRAIN_LEASE = "retrain"
+"""The registry lease a retrain job holds while it runs (`triage.jobs`)."""
+
 
 @dataclass(frozen=True, slots=True)
 class TrainingSet:
@@ -256,7 +259,10 @@ def retrain(
     )
     registry.add(record, artifact)
     if verdict.promote:
-        record = registry.promote(trained.version, datetime.now(UTC))
+        # Only while this job holds the retrain lease: a job whose process is stopping (its
+        # lease given up) or whose lease lapsed to another job promotes nothing.
+        lease = (RETRAIN_LEASE, job_id) if job_id is not None else None
+        record = registry.promote(trained.version, datetime.now(UTC), lease=lease)
         store.install(trained.version, artifact)
     pruned = _prune_after_retrain(
         registry, store, options.keep_versions, {champion.version, trained.version}

@@ -49,7 +49,7 @@ from servicekit.audit import Audited, write_audit
 from servicekit.utc import as_utc
 from triage.adapters.audit_log import AUDIT
 from triage.domain import ModelRecord, RetrainJob, TrainingCounts
-from triage.errors import ModelVersionNotFound
+from triage.errors import ModelVersionNotFound, RetrainLeaseLost
 
 
 class ModelRow(SQLModel, table=True):
@@ -209,10 +209,34 @@ class SqlModelRegistry:
         with self.engine.begin() as conn:
             conn.execute(update(MODELS).where(MODELS.c.version == version).values(status=status))
 
-    def promote(self, version: str, at: datetime, *, audit: Audited | None = None) -> ModelRecord:
+    def promote(
+        self,
+        version: str,
+        at: datetime,
+        *,
+        audit: Audited | None = None,
+        lease: tuple[str, str] | None = None,
+    ) -> ModelRecord:
         """Make `version` the champion; the previous champion becomes `retired`; `audit` is
-        written in the same transaction."""
+        written in the same transaction. With `lease` (name, holder) the promotion happens
+        only while the holder holds that lease, checked (and locked) in the transaction."""
         with self.engine.begin() as conn:
+            if lease is not None:
+                name, holder = lease
+                held = conn.execute(
+                    select(LEASES.c.holder)
+                    .where(
+                        LEASES.c.name == name,
+                        LEASES.c.holder == holder,
+                        LEASES.c.expires_at >= at.astimezone(UTC),
+                    )
+                    .with_for_update()
+                ).first()
+                if held is None:
+                    raise RetrainLeaseLost(
+                        f"{holder} no longer holds the {name} lease; {version} is not promoted "
+                        "(it stays a challenger, to promote by hand)"
+                    )
             found = conn.execute(
                 select(MODELS.c.status).where(MODELS.c.version == version).with_for_update()
             ).first()
