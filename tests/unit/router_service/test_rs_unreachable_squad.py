@@ -161,3 +161,34 @@ def test_the_figures_count_it_as_an_automatic_assignment(container, make_triaged
 
     figures = summarize([case.case], history, open_swarms=0, since=None)
     assert (figures.auto_assigned, figures.escalated) == (1, 0)
+
+
+async def test_a_swarm_inviting_a_squad_with_no_channel_tells_service_delivery(
+    container, make_triaged, sender
+):
+    event_id, triaged = make_triaged(
+        squad="payments",
+        confidence=0.5,
+        candidates=[("payments", 0.5), ("quiet", 0.45)],
+        components=[("payment-gateway", "payments"), ("quiet-api", "quiet")],
+        spans_squads=True,
+    )
+    container.route([(event_id, triaged)])
+    container.route([(event_id, triaged)])  # redelivered: told once
+
+    detail = case_detail(triaged.case_id, store=container.store)
+    assert detail.swarm is not None and {m.squad for m in detail.swarm.members} == {
+        "payments",
+        "quiet",
+    }
+    told = [n for n in detail.notifications if n.kind == "unreachable_squad"]
+    assert [(n.squad, n.channel) for n in told] == [("service-delivery", "webhook")]
+    [entry] = [h for h in detail.history if h.action is HistoryAction.UNREACHABLE]
+    assert entry.to_squad == "quiet" and str(detail.swarm.id) in (entry.note or "")
+
+    worker = make_delivery(container)
+    while await worker.run_once():
+        pass
+    [message] = [m for _, m in sender.sent if m.kind is NotificationKind.UNREACHABLE_SQUAD]
+    assert message.swarm_id == detail.swarm.id
+    assert message.headline == "Swarm invites quiet, which nobody can notify"

@@ -105,8 +105,8 @@ class Notification(BaseModel):
     swarm_id: UUID | None = None
     unreachable_squad: str | None = Field(
         default=None,
-        description="For `unreachable_squad`: the squad the case was assigned to, which the "
-        "catalogue gives no channel.",
+        description="For `unreachable_squad`: the squad the case was assigned to (or, with "
+        "`swarm_id`, invited to that swarm), which the catalogue gives no channel.",
     )
     catalogue_problem: str | None = Field(
         default=None, description="For `unreachable_squad`: the catalogue problem, in words."
@@ -159,6 +159,8 @@ class Notification(BaseModel):
                 return "Not acknowledged in time"
             case NotificationKind.REASSIGNED:
                 return f"Reassigned to {self.recipient}"
+            case NotificationKind.UNREACHABLE_SQUAD if self.swarm_id is not None:
+                return f"Swarm invites {self.unreachable_squad}, which nobody can notify"
             case NotificationKind.UNREACHABLE_SQUAD:
                 return f"Assigned to {self.unreachable_squad}, which nobody can notify"
             case NotificationKind.MODEL_DEMOTED:

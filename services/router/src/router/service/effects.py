@@ -23,7 +23,8 @@ told of a case assigned to it: the case is still assigned, the history records i
 `unreachable_squad` notification naming the squad and the catalogue problem. Its
 de-duplication key is the case and that squad, not the event: once per case and squad,
 however often the case is moved back to it, and a case moved on to another such squad is
-announced again (Service Delivery has to act for each).
+announced again (Service Delivery has to act for each). A squad with no channel invited to a
+swarm is announced the same way, once per swarm and squad (the message carries the swarm).
 
 An `Effects` collects the writes of one transaction (a routing batch collects all its cases'
 writes); `write(tx)` stores them, one statement per table, and `count()` counts the metrics
@@ -231,23 +232,27 @@ class Effects:
         self._unreachable(case, squad)
         self.assigned[(squad, by_label)] += 1
 
-    def _unreachable(self, case: CaseRecord, squad: str) -> None:
-        """Tell Service Delivery when `squad` has no channel (see the module docstring)."""
+    def _unreachable(self, case: CaseRecord, squad: str, swarm: Swarm | None = None) -> None:
+        """Tell Service Delivery when `squad` has no channel (see the module docstring); with
+        `swarm`, the squad was invited to that swarm rather than assigned the case."""
         catalogue = self._directory()
         problem = catalogue.unreachable_reason(squad)
         if problem is None:
             return
-        self._history(case.id, HistoryAction.UNREACHABLE, ROUTER, to_squad=squad, note=problem)
+        note = problem if swarm is None else f"invited to swarm {swarm.id}: {problem}"
+        self._history(case.id, HistoryAction.UNREACHABLE, ROUTER, to_squad=squad, note=note)
         sd = catalogue.service_delivery
         if sd is None or sd.name == squad:
             return  # nobody else to tell: the history and GET /v1/catalogue/hygiene show it
+        about = squad if swarm is None else f"{swarm.id}:{squad}"
         self._notify(
             case,
             NotificationKind.UNREACHABLE_SQUAD,
             sd.name,
-            f"unreachable:{uuid5(NAMESPACE_URL, squad)}",
+            f"unreachable:{uuid5(NAMESPACE_URL, about)}",
             unreachable_squad=squad,
             catalogue_problem=problem,
+            swarm_id=swarm.id if swarm is not None else None,
         )
 
     def _escalated(
@@ -296,6 +301,7 @@ class Effects:
             squads_involved=swarm.squads,
             swarm_id=swarm.id,
         )
+        self._unreachable(case, squad, swarm)
 
     def _publish(self, type_: str, case_id: UUID, data: BaseModel) -> OutboundEvent:
         out = self.pub.event(type_, case_id, data)
