@@ -15,6 +15,11 @@ generator makes a many-class history from scratch:
 * `desk` - like `subgroups`, but a third of the derived groups (drawn by the seed) are one
   broad first-line group holding ~45% of 6,000 cases, as a service desk does; the other
   groups Zipf-sized, texts cut to 6-20 words, 5% label noise.
+* `long` - 30,000 full-length tickets drawn at random from the public set relabelled into
+  its ~70 subgroups (as `subgroups`, but neither subsampled by size nor cut), 3% label
+  noise: a history large enough to be cross-validated on a subsample and refitted on more
+  cases, the case where out-of-fold figures from the folds' size could favour a candidate
+  that grows slower. Slow (~100 CPU s per seed): run only when named (`PROXIES=long`).
 * `synthetic` - `synthetic_history`: 60 groups with Zipf sizes, each case with 1-3 of its
   group's terms (some shared with a sibling group) among shared filler words, typos, a
   share of cases in a second "language" (words rewritten by a fixed cipher), 3,000 cases,
@@ -212,6 +217,8 @@ def _typo(word: str, rng: random.Random) -> str:
 
 
 Proxy = Callable[[int], list[LabelledCase]]
+#: Proxies run only when named (minutes per seed).
+SLOW = frozenset({"long"})
 
 
 def proxies(public: Sequence[LabelledCase] | None) -> dict[str, Proxy]:
@@ -239,6 +246,10 @@ def proxies(public: Sequence[LabelledCase] | None) -> dict[str, Proxy]:
             rng = random.Random(seed)
             return add_label_noise(truncate(first_line(split, 6000, rng), rng, 6, 20), 0.05, rng)
 
-        found |= {"zipf": zipf, "titles": titles, "subgroups": many, "desk": desk}
+        def long(seed: int) -> list[LabelledCase]:
+            rng = random.Random(seed)
+            return add_label_noise(rng.sample(split, 30000), 0.03, rng)
+
+        found |= {"zipf": zipf, "titles": titles, "subgroups": many, "desk": desk, "long": long}
     found["synthetic"] = synthetic_history
     return found
