@@ -20,7 +20,6 @@ training and of the extra refit. The CPU of a normal training run (every candida
 from __future__ import annotations
 
 import dataclasses
-import os
 import statistics
 import time
 from collections.abc import Callable, Iterator, Sequence
@@ -31,9 +30,8 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 import triage.classifier.train as train_module
-from bench.classifier import PUBLIC, _label_catalogue
-from bench.classifier_proxies import SEEDS, _macro, split
-from bench.proxies import SLOW, proxies, read_public
+from bench.classifier import _label_catalogue
+from bench.classifier_proxies import SEEDS, _macro, split, wanted_proxies
 from triage.classifier import CaseText, LabelledCase, TriageModel
 from triage.classifier.candidates import BASELINE, Candidate
 from triage.classifier.selection import Selection, fit_linear, linear_weights
@@ -117,12 +115,7 @@ def _row(name: str, seed: object, r: dict[str, float]) -> str:
 
 def run() -> None:
     """Every proxy and seed, then the mean per proxy."""
-    public = read_public(PUBLIC) if PUBLIC.is_file() else None
-    if public is None:
-        print(f"skip: {PUBLIC} not found; only the synthetic proxy runs")
-    found = proxies(public)
-    wanted = os.environ.get("PROXIES")
-    names = [n for n in found if (n in wanted.split(",") if wanted else n not in SLOW)]
+    found, names = wanted_proxies()
     print(f"{'proxy':10s}{'seed':>5s} " + "".join(f"{k:>11s}" for k in KEYS), flush=True)
     with threadpool_limits(limits=1):
         for name in names:

@@ -33,7 +33,7 @@ from sklearn.svm import LinearSVC
 from threadpoolctl import threadpool_limits
 
 from bench.classifier import PUBLIC, _label_catalogue
-from bench.proxies import SLOW, proxies, read_public
+from bench.proxies import SLOW, Proxy, proxies, read_public
 from triage.classifier import CaseText, LabelledCase, train_model
 
 SEEDS = [int(s) for s in os.environ.get("SEEDS", "0,1,2").split(",")]
@@ -150,14 +150,21 @@ def _row(name: str, seed: object, r: dict[str, float]) -> str:
     )
 
 
-def run() -> None:
-    """Every proxy and seed, then the mean per proxy."""
+def wanted_proxies() -> tuple[dict[str, Proxy], list[str]]:
+    """The proxies available here and the names to run: those `PROXIES` names, else every
+    one but the slow ones (says so when the public set is missing)."""
     public = read_public(PUBLIC) if PUBLIC.is_file() else None
     if public is None:
         print(f"skip: {PUBLIC} not found; only the synthetic proxy runs")
     found = proxies(public)
     wanted = os.environ.get("PROXIES")
     names = [n for n in found if (n in wanted.split(",") if wanted else n not in SLOW)]
+    return found, names
+
+
+def run() -> None:
+    """Every proxy and seed, then the mean per proxy."""
+    found, names = wanted_proxies()
     print(HEADER, flush=True)
     with threadpool_limits(limits=1):
         for name in names:

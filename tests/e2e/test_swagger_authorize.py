@@ -14,7 +14,6 @@ installs it, it fails.
 from __future__ import annotations
 
 import json
-import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,20 +24,12 @@ import jwt
 import pytest
 
 from devkit.testing import TEST_KEYS, auth_headers
+from tests.browser import headless_chromium
 
 from .conftest import JWT_SECRET, Pipeline
 
 pytestmark = [pytest.mark.e2e, pytest.mark.xdist_group("pipeline-e2e")]
 
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 #: The protected listing tried out on each service: (operation block id, path).
 LISTING = {
     "triage": "operations-cases-list_cases_v1_cases_get",
@@ -54,18 +45,8 @@ CASE = {
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
     """Headless chromium (skips without it, fails under CI)."""
-    if not CHROMIUM.exists():
-        missing = f"{CHROMIUM} is not installed (Debian's chromium; .ci/run installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(missing)
-        pytest.skip(missing)
-    playwright = pytest.importorskip("playwright.sync_api")
-    with playwright.sync_playwright() as p:
-        running = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            yield running
-        finally:
-            running.close()
+    with headless_chromium() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

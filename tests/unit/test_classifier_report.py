@@ -8,27 +8,16 @@ downloaded. Without chromium it skips and says why (under CI, which installs it,
 from __future__ import annotations
 
 import html
-import os
 import shutil
 from pathlib import Path
 
 import numpy as np
-import pytest
 
+from tests.browser import headless_chromium
 from triage.classifier import evaluate_model, write_report
 from triage.classifier.report import OTHER, fold_confusion, render
 
 from .conftest import make_history
-
-CHROMIUM = Path("/usr/bin/chromium")
-ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 def test_confusion_keeps_the_largest_squads_and_folds_the_rest() -> None:
@@ -51,39 +40,29 @@ def test_squad_names_and_notes_are_escaped(trained) -> None:
 
 
 def test_report_renders_in_headless_chromium(trained, tmp_path: Path) -> None:
-    if not CHROMIUM.exists():
-        missing = f"{CHROMIUM} is not installed (Debian's chromium; .ci/run installs it)"
-        if os.environ.get("CI"):
-            pytest.fail(missing)
-        pytest.skip(missing)
-    playwright = pytest.importorskip("playwright.sync_api")
     model, _ = trained
     cases = make_history(120, seed=9)
     report = evaluate_model(model, cases)
     page_path = write_report(report, model, tmp_path / "report", source="cases.csv")
     assert page_path.name == "index.html"
     problems: list[str] = []
-    with playwright.sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS, headless=True)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: problems.append(str(e)))
-            page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
-            page.goto(page_path.as_uri())
-            svgs = page.locator("svg")
-            assert svgs.count() == 3
-            for i in range(3):
-                box = svgs.nth(i).bounding_box()
-                assert box is not None and box["width"] > 200 and box["height"] > 200
-            rows = page.locator("#squads tbody tr")
-            assert rows.count() == len(model.squads)
-            assert page.locator("#candidates tbody tr.chosen").count() == 1
-            headline = page.locator("#headline").inner_text()
-            assert "accuracy" in headline and "%" in headline
-            page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
-        finally:
-            browser.close()
+    with headless_chromium() as browser:
+        page = browser.new_page(viewport={"width": 1280, "height": 900})
+        page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: problems.append(str(e)))
+        page.on("requestfailed", lambda r: problems.append(f"request failed: {r.url}"))
+        page.goto(page_path.as_uri())
+        svgs = page.locator("svg")
+        assert svgs.count() == 3
+        for i in range(3):
+            box = svgs.nth(i).bounding_box()
+            assert box is not None and box["width"] > 200 and box["height"] > 200
+        rows = page.locator("#squads tbody tr")
+        assert rows.count() == len(model.squads)
+        assert page.locator("#candidates tbody tr.chosen").count() == 1
+        headline = page.locator("#headline").inner_text()
+        assert "accuracy" in headline and "%" in headline
+        page.screenshot(path=str(tmp_path / "report.png"), full_page=True)
     assert problems == []
     assert (tmp_path / "report.png").stat().st_size > 10_000
     shutil.rmtree(tmp_path / "report")
