@@ -18,18 +18,17 @@ from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, MetaData, Table, insert
+from sqlalchemy import Engine, MetaData, Table
 
-from contracts.envelope import CloudEvent
-from contracts.problems import FieldError
 from contracts.wire import decode
 from devkit.broker import LocalBroker
 from servicekit.backoff import BackoffPolicy
 from servicekit.consumer import ConsumerRecord, Rejected
 from servicekit.db import make_engine
 from servicekit.kafka import ensure_topics
-from servicekit.outbox import outbox_rows, outbox_table
+from servicekit.outbox import outbox_table
 from servicekit.runtime import Consume, KafkaRuntime, Outbox
+from tests.integration.kit.outbox_events import add_to_outbox
 
 pytestmark = pytest.mark.kafka
 
@@ -45,20 +44,7 @@ def engine(tmp_path: Path) -> Iterator[Engine]:
 
 
 def _add(engine: Engine, table: Table, topic: str, n: int) -> list[str]:
-    events = [
-        CloudEvent.of(
-            type="test.v1",
-            source="/test",
-            subject=str(i),
-            data=FieldError(loc="a", message=str(i), type="t"),
-        )
-        for i in range(n)
-    ]
-    with engine.begin() as conn:
-        conn.execute(
-            insert(table), outbox_rows((topic, e, f"k{i % 5}") for i, e in enumerate(events))
-        )
-    return [e.id for e in events]
+    return add_to_outbox(engine, table, topic, 0, n, keys=5)
 
 
 async def _until(check: Callable[[], bool], what: str) -> None:

@@ -11,7 +11,6 @@ from aiokafka import AIOKafkaConsumer
 from sqlalchemy import MetaData, func, insert, select
 
 from contracts.envelope import CloudEvent
-from contracts.problems import FieldError
 from contracts.wire import KafkaRecord, decode
 from devkit.broker import LocalBroker
 from servicekit.backoff import BackoffPolicy
@@ -25,6 +24,7 @@ from servicekit.consumer import (
 from servicekit.db import make_engine
 from servicekit.kafka import ensure_topics, make_producer, send_batch
 from servicekit.outbox import OutboxRelay, outbox_rows, outbox_table
+from tests.integration.kit.outbox_events import sample_events
 
 pytestmark = pytest.mark.kafka
 
@@ -131,15 +131,7 @@ async def test_outbox_relay_publishes_and_deletes(broker: LocalBroker, tmp_path)
     engine = make_engine(f"sqlite:///{tmp_path / 'outbox.db'}")
     table = outbox_table(MetaData(), "test_outbox")
     table.metadata.create_all(engine)
-    events = [
-        CloudEvent.of(
-            type="test.v1",
-            source="/test",
-            subject=str(i),
-            data=FieldError(loc="a", message=str(i), type="t"),
-        )
-        for i in range(5)
-    ]
+    events = sample_events(0, 5)
     with engine.begin() as conn:
         conn.execute(
             insert(table), outbox_rows((topic, e, f"case-{i}") for i, e in enumerate(events))

@@ -11,16 +11,15 @@ from collections.abc import Iterator
 
 import pytest
 from aiokafka import AIOKafkaConsumer
-from sqlalchemy import Engine, MetaData, Table, create_engine, func, insert, select, text
+from sqlalchemy import Engine, MetaData, Table, create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
-from contracts.envelope import CloudEvent
-from contracts.problems import FieldError
 from contracts.wire import decode
 from devkit.broker import LocalBroker
 from servicekit.db import make_engine
 from servicekit.kafka import ensure_topics, make_producer
-from servicekit.outbox import PENDING, OutboxRelay, outbox_rows, outbox_table
+from servicekit.outbox import PENDING, OutboxRelay, outbox_table
+from tests.integration.kit.outbox_events import add_to_outbox
 
 pytestmark = pytest.mark.kafka
 
@@ -44,20 +43,7 @@ def table(engine: Engine) -> Iterator[Table]:
 
 
 def _add(engine: Engine, table: Table, topic: str, first: int, n: int) -> list[str]:
-    events = [
-        CloudEvent.of(
-            type="test.v1",
-            source="/test",
-            subject=str(i),
-            data=FieldError(loc="a", message=str(i), type="t"),
-        )
-        for i in range(first, first + n)
-    ]
-    with engine.begin() as conn:
-        conn.execute(
-            insert(table), outbox_rows((topic, e, f"k{i % 3}") for i, e in enumerate(events))
-        )
-    return [e.id for e in events]
+    return add_to_outbox(engine, table, topic, first, n, keys=3)
 
 
 def _count(engine: Engine, table: Table) -> int:
