@@ -42,6 +42,7 @@ from sqlalchemy import (
 )
 
 from servicekit.paging import as_int, decode_cursor, encode_cursor
+from servicekit.utc import as_utc
 
 SCOPE = "audit"
 
@@ -155,7 +156,5 @@ class AuditLog:
 
 
 def _entry(row: dict[str, Any]) -> AuditEntry:
-    at: datetime = row["at"]
-    if at.tzinfo is None:  # SQLite keeps no offset; every entry is written in UTC
-        row["at"] = at.replace(tzinfo=UTC)
+    row["at"] = as_utc(row["at"])  # SQLite keeps no offset; every entry is written in UTC
     return AuditEntry.model_validate(row)
